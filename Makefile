@@ -1,0 +1,35 @@
+# Two commands set everything up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+# torch==2.13.0 is the CPU build on these machines; it must be installed before anything that
+# depends on torch, or pip pulls the CUDA build.
+TORCH := torch==2.13.0
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+DEMO := demo-output
+
+.PHONY: demo test install clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet $(TORCH)
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/radiomark phantom sarcopenia $(DEMO)/sarcopenia --cases 3 --format dicom
+	$(BIN)/radiomark phantom brain-gwr $(DEMO)/brain-gwr --cases 1 --format dicom
+	$(BIN)/radiomark phantom neonatal-rds $(DEMO)/neonatal-rds --cases 2 --format dicom
+	$(BIN)/radiomark phantom nigra $(DEMO)/nigra --cases 1 --format dicom
+	$(BIN)/radiomark phantom disc-herniation $(DEMO)/disc-herniation --cases 1 --format dicom
+	$(BIN)/radiomark info $(DEMO)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) $(DEMO)

@@ -1,0 +1,39 @@
+"""The radiomark exception family.
+
+Every error that bad input can cause is a :class:`RadiomarkError`; the CLI maps the family to a
+one-line message and exit code 2. Each subclass also inherits the matching built-in so that
+callers who catch ``ValueError`` or ``ImportError`` keep working.
+"""
+
+from __future__ import annotations
+
+from os import PathLike
+
+
+class RadiomarkError(Exception):
+    """Base class of every error radiomark raises on purpose."""
+
+
+class InputError(RadiomarkError, ValueError):
+    """An input file, folder or argument cannot be used as given."""
+
+    def __init__(self, path: str | PathLike[str] | None, problem: str) -> None:
+        self.path = None if path is None else str(path)
+        self.problem = " ".join(problem.split())  # always one line, whatever a library reported
+        super().__init__(self.problem if path is None else f"{path}: {self.problem}")
+
+
+class DicomError(InputError):
+    """A DICOM file or series is unreadable or lacks what the task needs."""
+
+
+class GeometryError(InputError):
+    """Image geometry is inconsistent: missing or uneven slices, mixed orientations, no spacing."""
+
+
+class RecipeError(RadiomarkError, ValueError):
+    """A recipe name or recipe definition is invalid."""
+
+
+class MissingDependencyError(RadiomarkError, ImportError):
+    """An optional dependency needed for this feature is not installed."""
