@@ -102,6 +102,8 @@ def choose_series(found: Sequence[DicomSeries], where: str, *, series_uid: str |
     """
     if series_uid is not None:
         candidates = [s for s in found if s.series_uid == series_uid]
+        if not candidates and len(series_uid.lstrip("…")) >= 6:  # a unique ending, as `info` shows it
+            candidates = [s for s in found if s.series_uid.endswith(series_uid.lstrip("…"))]
         wanted = f"series UID {series_uid}"
     elif selector is not None:
         candidates = [s for s in found if not selector.failed_rules(s)]

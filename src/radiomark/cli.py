@@ -1,0 +1,143 @@
+"""The ``radiomark`` command line: parses arguments, calls :mod:`radiomark.api`, shows results.
+
+Every :class:`~radiomark.errors.RadiomarkError` becomes one line on stderr and exit code 2.
+Heavy modules are imported inside the commands so that ``radiomark --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from radiomark import __version__
+from radiomark.errors import RadiomarkError
+from radiomark.recipes import RecipeName
+
+app = typer.Typer(help="Medical images in, quantitative imaging biomarkers out.", no_args_is_help=True,
+                  add_completion=False, pretty_exceptions_enable=False)
+# Tables are wide; when the output is not a terminal, do not fold them to 80 columns.
+console = Console(width=None if sys.stdout.isatty() else 240)
+errors = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., Any])
+EXIT_INPUT_ERROR = 2
+
+
+def _one_line_warning(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
+    errors.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+
+
+def handles_errors(command: F) -> F:
+    """Map the RadiomarkError family to one line on stderr and exit code 2."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        warnings.showwarning = _one_line_warning
+        try:
+            return command(*args, **kwargs)
+        except RadiomarkError as error:
+            errors.print(f"[red]error:[/] {error}", highlight=False, soft_wrap=True)
+            raise typer.Exit(EXIT_INPUT_ERROR) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=errors, transient=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"radiomark {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                               help="Show the version and exit.")] = False) -> None:
+    """radiomark: DICOM / NIfTI / X-ray in, segmentation, measurements and decisions out."""
+
+
+def _short_uid(uid: str, keep: int = 12) -> str:
+    return uid if len(uid) <= keep + 1 else "…" + uid[-keep:]
+
+
+@app.command()
+@handles_errors
+def info(path: Annotated[Path, typer.Argument(help="DICOM folder (searched recursively) or file, NIfTI or PNG.")],
+         as_json: Annotated[bool, typer.Option("--json", help="Print full rows as JSON instead of a table.")] = False,
+         ) -> None:
+    """List the series found under PATH with their geometry and any problems.
+
+    The table shortens UIDs to their last digits; --series accepts such a unique ending.
+    """
+    import dataclasses
+    import json
+
+    from radiomark import api
+
+    with _progress() as progress:
+        task = progress.add_task("scanning", total=None)
+        rows = api.info(path, progress=lambda done, total: progress.update(task, completed=done, total=total))
+    if as_json:
+        console.print_json(json.dumps([dataclasses.asdict(row) for row in rows]))
+        return
+    table = Table(title=f"{len(rows)} series in {path}")
+    for column in ("folder", "patient", "study", "series UID", "modality", "description", "orientation",
+                   "size (x × y × z)", "spacing mm (x × y × z)", "slices", "problems"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        spacing = "unknown" if row.spacing_xyz_mm is None else " × ".join(f"{s:.4g}" for s in row.spacing_xyz_mm)
+        problems = "; ".join(row.problems) or "none"
+        folder = Path(row.path).relative_to(path) if Path(row.path).is_relative_to(path) else Path(row.path)
+        table.add_row(str(folder), row.patient, _short_uid(row.study), _short_uid(row.series), row.modality,
+                      row.description, row.orientation, " × ".join(map(str, row.size_xyz)), spacing, str(row.slices),
+                      f"[red]{problems}[/]" if row.problems else problems)
+    console.print(table)
+
+
+@app.command()
+@handles_errors
+def convert(path: Annotated[Path, typer.Argument(help="DICOM folder or file, NIfTI or PNG.")],
+            out: Annotated[Path, typer.Argument(help="Output NIfTI file (.nii.gz).")],
+            series: Annotated[str | None, typer.Option("--series", help="SeriesInstanceUID to convert.")] = None,
+            select: Annotated[str | None, typer.Option(
+                "--select", help='Rules such as "modality=MR,description=~T2,orientation=axial".')] = None,
+            ) -> None:
+    """Convert one series (or image) to NIfTI with its geometry."""
+    from radiomark import api
+
+    written = api.convert(path, out, series_uid=series, select=select)
+    console.print(f"wrote {written}")
+
+
+@app.command()
+@handles_errors
+def phantom(recipe: Annotated[RecipeName, typer.Argument(help="Recipe whose phantom to generate.")],
+            outdir: Annotated[Path, typer.Argument(help="Folder to write the cases into.")],
+            cases: Annotated[int, typer.Option("--cases", min=1, help="Number of cases.")] = 1,
+            fmt: Annotated[str, typer.Option("--format", help="dicom, nifti or png (2D radiographs).")] = "dicom",
+            seed: Annotated[int, typer.Option("--seed", help="Seed of the first case; case i uses seed + i.")] = 0,
+            ) -> None:
+    """Write synthetic cases with exact ground truth (labels.nii.gz, truth.json) for RECIPE."""
+    from radiomark import api
+    from radiomark.phantoms import PhantomFormat
+
+    try:
+        phantom_format = PhantomFormat(fmt)
+    except ValueError:
+        raise typer.BadParameter(f"{fmt!r} is not one of {', '.join(PhantomFormat)}", param_hint="--format") from None
+    with _progress() as progress:
+        task = progress.add_task(f"{recipe} phantoms", total=cases)
+        written = api.make_phantoms(recipe, outdir, cases=cases, fmt=phantom_format, first_seed=seed,
+                                    progress=lambda done, total: progress.update(task, completed=done))
+    console.print(f"wrote {len(written)} {recipe} case(s) to {outdir}")
