@@ -124,7 +124,7 @@ def write_dicom_series(image: Image, folder: str | os.PathLike[str], study: Dico
             ds.ImagePositionPatient = [f"{p:.10g}" for p in position]
             ds.ImageOrientationPatient = [f"{c:.10g}" for c in (*row_cosines, *column_cosines)]
             ds.PixelSpacing = pixel_spacing
-            ds.SliceThickness = f"{volume.spacing_mm[0]:.10g}"
+            ds.SliceThickness = ds.SpacingBetweenSlices = f"{volume.spacing_mm[0]:.10g}"
             ds.SliceLocation = f"{float(position @ image.normal):.10g}"
         if spec.slope != 1.0 or spec.intercept != 0.0 or spec.modality == "CT":
             ds.RescaleSlope, ds.RescaleIntercept = f"{spec.slope:.10g}", f"{spec.intercept:.10g}"
