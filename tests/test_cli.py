@@ -77,3 +77,15 @@ def test_unknown_recipe_and_format_are_usage_errors(tmp_path):
 def test_version_and_help_are_instant():
     assert runner.invoke(app, ["--version"]).stdout.startswith("radiomark ")
     assert "phantom" in runner.invoke(app, ["--help"]).stdout
+
+
+def test_info_reads_single_nifti_and_png_files(tmp_path):
+    runner.invoke(app, ["phantom", "nigra", str(tmp_path / "n"), "--format", "nifti"])
+    runner.invoke(app, ["phantom", "neonatal-rds", str(tmp_path / "x"), "--format", "png"])
+    (nifti_row,) = json.loads(runner.invoke(app, ["info", str(tmp_path / "n" / "nigra-0000" / "echo1.nii.gz"),
+                                                  "--json"]).stdout)
+    assert nifti_row["size_xyz"] == [64, 64, 20] and nifti_row["spacing_xyz_mm"] == [0.75, 0.75, 1.5]
+    assert nifti_row["orientation"] == "axial"
+    (png_row,) = json.loads(runner.invoke(app, ["info", str(tmp_path / "x" / "neonatal-rds-0000" / "cxr.png"),
+                                                "--json"]).stdout)
+    assert png_row["size_xyz"] == [256, 256] and png_row["spacing_xyz_mm"] is None

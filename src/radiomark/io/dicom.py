@@ -321,7 +321,8 @@ def scan_dicom(path: str | os.PathLike[str], progress: ProgressCallback | None =
             echoes[_optional_float(member[1], "EchoTime")].append(member)
         for echo_members in (echoes.values() if len(echoes) > 1 else [members]):
             series.append(_series(echo_members))
-    return sorted(series, key=lambda s: (s.patient_id, s.study_uid, s.series_uid, s.echo_time_ms or 0.0))
+    return sorted(series, key=lambda s: (s.patient_id, s.study_uid, str(s.folder), s.echo_time_ms or 0.0,
+                                         s.series_uid))
 
 
 def _invert_monochrome1(stored: np.ndarray, header: Dataset) -> np.ndarray:
