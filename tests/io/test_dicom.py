@@ -232,3 +232,11 @@ def test_echoes_of_one_series_are_split_by_echo_time(tmp_path):
     found = scan_dicom(merged)
     assert [s.echo_time_ms for s in found] == [5.0, 15.0]
     assert all(not s.problems and s.n_slices == 20 for s in found)
+
+
+def test_truncated_header_is_skipped_in_a_folder_and_refused_alone(tmp_path):
+    shutil.copy(pydicom_file("CT_small.dcm"), tmp_path / "good.dcm")
+    (tmp_path / "cut.dcm").write_bytes((tmp_path / "good.dcm").read_bytes()[:1000])  # header cut short
+    assert [s.files[0].path.name for s in scan_dicom(tmp_path)] == ["good.dcm"]
+    with pytest.raises(DicomError, match=r"cut\.dcm: no image in this DICOM object \(CT Image Storage"):
+        read_image(tmp_path / "cut.dcm")

@@ -129,7 +129,7 @@ def test_dicom_output_reads_back_to_the_phantom(tmp_path, recipe):
     for item in case.series:
         image = read_image(folder / "dicom" / item.name)
         np.testing.assert_allclose(image.array, item.image.array, rtol=0, atol=1e-6)
-        assert image.geometry_equal(item.image, atol=1e-4) or item.image.metadata.get("modality") == "DX"
+        assert image.geometry_equal(item.image, atol=1e-6)
     labels = read_nifti(folder / "labels.nii.gz", labels=case.labels.labels)
     np.testing.assert_array_equal(labels.array, case.labels.array)
     document = json.loads((folder / "truth.json").read_text())

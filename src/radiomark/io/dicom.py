@@ -271,14 +271,12 @@ def _candidate_files(path: Path) -> list[Path]:
     return sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
 
 
-def read_dicom_header(path: str | os.PathLike[str]) -> Dataset:
-    """Read one file's header; :class:`DicomError` if it is not a readable DICOM file."""
+def _read_header(path: Path) -> Dataset | None:
+    """One file's header, ``None`` if it is not DICOM; :class:`DicomError` if it is damaged."""
     try:
         return pydicom.dcmread(path, stop_before_pixels=True)
     except InvalidDicomError:
-        raise DicomError(path, "not a DICOM file (no 'DICM' marker after the 128-byte preamble)") from None
-    except FileNotFoundError:
-        raise InputError(path, "file not found") from None
+        return None
     except Exception as error:  # pydicom raises many types on damaged headers
         raise DicomError(path, f"damaged DICOM header ({type(error).__name__}: {error})") from error
 
@@ -297,16 +295,20 @@ def scan_dicom(path: str | os.PathLike[str], progress: ProgressCallback | None =
         if progress is not None:
             progress(index + 1, len(candidates))
         try:
-            header = read_dicom_header(candidate)
+            header = _read_header(candidate)
         except DicomError as error:
             if root.is_file():
                 raise
-            if "damaged" in error.problem:
-                damaged.append(str(error))
+            damaged.append(str(error))
+            continue
+        if header is None:
+            if root.is_file():
+                raise DicomError(candidate, "not a DICOM file (no 'DICM' marker after the 128-byte preamble)")
             continue
         if "Rows" not in header:
             if root.is_file():
-                raise DicomError(candidate, f"a DICOM {header.get('Modality', '')} object without an image")
+                kind = getattr(header.get("SOPClassUID"), "name", "unknown SOP class")
+                raise DicomError(candidate, f"no image in this DICOM object ({kind}, no Rows/Columns)")
             continue
         groups[str(header.get("SeriesInstanceUID", candidate))].append((candidate, header))
     for message in damaged:
