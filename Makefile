@@ -29,6 +29,7 @@ demo: $(STAMP)
 	$(BIN)/radiomark info $(DEMO)
 
 test: $(STAMP)
+	$(BIN)/ruff check src tests
 	$(BIN)/python -m pytest
 
 clean:

@@ -65,5 +65,6 @@ def muscle_area_per_bmi(muscle_area: Measurement, height_m: float, weight_kg: fl
 
 def muscle_area_per_weight(muscle_area: Measurement, weight_kg: float) -> Measurement:
     """SMA / body weight (cm²/kg)."""
-    return Measurement("skeletal_muscle_area_per_weight", muscle_area.value / _positive(weight_kg, "weight", "kilograms"),
+    weight = _positive(weight_kg, "weight", "kilograms")
+    return Measurement("skeletal_muscle_area_per_weight", muscle_area.value / weight,
                        Unit.CM2_PER_KG, "SMA / weight", muscle_area.structure)

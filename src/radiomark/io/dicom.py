@@ -159,7 +159,8 @@ def _dicom_file(path: Path, header: Dataset) -> DicomFile:
     if orientation is None and shared and "PlaneOrientationSequence" in shared[0]:
         orientation = _float_tuple(shared[0].PlaneOrientationSequence[0].get("ImageOrientationPatient"), 6)
     instance = header.get("InstanceNumber")
-    return DicomFile(path=path, sop_instance_uid=str(header.get("SOPInstanceUID", "")), instance_number=None if instance in (None, "") else int(instance),
+    return DicomFile(path=path, sop_instance_uid=str(header.get("SOPInstanceUID", "")),
+                     instance_number=None if instance in (None, "") else int(instance),
                      position=_float_tuple(header.get("ImagePositionPatient"), 3),  # type: ignore[arg-type]
                      orientation=orientation, rows=int(header.Rows), columns=int(header.Columns),
                      frames=int(header.get("NumberOfFrames") or 1))

@@ -74,10 +74,12 @@ def brain_gwr_case(seed: int, shape: tuple[int, int, int] = _SHAPE, noise_hu: fl
     truth |= {f"gwr_bg_{side}": ratio(mean_hu, side) for side in ("right", "left")}
     truth |= {f"design_gwr_bg_{side}": ratio(design, side) for side in ("right", "left")}
     truth |= {"edema_fraction": edema, "design_grey_hu": grey, "design_white_hu": white,
-              "volume_mm3": {name: float(np.count_nonzero(tissue == v) * np.prod(spacing)) for v, name in LABELS.items()}}
+              "volume_mm3": {name: float(np.count_nonzero(tissue == v) * np.prod(spacing))
+                             for v, name in LABELS.items()}}
     case_id = f"brain-gwr-{seed:04d}"
     study = make_study(case_id, patient_sex="M" if rng.random() < 0.6 else "F",
                        patient_age_years=int(rng.integers(30, 85)))
-    spec = DicomSeriesSpec("CT", "Head 3.0 H30s", 2, intercept=-1024.0, extra={"KVP": "120", "BodyPartExamined": "HEAD"})
+    spec = DicomSeriesSpec("CT", "Head 3.0 H30s", 2, intercept=-1024.0,
+                           extra={"KVP": "120", "BodyPartExamined": "HEAD"})
     return PhantomCase(RecipeName.BRAIN_GWR, case_id, seed, study, (PhantomSeries("ct_head", image, spec),),
                        labels, truth, {"edema_fraction": edema})

@@ -30,7 +30,8 @@ def _tissue_map(rng: np.random.Generator, size: int) -> np.ndarray:
         centre = (lung_rows, middle + sign * rng.uniform(0.17, 0.21) * size)
         radii = (lung_height, rng.uniform(0.11, 0.14) * size)
         tissue[ellipsoid(shape, centre, radii, angle_deg=sign * rng.uniform(3, 10))] = label
-    heart = ellipsoid(shape, (0.58 * size, middle + 0.05 * size), np.array([0.13, 0.14]) * size * rng.uniform(0.9, 1.15))
+    heart_radii = np.array([0.13, 0.14]) * size * rng.uniform(0.9, 1.15)
+    heart = ellipsoid(shape, (0.58 * size, middle + 0.05 * size), heart_radii)
     tissue[heart & (tissue != 0)] = _HEART
     spine = np.zeros(shape, dtype=bool)
     spine[:, int(middle - 0.035 * size):int(middle + 0.035 * size)] = True

@@ -36,7 +36,8 @@ def _tissue_map(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         crus = centre + [0, -8.0, sign * 9.0]
         tissue[ellipsoid(_SHAPE, crus, (30.0, 3.5, 8.0), angle_deg=-sign * 35)] = 3 + side
         nigra_centre = centre + [0, -3.0, sign * 7.0]
-        nigra = ellipsoid(_SHAPE, nigra_centre, np.array([30.0, 1.8, 7.5]) * rng.uniform(0.9, 1.1), angle_deg=-sign * 35)
+        nigra_radii = np.array([30.0, 1.8, 7.5]) * rng.uniform(0.9, 1.1)
+        nigra = ellipsoid(_SHAPE, nigra_centre, nigra_radii, angle_deg=-sign * 35)
         nigra[: first_sn] = False
         nigra[first_sn + SN_SLICES:] = False
         tissue[nigra] = 1 + side

@@ -71,7 +71,8 @@ def sarcopenia_case(seed: int, size: int = 256, noise_hu: float = 10.0) -> Phant
     truth = {"sma_cm2": sma, "sat_area_cm2": float(np.count_nonzero(tissue == _SAT) * pixel_cm2),
              "vat_area_cm2": float(np.count_nonzero(tissue == _VAT) * pixel_cm2),
              "muscle_mean_hu": float(hu[tissue == _MUSCLE].mean()), "muscle_design_hu": muscle_hu,
-             "smi_cm2_m2": sma / height_m**2, "sma_per_bmi_cm2_m2_per_kg": sma / bmi, "sma_per_weight_cm2_kg": sma / weight_kg}
+             "smi_cm2_m2": sma / height_m**2, "sma_per_bmi_cm2_m2_per_kg": sma / bmi,
+             "sma_per_weight_cm2_kg": sma / weight_kg}
     case_id = f"sarcopenia-{seed:04d}"
     study = make_study(case_id, patient_sex=sex, patient_age_years=int(rng.integers(40, 85)), patient_height_m=height_m,
                       patient_weight_kg=weight_kg)
