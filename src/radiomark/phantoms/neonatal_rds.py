@@ -13,7 +13,7 @@ from scipy.ndimage import gaussian_filter
 from radiomark.image import Image, LabelMap
 from radiomark.io.dicom_write import DicomSeriesSpec
 from radiomark.phantoms.case import PhantomCase, PhantomSeries, make_study
-from radiomark.phantoms.shapes import ellipsoid, rotate_labels
+from radiomark.phantoms.shapes import ellipsoid, paint, rotate_labels
 from radiomark.recipes import RecipeName
 
 LABELS = {1: "right_lung", 2: "left_lung"}
@@ -48,7 +48,8 @@ def neonatal_rds_case(seed: int, size: int = 256) -> PhantomCase:
     rds = int(rng.random() < 0.5)
     lungs = np.isin(tissue, (1, 2))
     lung_level = rng.uniform(1400, 1800) if rds else rng.uniform(700, 1000)
-    grey = np.choose(np.minimum(tissue, 6), [150.0, lung_level, lung_level, 2000.0, 2600.0, 2900.0, 3400.0])
+    grey = paint(tissue, {0: 150.0, 1: lung_level, 2: lung_level, _BODY: 2000.0, _HEART: 2600.0, _SPINE: 2900.0,
+                          _TUBE: 3400.0})
     texture = gaussian_filter(rng.normal(0, 1, tissue.shape), 1.0 if rds else 3.0)
     grey = grey + lungs * texture * (900.0 if rds else 250.0)
     rib_rows = np.arange(0.22, 0.75, 0.075) * size + rng.uniform(-3, 3)

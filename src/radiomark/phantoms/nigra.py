@@ -12,14 +12,14 @@ import numpy as np
 from radiomark.image import Image, LabelMap
 from radiomark.io.dicom_write import DicomSeriesSpec
 from radiomark.phantoms.case import PhantomCase, PhantomSeries, make_study
-from radiomark.phantoms.shapes import ellipsoid
+from radiomark.phantoms.shapes import ellipsoid, paint
 from radiomark.recipes import RecipeName
 
 LABELS = {1: "substantia_nigra_right", 2: "substantia_nigra_left",
           3: "crus_cerebri_right", 4: "crus_cerebri_left"}
 ECHO_TIMES_MS = (5.0, 15.0, 25.0, 35.0, 45.0)
 QSM_STEP_PPM = 1e-4
-_BRAIN, _CSF, _MIDBRAIN, _RED_NUCLEUS, _NM = 10, 11, 12, 13, 14
+_BRAIN, _CSF, _MIDBRAIN, _RED_NUCLEUS = 10, 11, 12, 13
 _SHAPE = (20, 64, 64)
 _SPACING_MM = (1.5, 0.75, 0.75)
 SN_SLICES = 3
@@ -60,8 +60,8 @@ def nigra_case(seed: int, noise: float = 12.0) -> PhantomCase:
     proton_density = {_BRAIN: 700.0, _CSF: 1000.0, _MIDBRAIN: 680.0, _RED_NUCLEUS: 650.0,
                       1: 760.0, 2: 760.0, 3: 600.0, 4: 600.0}
     r2star = {_BRAIN: 18.0, _CSF: 4.0, _MIDBRAIN: 20.0, _RED_NUCLEUS: 45.0, 1: 38.0, 2: 38.0, 3: 22.0, 4: 22.0}
-    pd = np.vectorize(proton_density.get)(tissue) + neuromelanin * rng.uniform(150.0, 300.0)
-    rate = np.vectorize(r2star.get)(tissue) / 1000.0  # per ms
+    pd = paint(tissue, proton_density) + neuromelanin * rng.uniform(150.0, 300.0)
+    rate = paint(tissue, r2star) / 1000.0  # per ms
     spacing = _SPACING_MM
     origin = (-24.0, -30.0, float(rng.uniform(-20.0, -10.0)))
     echoes = []
@@ -72,7 +72,7 @@ def nigra_case(seed: int, noise: float = 12.0) -> PhantomCase:
                             metadata={"modality": "MR", "echo_time_ms": te, "echo_number": number}))
     susceptibility = {1: rng.uniform(0.06, 0.14), 2: rng.uniform(0.06, 0.14), 3: -0.02, 4: -0.02,
                       _RED_NUCLEUS: 0.10, _CSF: 0.0, _BRAIN: 0.0, _MIDBRAIN: 0.005}
-    qsm_ppm = np.vectorize(susceptibility.get)(tissue) + rng.normal(0.0, 0.012, _SHAPE)
+    qsm_ppm = paint(tissue, susceptibility) + rng.normal(0.0, 0.012, _SHAPE)
     qsm_steps = np.round(qsm_ppm / QSM_STEP_PPM)
     qsm = Image(array=(qsm_steps * QSM_STEP_PPM).astype(np.float32), spacing_mm=spacing, origin_mm=origin,
                 metadata={"modality": "MR"})
