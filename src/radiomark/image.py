@@ -109,11 +109,6 @@ class Image:
         """Array shape, ``(slices, rows, columns)`` or ``(rows, columns)``."""
         return tuple(int(n) for n in self.array.shape)
 
-    @property
-    def has_spacing(self) -> bool:
-        """Whether the physical sample spacing is known."""
-        return self.spacing_mm is not None
-
     def require_spacing(self) -> tuple[float, ...]:
         """Return ``spacing_mm`` or raise :class:`GeometryError` when it is unknown."""
         if self.spacing_mm is None:
@@ -141,16 +136,6 @@ class Image:
         """LPS position in mm of (fractional) array index ``index`` (array axis order)."""
         spacing = np.asarray(self.require_spacing())
         return np.asarray(self.origin_mm) + self.direction @ (spacing * np.asarray(index, dtype=float))
-
-    def with_array(self, array: np.ndarray) -> Image:
-        """A copy with new pixel values on the same grid (the shape must match)."""
-        if np.shape(array) != self.shape:
-            raise GeometryError(None, f"new array shape {np.shape(array)} differs from the image grid {self.shape}")
-        return replace(self, array=array)
-
-    def with_metadata(self, **changes: Any) -> Image:
-        """A copy whose metadata has ``changes`` applied."""
-        return replace(self, metadata={**self.metadata, **changes})
 
     def as_volume(self, slice_spacing_mm: float | None = None) -> Image:
         """A 2D image as a one-slice volume whose slice axis is the plane normal.
