@@ -25,3 +25,28 @@ def pydicom_file(name: str) -> Path:
     if found is None:
         pytest.skip(f"pydicom test file {name} is not installed (pip install pydicom-data)")
     return Path(found)
+
+
+def tiny_recipe(folder: Path) -> Path:
+    """The sarcopenia recipe shrunk for tests: 64² input, a two-level UNet, three epochs."""
+    from importlib import resources
+
+    import yaml
+
+    document = yaml.safe_load(resources.files("radiomark.recipes").joinpath("sarcopenia.yaml").read_text())
+    document["preprocessing"]["spatial_size"] = [64, 64]
+    document["network"] = {"name": "unet", "channels": [8, 16], "strides": [2], "num_res_units": 0}
+    document["training"].update(epochs=3, batch_size=4, validation_fraction=0.25)
+    path = folder / "tiny.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def tiny_phantoms(folder: Path, seeds: range, fmt: str = "nifti", size: int = 64) -> Path:
+    """Small sarcopenia phantom cases (``size``² pixels) written under ``folder``."""
+    from radiomark.phantoms import write_case
+    from radiomark.phantoms.sarcopenia import sarcopenia_case
+
+    for seed in seeds:
+        write_case(sarcopenia_case(seed, size=size), folder, fmt)
+    return folder

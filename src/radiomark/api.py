@@ -7,7 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from radiomark.errors import InputError
+from typing import TYPE_CHECKING, Any
+
+from radiomark.errors import InputError, RadiomarkError
 from radiomark.image import Image
 from radiomark.io import read_image, write_image
 from radiomark.io.dicom import ProgressCallback, scan_dicom
@@ -15,6 +17,10 @@ from radiomark.io.nifti import is_nifti_path
 from radiomark.io.raster import is_raster_path
 from radiomark.phantoms import PhantomFormat, generate_case, write_case
 from radiomark.recipes import RecipeName
+
+if TYPE_CHECKING:
+    from radiomark.pipeline import CaseResult
+    from radiomark.recipes.schema import Recipe
 
 
 @dataclass(frozen=True)
@@ -86,3 +92,163 @@ def make_phantoms(recipe: RecipeName | str, outdir: str | os.PathLike[str], *, c
         if progress is not None:
             progress(index + 1, cases)
     return written
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A study that could not be processed."""
+
+    study: str
+    error: str
+    message: str
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What ``run`` produced: one result per study that worked, one failure per study that did not."""
+
+    results: list[CaseResult]
+    failures: list[Failure]
+    cohort_csv: Path | None
+
+
+def discover_studies(path: Path) -> list[Path]:
+    """One study, or the studies of a cohort folder.
+
+    ``path`` is one study when it is a file or when the DICOM under it belongs to a single
+    StudyInstanceUID; otherwise each entry of the folder (a subfolder, a NIfTI or DICOM file) is
+    a study of its own.
+    """
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise InputError(path, "no such file or folder")
+    try:
+        studies = {series.study_uid for series in scan_dicom(path)}
+    except InputError:
+        studies = set()
+    if len(studies) == 1:
+        return [path]
+    entries = sorted(p for p in path.iterdir() if not p.name.startswith(".") and (p.is_dir() or p.is_file()))
+    if not entries:
+        raise InputError(path, "folder is empty")
+    return entries
+
+
+def _study_image(study: Path, recipe: Recipe, slice_index: int | None) -> Image:
+    image = read_image(study, select=recipe.series_selector)
+    if image.ndim == 3:
+        if slice_index is None:
+            raise InputError(study, f"this is a volume of {image.shape[0]} slices; give --slice K (the L3 slice, "
+                                    f"0..{image.shape[0] - 1} from inferior to superior)")
+        image = image.take_slice(slice_index)
+    elif slice_index is not None and slice_index != 0:
+        raise InputError(study, f"--slice {slice_index} given for a single-slice image")
+    return image
+
+
+def _case_id(study: Path) -> str:
+    name = study.name
+    for suffix in (".nii.gz", ".nii", ".dcm"):
+        name = name.removesuffix(suffix)
+    return name or "case"
+
+
+def _write_cohort(results: list[CaseResult], failures: list[Failure], out: Path) -> Path:
+    import csv
+
+    from radiomark.io.atomic import atomic_file
+
+    rows = [result.row() for result in results]
+    fields = list(dict.fromkeys(key for row in rows for key in row))
+    with atomic_file(out / "cohort.csv") as temporary, open(temporary, "w", newline="") as stream:
+        writer = csv.DictWriter(stream, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    if failures:
+        with atomic_file(out / "failures.csv") as temporary, open(temporary, "w", newline="") as stream:
+            writer = csv.writer(stream)
+            writer.writerow(["study", "error", "message"])
+            writer.writerows([(f.study, f.error, f.message) for f in failures])
+    return out / "cohort.csv"
+
+
+def run(recipe_name: str, input_path: str | os.PathLike[str], out: str | os.PathLike[str], *,
+        sex: str | None = None, height_m: float | None = None, weight_kg: float | None = None,
+        slice_index: int | None = None, model: str | os.PathLike[str] | None = None, table: str | None = None,
+        progress: Callable[[int, int], None] | None = None) -> BatchResult:
+    """Run a recipe on one study or a cohort folder; outputs go to ``out/<case>/`` and ``out/cohort.csv``.
+
+    A study that fails is recorded in ``failures`` (and ``out/failures.csv``) and the others go on.
+    Clinical values not given are taken from the DICOM tags where present.
+    """
+    from radiomark.inference.predictor import Segmenter, bundled_model_dir
+    from radiomark.pipeline import CaseResult, Clinical, analyse, postprocess, write_case_outputs
+
+    segmenter = Segmenter.load(model if model is not None else bundled_model_dir(recipe_name))
+    recipe = segmenter.recipe
+    if recipe.name != recipe_name:
+        raise InputError(segmenter.run_dir, f"this model was trained for {recipe.name}, not {recipe_name}")
+    Clinical(sex, height_m, weight_kg)  # refuse bad clinical values before any work
+    studies = discover_studies(Path(input_path))
+    results, failures = [], []
+    for index, study in enumerate(studies):
+        try:
+            image = _study_image(study, recipe, slice_index)
+            clinical = Clinical.from_image(image, sex, height_m, weight_kg)
+            labels = postprocess(recipe, image, segmenter.predict(image))
+            measurements, findings = analyse(recipe, image, labels, clinical, table)
+            result = CaseResult(_case_id(study), str(study), clinical, measurements, findings)
+            results.append(write_case_outputs(recipe, image, labels, result, Path(out) / result.case_id,
+                                              model=str(segmenter.run_dir)))
+        except RadiomarkError as error:
+            failures.append(Failure(str(study), type(error).__name__, str(error)))
+        if progress is not None:
+            progress(index + 1, len(studies))
+    cohort = _write_cohort(results, failures, Path(out)) if results or failures else None
+    return BatchResult(results, failures, cohort)
+
+
+def measure(recipe_name: str, image_path: str | os.PathLike[str], mask_path: str | os.PathLike[str],
+            out: str | os.PathLike[str], *, sex: str | None = None, height_m: float | None = None,
+            weight_kg: float | None = None, slice_index: int | None = None, table: str | None = None) -> CaseResult:
+    """Measure an existing (e.g. manually corrected) label map on its image; no model involved."""
+    from radiomark.io.nifti import read_nifti
+    from radiomark.pipeline import CaseResult, Clinical, analyse, write_case_outputs
+    from radiomark.recipes import load_recipe
+
+    recipe = load_recipe(recipe_name)
+    image = read_image(image_path, select=recipe.series_selector)
+    labels = read_nifti(mask_path, labels=recipe.labels)
+    if image.ndim == 3 and labels.ndim == 3:
+        if slice_index is None:
+            raise InputError(image_path, "this is a volume; give --slice K")
+        image, labels = image.take_slice(slice_index), labels.take_slice(slice_index)
+    if not labels.geometry_equal(image, atol=1e-3):
+        raise InputError(mask_path, f"the mask grid {labels.shape} does not match the image grid {image.shape}")
+    clinical = Clinical.from_image(image, sex, height_m, weight_kg)
+    measurements, findings = analyse(recipe, image, labels, clinical, table)
+    result = CaseResult(_case_id(Path(image_path)), str(image_path), clinical, measurements, findings)
+    return write_case_outputs(recipe, image, labels, result, Path(out) / result.case_id, model="(given mask)")
+
+
+def train(recipe_name: str, data: str | os.PathLike[str], out: str | os.PathLike[str], *,
+          epochs: int | None = None, folds: int = 1, progress: Callable[[str, int, int], None] | None = None,
+          ) -> dict[str, Any]:
+    """Train ``recipe_name`` (a name or a recipe YAML path) on the cases under ``data``."""
+    from radiomark.recipes import load_recipe
+    from radiomark.training.data import load_cases
+    from radiomark.training.trainer import train as train_recipe
+
+    recipe = load_recipe(recipe_name)
+    return train_recipe(recipe, load_cases(data, recipe), out, epochs=epochs, folds=folds, progress=progress)
+
+
+def evaluate(recipe_name: str, data: str | os.PathLike[str], out: str | os.PathLike[str], *,
+             model: str | os.PathLike[str] | None = None, data_kind: str = "unspecified") -> dict[str, Any]:
+    """Held-out IoU/Dice per structure and SMA agreement of a model on the cases under ``data``."""
+    from radiomark.evaluation import evaluate as evaluate_model
+    from radiomark.inference.predictor import Segmenter, bundled_model_dir
+
+    segmenter = Segmenter.load(model if model is not None else bundled_model_dir(recipe_name))
+    return evaluate_model(segmenter, data, out, data_kind)

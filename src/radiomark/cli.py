@@ -141,3 +141,124 @@ def phantom(recipe: Annotated[RecipeName, typer.Argument(help="Recipe whose phan
         written = api.make_phantoms(recipe, outdir, cases=cases, fmt=phantom_format, first_seed=seed,
                                     progress=lambda done, total: progress.update(task, completed=done))
     console.print(f"wrote {len(written)} {recipe} case(s) to {outdir}")
+
+
+SexOption = Annotated[str | None, typer.Option("--sex", help="M or F (default: the DICOM PatientSex).")]
+HeightOption = Annotated[float | None, typer.Option("--height", help="Height in metres (default: PatientSize).")]
+WeightOption = Annotated[float | None, typer.Option("--weight", help="Weight in kg (default: PatientWeight).")]
+SliceOption = Annotated[int | None, typer.Option("--slice", help="For a volume: the L3 slice index (0 = inferior).")]
+TableOption = Annotated[str | None, typer.Option("--table", help="Cut-off table (default: the recipe's).")]
+
+
+def _show_result(result: Any) -> None:
+    table = Table(title=f"{result.case_id}")
+    table.add_column("measurement")
+    table.add_column("value", justify="right")
+    table.add_column("unit")
+    for measurement in result.measurements.values():
+        table.add_row(measurement.name.replace("_", " "), f"{measurement.value:.2f}", measurement.unit)
+    for finding in result.findings:
+        verdict = {True: "[red]yes[/]", False: "[green]no[/]", None: "[yellow]undecided[/]"}[finding.present]
+        table.add_row(f"{finding.name} ({finding.table})", verdict, finding.reason)
+    console.print(table)
+
+
+@app.command()
+@handles_errors
+def train(recipe: Annotated[str, typer.Argument(help="Recipe name or a recipe YAML file.")],
+          data: Annotated[Path, typer.Option("--data", help="Folder of cases (see README: data layout).")],
+          out: Annotated[Path, typer.Option("--out", help="Run folder (resumes if it holds a run).")],
+          folds: Annotated[int, typer.Option("--folds", min=1, help="Patient-level folds (1 = one split).")] = 1,
+          epochs: Annotated[int | None, typer.Option("--epochs", min=1, help="Epochs (default: recipe).")] = None,
+          ) -> None:
+    """Train a recipe's segmentation model with patient-level validation."""
+    from radiomark import api
+
+    with _progress() as progress:
+        task = progress.add_task("training", total=None)
+        summary = api.train(recipe, data, out, epochs=epochs, folds=folds,
+                            progress=lambda text, done, total: progress.update(task, description=text,
+                                                                                  completed=done, total=total))
+    table = Table(title=f"held-out validation ({summary['patients']} patients, {summary['samples']} slices)")
+    table.add_column("structure")
+    table.add_column("Dice", justify="right")
+    table.add_column("IoU", justify="right")
+    for name, dice in summary["mean_validation_dice"].items():
+        table.add_row(name, f"{dice:.3f}", f"{summary['mean_validation_iou'][name]:.3f}")
+    console.print(table)
+    console.print(f"model, metrics.json and training_curve.png in {out}")
+
+
+@app.command()
+@handles_errors
+def run(recipe: Annotated[RecipeName, typer.Argument(help="Recipe to run.")],
+        input_path: Annotated[Path, typer.Argument(metavar="INPUT",
+                                                   help="DICOM folder/file, NIfTI, or a folder of studies.")],
+        out: Annotated[Path, typer.Option("--out", help="Output folder: OUT/<case>/ and OUT/cohort.csv.")],
+        sex: SexOption = None, height: HeightOption = None, weight: WeightOption = None,
+        slice_index: SliceOption = None, table: TableOption = None,
+        model: Annotated[Path | None, typer.Option("--model", help="Run folder of a trained model "
+                                                                   "(default: the bundled model).")] = None,
+        ) -> None:
+    """Segment, measure and decide; writes label map, measurements, CSV and overlay per case."""
+    from radiomark import api
+
+    with _progress() as progress:
+        task = progress.add_task(f"{recipe}", total=None)
+        batch = api.run(recipe, input_path, out, sex=sex, height_m=height, weight_kg=weight,
+                        slice_index=slice_index, model=model, table=table,
+                        progress=lambda done, total: progress.update(task, completed=done, total=total))
+    for result in batch.results:
+        _show_result(result)
+        console.print(f"overlay: {result.outputs['overlay.png']}")
+    for failure in batch.failures:
+        errors.print(f"[red]failed:[/] {failure.message}", highlight=False, soft_wrap=True)
+    if batch.cohort_csv is not None:
+        console.print(f"{len(batch.results)} case(s) done, {len(batch.failures)} failed; cohort table: "
+                      f"{batch.cohort_csv}")
+    if batch.failures:
+        raise typer.Exit(1 if batch.results else EXIT_INPUT_ERROR)
+
+
+@app.command()
+@handles_errors
+def measure(recipe: Annotated[RecipeName, typer.Argument(help="Recipe whose measurements to take.")],
+            image: Annotated[Path, typer.Argument(help="The image (DICOM or NIfTI).")],
+            mask: Annotated[Path, typer.Argument(help="Its label map (NIfTI, e.g. manually corrected).")],
+            out: Annotated[Path, typer.Option("--out", help="Output folder.")],
+            sex: SexOption = None, height: HeightOption = None, weight: WeightOption = None,
+            slice_index: SliceOption = None, table: TableOption = None) -> None:
+    """Re-measure from an existing (edited) mask, without a model."""
+    from radiomark import api
+
+    result = api.measure(recipe, image, mask, out, sex=sex, height_m=height, weight_kg=weight,
+                         slice_index=slice_index, table=table)
+    _show_result(result)
+    console.print(f"overlay: {result.outputs['overlay.png']}")
+
+
+@app.command()
+@handles_errors
+def evaluate(recipe: Annotated[RecipeName, typer.Argument(help="Recipe of the model.")],
+             data: Annotated[Path, typer.Option("--data", help="Folder of held-out cases with labels.")],
+             out: Annotated[Path, typer.Option("--out", help="Where evaluation.json, per_case.csv and "
+                                                            "bland_altman.png go.")],
+             model: Annotated[Path | None, typer.Option("--model", help="Run folder (default: bundled).")] = None,
+             data_kind: Annotated[str, typer.Option("--data-kind", help="What the data is, for the record "
+                                                    "(e.g. 'phantom', 'real, model-made masks').")] = "unspecified",
+             ) -> None:
+    """Held-out IoU / Dice per structure and SMA agreement (JSON + Bland–Altman PNG)."""
+    from radiomark import api
+
+    summary = api.evaluate(recipe, data, out, model=model, data_kind=data_kind)
+    table = Table(title=f"{summary['cases']} slices of {summary['patients']} patients ({data_kind})")
+    for column in ("structure", "Dice", "IoU", "min IoU"):
+        table.add_column(column)
+    for name, dice in summary["dice"].items():
+        table.add_row(name, f"{dice:.3f}", f"{summary['iou'][name]:.3f}", f"{summary['min_iou'][name]:.3f}")
+    console.print(table)
+    console.print(f"SMA: mean absolute error {summary['sma_mean_absolute_error_cm2']:.2f} cm², "
+                  f"mean relative error {summary['sma_mean_relative_error_percent']:.2f} %")
+    if summary["leaked_patients"]:
+        errors.print(f"[yellow]warning:[/] {len(summary['leaked_patients'])} patient(s) were used in training; "
+                     "these figures are not held out")

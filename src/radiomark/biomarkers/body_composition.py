@@ -68,3 +68,28 @@ def muscle_area_per_weight(muscle_area: Measurement, weight_kg: float) -> Measur
     weight = _positive(weight_kg, "weight", "kilograms")
     return Measurement("skeletal_muscle_area_per_weight", muscle_area.value / weight,
                        Unit.CM2_PER_KG, "SMA / weight", muscle_area.structure)
+
+
+def measure_body_composition(image: Image, labels: LabelMap, height_m: float | None = None,
+                             weight_kg: float | None = None) -> dict[str, Measurement]:
+    """All body-composition measures of one L3 slice, keyed by measurement name.
+
+    Areas of every labelled tissue (cm²), VAT/SAT, skeletal muscle mean HU in the muscle window,
+    and — when height and weight are given — SMI, SMA/BMI and SMA/weight. An intermuscular fat
+    label, when the recipe segments it, gets its area too.
+    """
+    results = {m.name: m for m in (tissue_area(labels, name) for name in labels.labels.values())}
+    muscle = results["skeletal_muscle_area"]
+    if "visceral_fat_area" in results and results.get("subcutaneous_fat_area", muscle).value > 0:
+        ratio = results["visceral_fat_area"].value / results["subcutaneous_fat_area"].value
+        results["vat_sat_ratio"] = Measurement("vat_sat_ratio", ratio, Unit.RATIO, "VAT area / SAT area")
+    if muscle.value > 0:
+        attenuation = mean_attenuation(image, labels, "skeletal_muscle")
+        results[attenuation.name] = attenuation
+    if height_m is not None:
+        results["skeletal_muscle_index"] = skeletal_muscle_index(muscle, height_m)
+    if weight_kg is not None:
+        results["skeletal_muscle_area_per_weight"] = muscle_area_per_weight(muscle, weight_kg)
+    if height_m is not None and weight_kg is not None:
+        results["skeletal_muscle_area_per_bmi"] = muscle_area_per_bmi(muscle, height_m, weight_kg)
+    return results

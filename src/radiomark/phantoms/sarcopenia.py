@@ -12,7 +12,7 @@ from radiomark.phantoms.shapes import ellipsoid, paint, rotate_labels
 from radiomark.recipes import RecipeName
 
 LABELS = {1: "skeletal_muscle", 2: "subcutaneous_fat", 3: "visceral_fat"}
-_MUSCLE, _SAT, _VAT, _BONE, _ORGAN = 1, 2, 3, 4, 5
+_MUSCLE, _SAT, _VAT, _BONE, _ORGAN, _TABLE = 1, 2, 3, 4, 5, 6
 
 
 def _tissue_map(rng: np.random.Generator, size: int) -> np.ndarray:
@@ -41,6 +41,11 @@ def _tissue_map(rng: np.random.Generator, size: int) -> np.ndarray:
         paraspinal = spine + np.array([0.11 * size, side * 0.075 * size])
         tissue[ellipsoid(shape, paraspinal, np.array([0.055, 0.06]) * size * rng.uniform(0.85, 1.15)) & body] = _MUSCLE
     tissue[ellipsoid(shape, spine, vertebra_radii)] = _BONE
+    if rng.random() < 0.7:  # the CT table: a curved band behind the patient's back
+        columns = np.arange(size) - centre[1]
+        top = centre[0] + body_radii[0] + rng.uniform(0.01, 0.04) * size - 0.0015 * columns**2 / size * 4
+        rows = np.arange(size)[:, None]
+        tissue[(rows >= top) & (rows < top + max(2, size // 64)) & (tissue == 0)] = _TABLE
     return rotate_labels(tissue, rng.uniform(-10, 10))
 
 
@@ -54,7 +59,8 @@ def sarcopenia_case(seed: int, size: int = 256, noise_hu: float = 10.0) -> Phant
     tissue = _tissue_map(rng, size)
     muscle_hu = rng.uniform(20.0, 55.0)
     hu = paint(tissue, {0: -1000.0, _MUSCLE: muscle_hu, _SAT: rng.uniform(-115, -90),
-                        _VAT: rng.uniform(-110, -85), _BONE: rng.uniform(250, 450), _ORGAN: rng.uniform(20, 45)})
+                        _VAT: rng.uniform(-110, -85), _BONE: rng.uniform(250, 450), _ORGAN: rng.uniform(20, 45),
+                        _TABLE: rng.uniform(100, 400)})
     hu = np.round(hu + rng.normal(0.0, noise_hu, hu.shape) * (tissue > 0)).astype(np.int16)
     spacing = round(float(rng.uniform(380.0, 460.0)) / size, 4)
     z_mm = float(rng.uniform(-200.0, 100.0))

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from enum import StrEnum
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from radiomark.errors import RecipeError
+
+if TYPE_CHECKING:
+    from radiomark.recipes.schema import Recipe
 
 
 class RecipeName(StrEnum):
@@ -13,3 +22,35 @@ class RecipeName(StrEnum):
     NEONATAL_RDS = "neonatal-rds"
     NIGRA = "nigra"
     DISC_HERNIATION = "disc-herniation"
+
+
+#: Recipes whose declarative file exists (the others are still to come).
+AVAILABLE = (RecipeName.SARCOPENIA,)
+
+
+def load_recipe(name_or_path: str | os.PathLike[str]) -> Recipe:
+    """Load and validate a recipe by name (bundled file) or from a YAML file path."""
+    import yaml
+    from pydantic import ValidationError
+
+    from radiomark.recipes.schema import Recipe
+
+    path = Path(name_or_path)
+    if path.suffix.lower() in (".yaml", ".yml"):
+        if not path.is_file():
+            raise RecipeError(f"{path}: recipe file not found")
+        text, where = path.read_text(), str(path)
+    else:
+        try:
+            name = RecipeName(str(name_or_path))
+        except ValueError:
+            raise RecipeError(f"unknown recipe {name_or_path!r}; recipes: {', '.join(RecipeName)}") from None
+        if name not in AVAILABLE:
+            raise RecipeError(f"recipe {name} has no definition yet; available: {', '.join(AVAILABLE)}")
+        where = f"{name}.yaml"
+        text = resources.files("radiomark.recipes").joinpath(where).read_text()
+    try:
+        return Recipe.model_validate(yaml.safe_load(text))
+    except (ValidationError, yaml.YAMLError) as error:
+        message = " ".join(str(error).split())
+        raise RecipeError(f"{where}: invalid recipe: {message}") from None

@@ -1,0 +1,1 @@
+"""Networks (MONAI) built from a recipe, and the bundled default models."""

@@ -1,0 +1,123 @@
+"""The shared pipeline: image → segmentation → post-processing → measurements → decision → files.
+
+Every output of a case is written inside a temporary folder that is renamed into place at the
+end, so a failed case leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from radiomark import __version__
+from radiomark.biomarkers.body_composition import measure_body_composition
+from radiomark.biomarkers.measurement import Measurement
+from radiomark.decision import Finding, decide
+from radiomark.errors import InputError, RecipeError
+from radiomark.image import Image, LabelMap
+from radiomark.io.atomic import atomic_directory
+from radiomark.io.nifti import write_nifti
+from radiomark.postprocess import gate_by_intensity, remove_small_components
+from radiomark.recipes.schema import Recipe
+from radiomark.report.overlay import save_overlay
+
+BIOMARKERS: dict[str, Callable[..., dict[str, Measurement]]] = {"body_composition": measure_body_composition}
+
+
+@dataclass(frozen=True)
+class Clinical:
+    """Patient data the measurements and decisions may need (sex M/F, height m, weight kg)."""
+
+    sex: str | None = None
+    height_m: float | None = None
+    weight_kg: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.sex is not None and self.sex not in ("M", "F"):
+            raise InputError(None, f"--sex must be M or F, got {self.sex!r}")
+        if self.height_m is not None and not 0.3 <= self.height_m <= 2.6:
+            raise InputError(None, f"--height is in metres (0.3 to 2.6), got {self.height_m}")
+        if self.weight_kg is not None and not 1.0 <= self.weight_kg <= 400.0:
+            raise InputError(None, f"--weight is in kilograms (1 to 400), got {self.weight_kg}")
+
+    @property
+    def bmi(self) -> float | None:
+        """Body-mass index (kg/m²), when height and weight are known."""
+        if self.height_m is None or self.weight_kg is None:
+            return None
+        return self.weight_kg / self.height_m**2
+
+    @classmethod
+    def from_image(cls, image: Image, sex: str | None, height_m: float | None, weight_kg: float | None) -> Clinical:
+        """Given values, else the DICOM PatientSex / PatientSize / PatientWeight of ``image``."""
+        tagged_sex = image.metadata.get("patient_sex") or None
+        return cls(sex=sex or (tagged_sex if tagged_sex in ("M", "F") else None),
+                   height_m=height_m or image.metadata.get("patient_height_m") or None,
+                   weight_kg=weight_kg or image.metadata.get("patient_weight_kg") or None)
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    """Everything one case produced."""
+
+    case_id: str
+    source: str
+    clinical: Clinical
+    measurements: Mapping[str, Measurement]
+    findings: list[Finding]
+    outputs: dict[str, str] = field(default_factory=dict)
+
+    def row(self) -> dict[str, Any]:
+        """A flat CSV row: identifiers, clinical data, measurements (unit in the header), findings."""
+        values: dict[str, Any] = {"case": self.case_id, "source": self.source, **asdict(self.clinical)}
+        values |= {f"{m.name} [{m.unit}]": round(m.value, 4) for m in self.measurements.values()}
+        values |= {f"{f.name} ({f.table})": {True: "yes", False: "no", None: "undecided"}[f.present]
+                   for f in self.findings}
+        return values
+
+
+def postprocess(recipe: Recipe, image: Image, labels: LabelMap) -> LabelMap:
+    """The recipe's post-processing: HU gating, then small-component removal."""
+    spec = recipe.postprocessing
+    if spec.hu_gating:
+        labels = gate_by_intensity(labels, image, spec.hu_gating)
+    return remove_small_components(labels, spec.min_component_area_mm2)
+
+
+def analyse(recipe: Recipe, image: Image, labels: LabelMap, clinical: Clinical,
+            table: str | None = None) -> tuple[dict[str, Measurement], list[Finding]]:
+    """Measurements of ``labels`` on ``image`` and the findings of cut-off ``table``."""
+    table_name = table or recipe.default_cutoff_table
+    if table_name not in recipe.cutoff_tables:
+        raise RecipeError(f"unknown cut-off table {table_name!r}; tables: {', '.join(recipe.cutoff_tables)}")
+    measurements = BIOMARKERS[recipe.biomarkers](image, labels, clinical.height_m, clinical.weight_kg)
+    findings = decide(table_name, recipe.cutoff_tables[table_name], measurements, clinical.sex, clinical.bmi)
+    return measurements, findings
+
+
+def write_case_outputs(recipe: Recipe, image: Image, labels: LabelMap, result: CaseResult, out_dir: Path,
+                       model: str) -> CaseResult:
+    """Write labels.nii.gz, measurements.json, measurements.csv and overlay.png atomically."""
+    with atomic_directory(out_dir) as folder:
+        write_nifti(labels, folder / "labels.nii.gz")
+        document = {"case": result.case_id, "source": result.source, "recipe": recipe.name, "model": model,
+                    "radiomark": __version__, "clinical": asdict(result.clinical),
+                    "measurements": [asdict(m) for m in result.measurements.values()],
+                    "findings": [asdict(f) for f in result.findings]}
+        (folder / "measurements.json").write_text(json.dumps(document, indent=2))
+        row = result.row()
+        with open(folder / "measurements.csv", "w", newline="") as stream:
+            writer = csv.DictWriter(stream, fieldnames=list(row))
+            writer.writeheader()
+            writer.writerow(row)
+        window = recipe.preprocessing.window
+        save_overlay(image, labels, folder / "overlay.png", 40, 400,
+                     title=f"{result.case_id}: {recipe.title} (window 40/400 HU, model window {window.level:g}/"
+                           f"{window.width:g})")
+    names = ("labels.nii.gz", "measurements.json", "measurements.csv", "overlay.png")
+    return CaseResult(result.case_id, result.source, result.clinical, result.measurements, result.findings,
+                      {name: str(out_dir / name) for name in names})

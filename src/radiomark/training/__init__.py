@@ -1,0 +1,1 @@
+"""Training: case loading, patient-level splits, losses and the trainer loop."""

@@ -1,0 +1,30 @@
+"""Patient-level splits: no patient's images ever fall on both sides (scikit-learn group splits)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from sklearn.model_selection import GroupKFold, GroupShuffleSplit
+
+from radiomark.errors import InputError
+
+
+def patient_splits(patient_ids: Sequence[str], folds: int, validation_fraction: float,
+                   seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(train indices, validation indices) per fold, grouped by patient.
+
+    ``folds == 1`` gives one random split with about ``validation_fraction`` of the patients held
+    out; ``folds > 1`` gives k-fold cross-validation over patients.
+    """
+    groups = np.asarray(patient_ids)
+    patients = np.unique(groups)
+    if patients.size < max(2, folds):
+        raise InputError(None, f"{patients.size} patient(s) cannot be split into {max(2, folds)} groups; "
+                               "more patients are needed")
+    indices = np.arange(groups.size)
+    if folds == 1:
+        splitter = GroupShuffleSplit(n_splits=1, test_size=validation_fraction, random_state=seed)
+    else:
+        splitter = GroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    return [(train, valid) for train, valid in splitter.split(indices, groups=groups)]

@@ -1,0 +1,216 @@
+"""The training loop shared by the 2D segmentation recipes.
+
+A run folder holds ``recipe.yaml`` (the recipe as trained), one ``fold_<k>/`` per fold with
+``best.pt`` (weights of the epoch with the best mean validation Dice), ``last.pt`` (everything
+needed to resume), ``history.json`` and TensorBoard logs, and at the top ``metrics.json`` and
+``training_curve.png``. Splits are by patient; validation figures are on held-out patients only.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+
+from radiomark.errors import InputError
+from radiomark.io.atomic import atomic_file
+from radiomark.models.factory import build_network
+from radiomark.recipes.schema import Recipe
+from radiomark.training.data import Case, to_network_input
+from radiomark.training.losses import DiceBCELoss
+from radiomark.training.splits import patient_splits
+
+#: progress(description, completed, total)
+TrainingProgress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """Losses and per-structure validation Dice / IoU (at the network's input size) of one epoch."""
+
+    epoch: int
+    train_loss: float
+    validation_loss: float
+    dice: dict[str, float]
+    iou: dict[str, float]
+
+    @property
+    def mean_dice(self) -> float:
+        return float(np.mean(list(self.dice.values())))
+
+
+def _transforms(recipe: Recipe, train: bool) -> Any:
+    from monai.transforms import Compose, RandAffined, RandFlipd, RandGaussianNoised, ScaleIntensityRanged
+
+    from radiomark.transforms.intensity import RandomWindowd
+
+    fixed = recipe.preprocessing.window
+    if not train:
+        return ScaleIntensityRanged(["image"], a_min=fixed.level - fixed.width / 2,
+                                    a_max=fixed.level + fixed.width / 2, b_min=0.0, b_max=1.0, clip=True)
+    augment = recipe.augmentation
+    steps: list[Any] = []
+    if augment.random_window is not None:
+        steps.append(RandomWindowd(["image"], augment.random_window.level, augment.random_window.width,
+                                   (fixed.level, fixed.width), prob=augment.random_window.probability))
+    else:
+        steps.append(_transforms(recipe, train=False))
+    steps += [RandFlipd(["image", "label"], prob=augment.flip_probability, spatial_axis=1),
+              RandFlipd(["image", "label"], prob=augment.flip_probability / 2, spatial_axis=0),  # prone scans
+              RandAffined(["image", "label"], prob=0.8, rotate_range=math.radians(augment.rotate_degrees),
+                          scale_range=augment.scale, mode=("bilinear", "nearest"), padding_mode="zeros"),
+              RandGaussianNoised(["image"], prob=0.5, std=augment.noise_std)]
+    return Compose(steps)
+
+
+def _loader(samples: list[dict[str, torch.Tensor]], recipe: Recipe, train: bool, seed: int) -> Any:
+    from monai.data import DataLoader, Dataset
+
+    dataset = Dataset(samples, transform=_transforms(recipe, train))
+    generator = torch.Generator().manual_seed(seed)
+    return DataLoader(dataset, batch_size=recipe.training.batch_size, shuffle=train, num_workers=0,
+                      generator=generator)
+
+
+def _validate(model: torch.nn.Module, loader: Any, loss_fn: torch.nn.Module,
+              names: Sequence[str]) -> tuple[float, dict[str, float], dict[str, float]]:
+    from monai.metrics import DiceMetric, MeanIoU
+
+    dice, iou = DiceMetric(reduction="mean_batch", ignore_empty=False), MeanIoU(reduction="mean_batch",
+                                                                                 ignore_empty=False)
+    losses = []
+    model.eval()
+    with torch.no_grad():
+        for batch in loader:
+            logits = model(batch["image"])
+            losses.append(float(loss_fn(logits, batch["label"])))
+            predicted = (torch.sigmoid(logits) > 0.5).float()
+            dice(predicted, batch["label"])
+            iou(predicted, batch["label"])
+    per_dice, per_iou = dice.aggregate().tolist(), iou.aggregate().tolist()
+    return float(np.mean(losses)), dict(zip(names, per_dice, strict=True)), dict(zip(names, per_iou, strict=True))
+
+
+def _save(payload: Any, path: Path) -> None:
+    with atomic_file(path) as temporary:
+        torch.save(payload, temporary)
+
+
+def train_fold(recipe: Recipe, train_samples: list[dict[str, torch.Tensor]],
+               validation_samples: list[dict[str, torch.Tensor]], fold_dir: Path, epochs: int,
+               progress: TrainingProgress | None = None) -> list[EpochRecord]:
+    """Train one fold into ``fold_dir``, resuming from ``last.pt`` when it exists."""
+    from monai.utils import set_determinism
+    from torch.utils.tensorboard import SummaryWriter
+
+    fold_dir.mkdir(parents=True, exist_ok=True)
+    seed = recipe.training.seed
+    set_determinism(seed)
+    names = [recipe.labels[value] for value in sorted(recipe.labels)]
+    model = build_network(recipe)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.training.learning_rate,
+                                  weight_decay=recipe.training.weight_decay)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+    loss_fn = DiceBCELoss(recipe.loss)
+    history: list[EpochRecord] = []
+    last = fold_dir / "last.pt"
+    if last.exists():
+        state = torch.load(last, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        history = [EpochRecord(**record) for record in state["history"]]
+    best = max((r.mean_dice for r in history), default=-1.0)
+    validation = _loader(validation_samples, recipe, train=False, seed=seed)
+    with SummaryWriter(str(fold_dir / "tensorboard")) as writer:
+        for epoch in range(len(history) + 1, epochs + 1):
+            model.train()
+            losses = []
+            for batch in _loader(train_samples, recipe, train=True, seed=seed + epoch):
+                optimizer.zero_grad()
+                loss = loss_fn(model(batch["image"]), batch["label"])
+                loss.backward()
+                optimizer.step()
+                losses.append(loss.item())
+            scheduler.step()
+            validation_loss, dice, iou = _validate(model, validation, loss_fn, names)
+            record = EpochRecord(epoch, float(np.mean(losses)), validation_loss, dice, iou)
+            history.append(record)
+            writer.add_scalars("loss", {"train": record.train_loss, "validation": validation_loss}, epoch)
+            for name in names:
+                writer.add_scalars(f"validation/{name}", {"dice": dice[name], "iou": iou[name]}, epoch)
+            if record.mean_dice > best:
+                best = record.mean_dice
+                _save(model.state_dict(), fold_dir / "best.pt")
+            _save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                   "scheduler": scheduler.state_dict(), "history": [asdict(r) for r in history]}, last)
+            (fold_dir / "history.json").write_text(json.dumps([asdict(r) for r in history], indent=1))
+            if progress is not None:
+                progress(f"{fold_dir.name} epoch {epoch}: loss {record.train_loss:.3f}, "
+                         f"val Dice {record.mean_dice:.3f}", epoch, epochs)
+    return history
+
+
+def _plot_curves(histories: Sequence[list[EpochRecord]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (losses, dices) = plt.subplots(1, 2, figsize=(10, 4))
+    for fold, history in enumerate(histories):
+        epochs = [r.epoch for r in history]
+        losses.plot(epochs, [r.train_loss for r in history], label=f"fold {fold} train")
+        losses.plot(epochs, [r.validation_loss for r in history], "--", label=f"fold {fold} validation")
+        for name in history[0].dice:
+            dices.plot(epochs, [r.dice[name] for r in history], label=f"fold {fold} {name}")
+    losses.set(xlabel="epoch", ylabel="Dice + BCE loss", title="Loss")
+    dices.set(xlabel="epoch", ylabel="validation Dice", title="Validation Dice (held-out patients)", ylim=(0, 1))
+    losses.legend(fontsize=7)
+    dices.legend(fontsize=7)
+    figure.tight_layout()
+    with atomic_file(path) as temporary:
+        figure.savefig(temporary, dpi=100, format="png")
+    plt.close(figure)
+
+
+def train(recipe: Recipe, cases: Sequence[Case], out_dir: str | Path, *, epochs: int | None = None,
+          folds: int = 1, progress: TrainingProgress | None = None) -> dict[str, Any]:
+    """Train ``recipe`` on ``cases`` into ``out_dir`` (resumable); returns the metrics summary."""
+    if not cases:
+        raise InputError(out_dir, "no training cases")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    epochs = epochs or recipe.training.epochs
+    (out / "recipe.yaml").write_text(yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False))
+    samples = [to_network_input(case, recipe) for case in cases]
+    patients = [case.patient_id for case in cases]
+    histories, summary_folds = [], []
+    for fold, (train_index, validation_index) in enumerate(
+            patient_splits(patients, folds, recipe.training.validation_fraction, recipe.training.seed)):
+        history = train_fold(recipe, [samples[i] for i in train_index], [samples[i] for i in validation_index],
+                             out / f"fold_{fold}", epochs, progress)
+        histories.append(history)
+        best = max(history, key=lambda r: r.mean_dice)
+        summary_folds.append({"fold": fold, "best_epoch": best.epoch, "validation_dice": best.dice,
+                              "validation_iou": best.iou,
+                              "train_patients": sorted({patients[i] for i in train_index}),
+                              "validation_patients": sorted({patients[i] for i in validation_index})})
+    names = list(summary_folds[0]["validation_dice"])
+    summary = {"recipe": recipe.name, "epochs": epochs, "folds": summary_folds, "samples": len(cases),
+               "patients": len(set(patients)),
+               "mean_validation_dice": {n: float(np.mean([f["validation_dice"][n] for f in summary_folds]))
+                                        for n in names},
+               "mean_validation_iou": {n: float(np.mean([f["validation_iou"][n] for f in summary_folds]))
+                                       for n in names},
+               "note": "validation figures are on held-out patients, at the network input size"}
+    (out / "metrics.json").write_text(json.dumps(summary, indent=2))
+    _plot_curves(histories, out / "training_curve.png")
+    return summary

@@ -1,0 +1,1 @@
+"""Intensity and spatial transforms (MONAI-based) used by training and inference."""

@@ -1,0 +1,100 @@
+"""`run`, `measure` and `evaluate` end to end with a model trained here on tiny phantoms."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from radiomark import api
+from radiomark.cli import app
+from tests.helpers import tiny_phantoms, tiny_recipe
+
+runner = CliRunner()
+OUTPUTS = ("labels.nii.gz", "measurements.json", "measurements.csv", "overlay.png")
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("model")
+    tiny_phantoms(folder / "data", range(6))
+    api.train(str(tiny_recipe(folder)), folder / "data", folder / "run", epochs=1)
+    return folder / "run"
+
+
+def test_run_from_a_dicom_phantom_writes_every_output(tmp_path, tiny_model):
+    study = tiny_phantoms(tmp_path / "studies", range(100, 101), fmt="dicom") / "sarcopenia-0100"
+    result = runner.invoke(app, ["run", "sarcopenia", str(study), "--out", str(tmp_path / "out"),
+                                 "--model", str(tiny_model), "--table", "martin2013"])
+    assert result.exit_code == 0, result.output
+    case = tmp_path / "out" / "sarcopenia-0100"
+    assert all((case / name).is_file() for name in OUTPUTS)
+    document = json.loads((case / "measurements.json").read_text())
+    names = {m["name"] for m in document["measurements"]}
+    assert {"skeletal_muscle_area", "skeletal_muscle_index", "skeletal_muscle_area_per_bmi"} <= names
+    truth = json.loads((study / "truth.json").read_text())
+    assert document["clinical"]["height_m"] == truth["clinical"]["height_m"]  # read from PatientSize
+    assert {f["table"] for f in document["findings"]} == {"martin2013"}
+    assert (tmp_path / "out" / "cohort.csv").is_file()
+    assert "skeletal muscle area" in result.stdout and "overlay:" in result.stdout
+
+
+def test_a_corrupt_study_does_not_stop_the_batch(tmp_path, tiny_model):
+    cohort = tiny_phantoms(tmp_path / "cohort", range(200, 203), fmt="dicom")
+    broken = cohort / "sarcopenia-0201" / "dicom" / "ct_l3" / "IM0001.dcm"
+    broken.write_bytes(broken.read_bytes()[:2000])
+    (cohort / "notes.txt").write_text("not a study")
+    result = runner.invoke(app, ["run", "sarcopenia", str(cohort), "--out", str(tmp_path / "out"),
+                                 "--model", str(tiny_model), "--sex", "F", "--height", "1.6", "--weight", "60"])
+    assert result.exit_code == 1, result.output
+    with open(tmp_path / "out" / "cohort.csv") as stream:
+        assert [row["case"] for row in csv.DictReader(stream)] == ["sarcopenia-0200", "sarcopenia-0202"]
+    with open(tmp_path / "out" / "failures.csv") as stream:
+        failures = {row["study"].split("/")[-1]: row["error"] for row in csv.DictReader(stream)}
+    assert failures == {"notes.txt": "DicomError", "sarcopenia-0201": "DicomError"}
+    assert not (tmp_path / "out" / "sarcopenia-0201").exists()
+
+
+def test_volume_needs_a_slice_and_clinical_values_are_checked(tmp_path, tiny_model):
+    study = tiny_phantoms(tmp_path / "s", range(300, 301), fmt="dicom") / "sarcopenia-0300"
+    result = runner.invoke(app, ["run", "sarcopenia", str(study), "--out", str(tmp_path / "o"),
+                                 "--model", str(tiny_model), "--height", "162"])
+    assert result.exit_code == 2 and "--height is in metres" in result.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_measure_reproduces_the_phantom_truth_from_its_mask(tmp_path):
+    case = tiny_phantoms(tmp_path, range(5), size=128) / "sarcopenia-0004"
+    truth = json.loads((case / "truth.json").read_text())
+    clinical = truth["clinical"]
+    result = runner.invoke(app, ["measure", "sarcopenia", str(case / "ct_l3.nii.gz"), str(case / "labels.nii.gz"),
+                                 "--out", str(tmp_path / "m"), "--sex", clinical["sex"],
+                                 "--height", str(clinical["height_m"]), "--weight", str(clinical["weight_kg"])])
+    assert result.exit_code == 0, result.output
+    measured = {m["name"]: m["value"] for m in json.loads(
+        (tmp_path / "m" / "ct_l3" / "measurements.json").read_text())["measurements"]}
+    expected = truth["truth"]
+    for name, key in (("skeletal_muscle_area", "sma_cm2"), ("subcutaneous_fat_area", "sat_area_cm2"),
+                      ("visceral_fat_area", "vat_area_cm2"), ("skeletal_muscle_index", "smi_cm2_m2"),
+                      ("skeletal_muscle_area_per_bmi", "sma_per_bmi_cm2_m2_per_kg"),
+                      ("skeletal_muscle_mean_attenuation", "muscle_mean_hu")):
+        assert measured[name] == pytest.approx(expected[key], rel=0.005), name
+    assert measured["vat_sat_ratio"] == pytest.approx(expected["vat_area_cm2"] / expected["sat_area_cm2"])
+
+
+def test_evaluate_reports_overlap_agreement_and_leaks(tmp_path, tiny_model):
+    tiny_phantoms(tmp_path / "held_out", range(400, 403))
+    result = runner.invoke(app, ["evaluate", "sarcopenia", "--data", str(tmp_path / "held_out"), "--out",
+                                 str(tmp_path / "eval"), "--model", str(tiny_model), "--data-kind", "phantom"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "eval" / "evaluation.json").read_text())
+    assert summary["cases"] == 3 and summary["leaked_patients"] == []
+    assert 0.0 <= summary["iou"]["skeletal_muscle"] <= 1.0
+    assert summary["sma_bland_altman_cm2"]["n"] == 3
+    assert (tmp_path / "eval" / "bland_altman.png").is_file()
+    seen = tiny_model.parent / "data"
+    leaked = api.evaluate("sarcopenia", seen, tmp_path / "eval2", model=tiny_model)
+    assert len(leaked["leaked_patients"]) == 6

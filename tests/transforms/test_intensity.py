@@ -1,0 +1,30 @@
+import numpy as np
+import pytest
+
+from radiomark.transforms.intensity import RandomWindowd, as_unit_float
+
+
+def test_random_window_draws_stay_in_their_ranges_and_output_in_unit_interval():
+    transform = RandomWindowd(["image"], (-250, 250), (400, 1200), default=(0, 800))
+    transform.set_random_state(7)
+    values = np.linspace(-1500, 1500, 301, dtype=np.float32)[None]
+    levels, widths = [], []
+    for _ in range(500):
+        out = np.asarray(transform({"image": values})["image"])
+        levels.append(transform.level)
+        widths.append(transform.width)
+        assert out.min() >= 0.0 and out.max() <= 1.0
+        low, high = transform.level - transform.width / 2, transform.level + transform.width / 2
+        inside = (values > low) & (values < high)
+        np.testing.assert_allclose(out[inside], (values[inside] - low) / transform.width, atol=1e-5)
+    assert -250 <= min(levels) < -200 and 200 < max(levels) <= 250
+    assert 400 <= min(widths) < 450 and 1150 < max(widths) <= 1200
+
+
+def test_probability_zero_keeps_the_default_window():
+    transform = RandomWindowd(["image"], (-250, 250), (400, 1200), default=(40, 400), prob=0.0)
+    out = np.asarray(transform({"image": np.array([[-160.0, 40.0, 240.0]])})["image"])
+    np.testing.assert_allclose(out, [[0.0, 0.5, 1.0]])
+    np.testing.assert_allclose(as_unit_float(np.array([-1000, 40, 1000]), 40, 400), [0.0, 0.5, 1.0])
+    with pytest.raises(ValueError, match="invalid window ranges"):
+        RandomWindowd(["image"], (250, -250), (400, 1200), default=(0, 800))
