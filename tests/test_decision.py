@@ -8,7 +8,8 @@ TABLES = load_recipe("sarcopenia").cutoff_tables
 
 
 def _measures(smi=None, hu=None, per_bmi=None):
-    values = {"skeletal_muscle_index": (smi, Unit.CM2_PER_M2), "skeletal_muscle_mean_attenuation": (hu, Unit.HOUNSFIELD),
+    values = {"skeletal_muscle_index": (smi, Unit.CM2_PER_M2),
+              "skeletal_muscle_mean_attenuation": (hu, Unit.HOUNSFIELD),
               "skeletal_muscle_area_per_bmi": (per_bmi, Unit.CM2_M2_PER_KG)}
     return {name: Measurement(name, value, unit, "test") for name, (value, unit) in values.items() if value is not None}
 
