@@ -16,6 +16,7 @@ from radiomark.models.factory import build_network
 from radiomark.recipes import load_recipe
 from radiomark.recipes.schema import Recipe
 from radiomark.transforms.intensity import as_unit_float
+from radiomark.transforms.spatial import canonical_flips, flip
 
 
 def bundled_model_dir(recipe_name: str) -> Path:
@@ -55,16 +56,23 @@ class Segmenter:
         return cls(recipe, tuple(networks), folder)
 
     def probabilities(self, image: Image) -> np.ndarray:
-        """Per-structure probabilities ``[labels, rows, columns]`` on ``image``'s own grid."""
+        """Per-structure probabilities ``[labels, rows, columns]`` on ``image``'s own grid.
+
+        The slice is windowed, flipped to the canonical orientation (see
+        :func:`~radiomark.transforms.spatial.canonical_flips`), resized to the network size, and
+        the probabilities are brought back the same way.
+        """
         if image.ndim != 2:
             raise GeometryError(image.metadata.get("source"), f"this model segments 2D slices, got {image.shape}")
         window = self.recipe.preprocessing.window
-        unit = torch.from_numpy(as_unit_float(image.array, window.level, window.width))[None]
+        flips = canonical_flips(image)
+        unit = torch.from_numpy(np.ascontiguousarray(flip(as_unit_float(image.array, window.level, window.width),
+                                                          flips)))[None]
         resized = torch.as_tensor(Resize(self.recipe.preprocessing.spatial_size, mode="area")(unit))[None]
         with torch.no_grad():
             probabilities = torch.stack([torch.sigmoid(net(resized))[0] for net in self.networks]).mean(0)
-        back = Resize(image.shape, mode="bilinear")(probabilities)
-        return np.asarray(back, dtype=np.float32)
+        back = np.asarray(Resize(image.shape, mode="bilinear")(probabilities), dtype=np.float32)
+        return np.ascontiguousarray(flip(back, flips))
 
     def predict(self, image: Image) -> LabelMap:
         """Label map on ``image``'s grid: the most probable structure where its probability > 0.5."""

@@ -1,5 +1,7 @@
-"""L3 axial CT slice: body outline, subcutaneous fat, abdominal wall / psoas / paraspinal muscle,
-visceral fat between bowel loops, vertebra, air. Values in HU (integers, as CT stores them)."""
+"""L3 axial CT slice: body outline, subcutaneous fat, abdominal wall (with rectus) / psoas /
+paraspinal muscle, visceral fat around liver, spleen, kidneys, aorta and gas-filled bowel loops,
+vertebra, ribs, the CT table; elastically deformed and rotated. Values in HU (integers, as CT
+stores them), with or without contrast enhancement."""
 
 from __future__ import annotations
 
@@ -12,40 +14,78 @@ from radiomark.phantoms.shapes import ellipsoid, paint, rotate_labels
 from radiomark.recipes import RecipeName
 
 LABELS = {1: "skeletal_muscle", 2: "subcutaneous_fat", 3: "visceral_fat"}
-_MUSCLE, _SAT, _VAT, _BONE, _ORGAN, _TABLE = 1, 2, 3, 4, 5, 6
+_MUSCLE, _SAT, _VAT, _BONE, _BOWEL, _TABLE, _LIVER, _KIDNEY, _GAS, _VESSEL = range(1, 11)
+
+
+def _deform(tissue: np.ndarray, rng: np.random.Generator, amplitude: float) -> np.ndarray:
+    """Smooth random (elastic) deformation of a tissue map, nearest-neighbour."""
+    from scipy.ndimage import gaussian_filter, map_coordinates
+
+    size = tissue.shape[0]
+    grid = np.meshgrid(*[np.arange(n, dtype=float) for n in tissue.shape], indexing="ij")
+    shifts = []
+    for _ in grid:
+        field = gaussian_filter(rng.normal(size=tissue.shape), sigma=size / 12)
+        shifts.append(field / (np.abs(field).max() + 1e-9) * amplitude)
+    coordinates = [g + d for g, d in zip(grid, shifts, strict=True)]
+    return map_coordinates(tissue, coordinates, order=0, mode="constant", cval=0)
 
 
 def _tissue_map(rng: np.random.Generator, size: int) -> np.ndarray:
+    """Tissue ids on a (row = posterior, column = patient's left) grid; see the module docstring."""
     shape = (size, size)
     centre = np.array([0.5, 0.5]) * size + rng.uniform(-0.03, 0.03, 2) * size
-    body_radii = np.array([rng.uniform(0.28, 0.34), rng.uniform(0.38, 0.45)]) * size
-    fat_thickness = rng.uniform(0.05, 0.14) * size
-    wall_thickness = rng.uniform(0.025, 0.05) * size
+    body_radii = np.array([rng.uniform(0.27, 0.34), rng.uniform(0.36, 0.45)]) * size
+    fat_thickness = rng.uniform(0.02, 0.13) * size
+    wall_thickness = rng.uniform(0.015, 0.045) * size
     tissue = np.zeros(shape, dtype=np.int64)
-    body = ellipsoid(shape, centre, body_radii)
     inner_radii = body_radii - fat_thickness
-    inside_fat = ellipsoid(shape, centre, inner_radii)
-    cavity = ellipsoid(shape, centre, inner_radii - wall_thickness)
-    tissue[body] = _SAT
-    tissue[inside_fat] = _MUSCLE
+    cavity_radii = inner_radii - wall_thickness
+    cavity = ellipsoid(shape, centre, cavity_radii)
+    tissue[ellipsoid(shape, centre, body_radii)] = _SAT
+    tissue[ellipsoid(shape, centre, inner_radii)] = _MUSCLE
+    for side in (-1, 1):  # rectus abdominis: thicker muscle either side of the anterior midline
+        rectus = centre + np.array([-inner_radii[0] + wall_thickness, side * 0.06 * size])
+        tissue[ellipsoid(shape, rectus, np.array([wall_thickness * rng.uniform(0.8, 1.6), 0.06 * size]))] = _MUSCLE
     tissue[cavity] = _VAT
-    for _ in range(int(rng.integers(8, 16))):  # bowel loops and organs within the visceral fat
-        spot = centre + rng.uniform(-0.6, 0.6, 2) * (inner_radii - wall_thickness) * np.array([0.7, 1.0])
-        organ = ellipsoid(shape, spot, rng.uniform(0.03, 0.08, 2) * size, rng.uniform(0, 180)) & cavity
-        tissue[organ] = _ORGAN
-    spine = centre + np.array([0.55 * inner_radii[0], 0.0])
-    vertebra_radii = np.array([0.065, 0.07]) * size
+    organ_scale = rng.uniform(0.8, 1.25)  # larger organs = less visceral fat
+    if rng.random() < 0.8:  # liver, on the patient's right (small column index), anterior
+        liver = centre + cavity_radii * np.array([-0.05, -0.45])
+        tissue[ellipsoid(shape, liver, cavity_radii * np.array([0.6, 0.45]) * organ_scale,
+                         rng.uniform(-20, 20)) & cavity] = _LIVER
+    if rng.random() < 0.5:  # spleen, left posterior
+        spleen = centre + cavity_radii * np.array([0.35, 0.65])
+        tissue[ellipsoid(shape, spleen, cavity_radii * np.array([0.25, 0.2]) * organ_scale) & cavity] = _LIVER
+    spine = centre + np.array([0.62 * cavity_radii[0], 0.0])
     for side in (-1, 1):
-        psoas = spine + np.array([-0.08 * size, side * 0.13 * size])
-        tissue[ellipsoid(shape, psoas, np.array([0.045, 0.06]) * size * rng.uniform(0.8, 1.2))] = _MUSCLE
-        paraspinal = spine + np.array([0.11 * size, side * 0.075 * size])
-        tissue[ellipsoid(shape, paraspinal, np.array([0.055, 0.06]) * size * rng.uniform(0.85, 1.15)) & body] = _MUSCLE
-    tissue[ellipsoid(shape, spine, vertebra_radii)] = _BONE
-    if rng.random() < 0.7:  # the CT table: a curved band behind the patient's back
-        columns = np.arange(size) - centre[1]
-        top = centre[0] + body_radii[0] + rng.uniform(0.01, 0.04) * size - 0.0015 * columns**2 / size * 4
+        kidney = spine + np.array([-0.06 * size, side * 0.17 * size])
+        tissue[ellipsoid(shape, kidney, np.array([0.06, 0.045]) * size * organ_scale, side * 30) & cavity] = _KIDNEY
+    for _ in range(int(rng.integers(6, 14))):  # bowel loops, some holding gas
+        spot = centre + rng.uniform(-0.7, 0.5, 2) * cavity_radii * np.array([1.0, 0.8])
+        radii = rng.uniform(0.03, 0.08, 2) * size * organ_scale
+        loop = ellipsoid(shape, spot, radii, rng.uniform(0, 180)) & cavity & (tissue == _VAT)
+        tissue[loop] = _BOWEL
+        if rng.random() < 0.4:
+            tissue[ellipsoid(shape, spot, radii * 0.5) & loop] = _GAS
+    aorta = spine + np.array([-0.09 * size, 0.025 * size])
+    tissue[ellipsoid(shape, aorta, np.array([0.022, 0.022]) * size)] = _VESSEL
+    for side in (-1, 1):
+        psoas = spine + np.array([-0.02 * size, side * 0.1 * size])
+        tissue[ellipsoid(shape, psoas, np.array([0.05, 0.045]) * size * rng.uniform(0.7, 1.3))] = _MUSCLE
+        paraspinal = spine + np.array([0.11 * size, side * 0.065 * size])
+        tissue[ellipsoid(shape, paraspinal, np.array([0.06, 0.06]) * size * rng.uniform(0.8, 1.2))
+               & (tissue != 0)] = _MUSCLE
+        for _ in range(int(rng.integers(0, 4))):  # ribs cut across in the lateral abdominal wall
+            angle = np.deg2rad(rng.uniform(20, 75))
+            rib = centre + np.array([np.cos(angle) * -0.2, side * np.sin(angle)]) * (inner_radii - wall_thickness / 2)
+            tissue[ellipsoid(shape, rib, np.array([0.018, 0.012]) * size)] = _BONE
+    tissue[ellipsoid(shape, spine, np.array([0.065, 0.07]) * size)] = _BONE
+    tissue[ellipsoid(shape, spine + np.array([0.1 * size, 0.0]), np.array([0.05, 0.015]) * size)] = _BONE
+    if rng.random() < 0.7:  # the CT table: a band behind the patient's back
         rows = np.arange(size)[:, None]
+        top = centre[0] + body_radii[0] + rng.uniform(0.01, 0.04) * size
         tissue[(rows >= top) & (rows < top + max(2, size // 64)) & (tissue == 0)] = _TABLE
+    tissue = _deform(tissue, rng, amplitude=rng.uniform(0.005, 0.02) * size)
     return rotate_labels(tissue, rng.uniform(-10, 10))
 
 
@@ -58,10 +98,13 @@ def sarcopenia_case(seed: int, size: int = 256, noise_hu: float = 10.0) -> Phant
     rng = np.random.default_rng(seed)
     tissue = _tissue_map(rng, size)
     muscle_hu = rng.uniform(20.0, 55.0)
-    hu = paint(tissue, {0: -1000.0, _MUSCLE: muscle_hu, _SAT: rng.uniform(-115, -90),
-                        _VAT: rng.uniform(-110, -85), _BONE: rng.uniform(250, 450), _ORGAN: rng.uniform(20, 45),
-                        _TABLE: rng.uniform(100, 400)})
-    hu = np.round(hu + rng.normal(0.0, noise_hu, hu.shape) * (tissue > 0)).astype(np.int16)
+    contrast = rng.random() < 0.6
+    hu = paint(tissue, {0: -1000.0, _MUSCLE: muscle_hu, _SAT: rng.uniform(-115, -80), _VAT: rng.uniform(-110, -75),
+                        _BONE: rng.uniform(250, 600), _BOWEL: rng.uniform(10, 45), _TABLE: rng.uniform(100, 400),
+                        _LIVER: rng.uniform(50, 110) if contrast else rng.uniform(45, 65),
+                        _KIDNEY: rng.uniform(120, 200) if contrast else rng.uniform(25, 40), _GAS: -950.0,
+                        _VESSEL: rng.uniform(150, 280) if contrast else rng.uniform(35, 50)})
+    hu = np.clip(np.round(hu + rng.normal(0.0, noise_hu, hu.shape)), -1024, 3000).astype(np.int16)
     spacing = round(float(rng.uniform(380.0, 460.0)) / size, 4)
     z_mm = float(rng.uniform(-200.0, 100.0))
     image = Image(array=hu, spacing_mm=(spacing, spacing),

@@ -25,6 +25,7 @@ from radiomark.image import Image, LabelMap
 from radiomark.io import read_image
 from radiomark.io.nifti import read_nifti
 from radiomark.recipes.schema import Recipe
+from radiomark.transforms.spatial import canonical_flips, flip
 
 LABELS_FILE = "labels.nii.gz"
 
@@ -98,10 +99,11 @@ def load_cases(data_dir: str | Path, recipe: Recipe) -> list[Case]:
 
 
 def to_network_input(case: Case, recipe: Recipe) -> dict[str, torch.Tensor]:
-    """HU image ``[1, H, W]`` and one-hot target ``[labels, H, W]`` resized to the network size."""
+    """HU image ``[1, H, W]`` and one-hot target ``[labels, H, W]``, canonically oriented and resized."""
     size = recipe.preprocessing.spatial_size
-    image = torch.as_tensor(np.asarray(case.image.array, dtype=np.float32))[None]
-    labels = torch.as_tensor(np.asarray(case.labels.array, dtype=np.float32))[None]
+    flips = canonical_flips(case.image)
+    image = torch.as_tensor(np.ascontiguousarray(flip(np.asarray(case.image.array, dtype=np.float32), flips)))[None]
+    labels = torch.as_tensor(np.ascontiguousarray(flip(np.asarray(case.labels.array, dtype=np.float32), flips)))[None]
     image = Resize(size, mode="area")(image)
     labels = Resize(size, mode="nearest")(labels)
     target = torch.cat([(labels == value).float() for value in sorted(recipe.labels)])
