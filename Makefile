@@ -20,6 +20,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# A real abdominal CT slice (not necessarily at L3) shipped by the pydicom-data package.
+DEMO_SLICE = $$($(BIN)/python -c "from pydicom.data import get_testdata_file as f; print(f('explicit_VR-UN.dcm', download=False))")
+
 demo: $(STAMP)
 	$(BIN)/radiomark phantom sarcopenia $(DEMO)/sarcopenia --cases 3 --format dicom
 	$(BIN)/radiomark phantom brain-gwr $(DEMO)/brain-gwr --cases 1 --format dicom
@@ -27,6 +30,7 @@ demo: $(STAMP)
 	$(BIN)/radiomark phantom nigra $(DEMO)/nigra --cases 1 --format dicom
 	$(BIN)/radiomark phantom disc-herniation $(DEMO)/disc-herniation --cases 1 --format dicom
 	$(BIN)/radiomark info $(DEMO)
+	$(BIN)/radiomark run sarcopenia $(DEMO_SLICE) --sex M --height 1.75 --weight 80 --out $(DEMO)/sarcopenia-run
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests

@@ -98,3 +98,25 @@ def test_evaluate_reports_overlap_agreement_and_leaks(tmp_path, tiny_model):
     seen = tiny_model.parent / "data"
     leaked = api.evaluate("sarcopenia", seen, tmp_path / "eval2", model=tiny_model)
     assert len(leaked["leaked_patients"]) == 6
+
+
+def test_a_volume_needs_slice_and_runs_with_it(tmp_path, tiny_model):
+    import numpy as np
+
+    from radiomark.image import Image
+    from radiomark.io.nifti import write_nifti
+    from radiomark.phantoms.sarcopenia import sarcopenia_case
+
+    slice_image = sarcopenia_case(7, size=64).image
+    volume = Image(array=np.stack([slice_image.array] * 3), spacing_mm=(3.0, *slice_image.spacing_mm),
+                   origin_mm=slice_image.origin_mm)
+    write_nifti(volume, tmp_path / "volume.nii.gz")
+    result = runner.invoke(app, ["run", "sarcopenia", str(tmp_path / "volume.nii.gz"), "--out", str(tmp_path / "o"),
+                                 "--model", str(tiny_model)])
+    assert result.exit_code == 2 and "volume of 3 slices; give --slice K" in result.stderr
+    assert result.stderr.strip().count("\n") == 0 and not (tmp_path / "o").exists()
+    result = runner.invoke(app, ["run", "sarcopenia", str(tmp_path / "volume.nii.gz"), "--out", str(tmp_path / "o"),
+                                 "--model", str(tiny_model), "--slice", "1"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "o" / "volume" / "overlay.png").is_file()
+    assert "not decided: sex not given" in (tmp_path / "o" / "volume" / "measurements.json").read_text()

@@ -179,7 +179,8 @@ def run(recipe_name: str, input_path: str | os.PathLike[str], out: str | os.Path
         progress: Callable[[int, int], None] | None = None) -> BatchResult:
     """Run a recipe on one study or a cohort folder; outputs go to ``out/<case>/`` and ``out/cohort.csv``.
 
-    A study that fails is recorded in ``failures`` (and ``out/failures.csv``) and the others go on.
+    In a cohort, a study that fails is recorded in ``failures`` (and ``out/failures.csv``) and the
+    others go on; a single study that fails raises its error and writes nothing.
     Clinical values not given are taken from the DICOM tags where present.
     """
     from radiomark.inference.predictor import Segmenter, bundled_model_dir
@@ -202,6 +203,8 @@ def run(recipe_name: str, input_path: str | os.PathLike[str], out: str | os.Path
             results.append(write_case_outputs(recipe, image, labels, result, Path(out) / result.case_id,
                                               model=str(segmenter.run_dir)))
         except RadiomarkError as error:
+            if len(studies) == 1:
+                raise  # a single study: a plain error, and nothing written
             failures.append(Failure(str(study), type(error).__name__, str(error)))
         if progress is not None:
             progress(index + 1, len(studies))

@@ -51,3 +51,19 @@ def test_training_lowers_the_loss_writes_its_records_and_resumes(tmp_path):
     history = json.loads((tmp_path / "run" / "fold_0" / "history.json").read_text())
     assert [epoch["epoch"] for epoch in history] == [1, 2, 3, 4]
     assert np.isclose(history[0]["train_loss"], losses[0])
+
+
+def test_flexible_unet_with_an_efficientnet_encoder_is_a_recipe_option(tmp_path):
+    import torch
+    import yaml
+
+    from radiomark.models.factory import build_network
+
+    document = yaml.safe_load(tiny_recipe(tmp_path).read_text())
+    document["network"] = {"name": "flexible_unet", "backbone": "efficientnet-b0"}
+    path = tmp_path / "flexible.yaml"
+    path.write_text(yaml.safe_dump(document))
+    network = build_network(load_recipe(path))
+    assert type(network).__name__ == "FlexibleUNet"
+    with torch.no_grad():
+        assert network(torch.zeros(1, 1, 64, 64)).shape == (1, 3, 64, 64)
