@@ -155,21 +155,13 @@ def _case_id(study: Path) -> str:
 
 
 def _write_cohort(results: list[CaseResult], failures: list[Failure], out: Path) -> Path:
-    import csv
+    from dataclasses import asdict
 
-    from radiomark.io.atomic import atomic_file
+    from radiomark.io.tables import write_csv
 
-    rows = [result.row() for result in results]
-    fields = list(dict.fromkeys(key for row in rows for key in row))
-    with atomic_file(out / "cohort.csv") as temporary, open(temporary, "w", newline="") as stream:
-        writer = csv.DictWriter(stream, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv([result.row() for result in results], out / "cohort.csv")
     if failures:
-        with atomic_file(out / "failures.csv") as temporary, open(temporary, "w", newline="") as stream:
-            writer = csv.writer(stream)
-            writer.writerow(["study", "error", "message"])
-            writer.writerows([(f.study, f.error, f.message) for f in failures])
+        write_csv([asdict(failure) for failure in failures], out / "failures.csv")
     return out / "cohort.csv"
 
 

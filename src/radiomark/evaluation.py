@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 from typing import Any
@@ -12,8 +11,10 @@ import numpy as np
 from radiomark.biomarkers.body_composition import tissue_area
 from radiomark.inference.predictor import Segmenter
 from radiomark.io.atomic import atomic_file
+from radiomark.io.tables import write_csv
 from radiomark.metrics import bland_altman, overlap_scores
 from radiomark.pipeline import postprocess
+from radiomark.report.figures import pyplot, save_png
 from radiomark.training.data import load_cases
 
 
@@ -27,22 +28,14 @@ def _trained_patients(run_dir: Path) -> set[str]:
 
 def _plot_bland_altman(measured: list[float], reference: list[float], stats: dict[str, float], path: Path,
                        title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     mean = (np.asarray(measured) + np.asarray(reference)) / 2
     difference = np.asarray(measured) - np.asarray(reference)
-    figure, axis = plt.subplots(figsize=(6, 4.5))
+    figure, axis = pyplot().subplots(figsize=(6, 4.5))
     axis.scatter(mean, difference, s=14)
     for value, style in ((stats["bias"], "-"), (stats["lower_limit"], "--"), (stats["upper_limit"], "--")):
         axis.axhline(value, color="tab:red", linestyle=style, linewidth=1)
     axis.set(xlabel="mean of model and reference SMA (cm²)", ylabel="model − reference (cm²)", title=title)
-    figure.tight_layout()
-    with atomic_file(path) as temporary:
-        figure.savefig(temporary, dpi=100, format="png")
-    plt.close(figure)
+    save_png(figure, path)
 
 
 def evaluate(segmenter: Segmenter, data_dir: str | Path, out_dir: str | Path, data_kind: str) -> dict[str, Any]:
@@ -82,10 +75,7 @@ def evaluate(segmenter: Segmenter, data_dir: str | Path, out_dir: str | Path, da
     out.mkdir(parents=True, exist_ok=True)
     with atomic_file(out / "evaluation.json") as temporary:
         temporary.write_text(json.dumps(summary, indent=2))
-    with atomic_file(out / "per_case.csv") as temporary, open(temporary, "w", newline="") as stream:
-        writer = csv.DictWriter(stream, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(rows, out / "per_case.csv")
     _plot_bland_altman(measured, reference, summary["sma_bland_altman_cm2"], out / "bland_altman.png",
                        f"SMA agreement, {len(cases)} slices ({data_kind})")
     return summary

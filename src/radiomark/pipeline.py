@@ -6,7 +6,6 @@ end, so a failed case leaves nothing behind.
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -21,6 +20,7 @@ from radiomark.errors import InputError, RecipeError
 from radiomark.image import Image, LabelMap
 from radiomark.io.atomic import atomic_directory
 from radiomark.io.nifti import write_nifti
+from radiomark.io.tables import write_csv
 from radiomark.postprocess import gate_by_intensity, remove_small_components
 from radiomark.recipes.schema import Recipe
 from radiomark.report.overlay import save_overlay
@@ -109,11 +109,7 @@ def write_case_outputs(recipe: Recipe, image: Image, labels: LabelMap, result: C
                     "measurements": [asdict(m) for m in result.measurements.values()],
                     "findings": [asdict(f) for f in result.findings]}
         (folder / "measurements.json").write_text(json.dumps(document, indent=2))
-        row = result.row()
-        with open(folder / "measurements.csv", "w", newline="") as stream:
-            writer = csv.DictWriter(stream, fieldnames=list(row))
-            writer.writeheader()
-            writer.writerow(row)
+        write_csv([result.row()], folder / "measurements.csv")
         window = recipe.preprocessing.window
         save_overlay(image, labels, folder / "overlay.png", 40, 400,
                      title=f"{result.case_id}: {recipe.title} (window 40/400 HU, model window {window.level:g}/"

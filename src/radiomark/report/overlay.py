@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from radiomark.image import Image, LabelMap
-from radiomark.io.atomic import atomic_file
+from radiomark.report.figures import pyplot, save_png
 from radiomark.transforms.intensity import as_unit_float
 
 COLOURS = ("#e6194b", "#ffe119", "#42d4f4", "#3cb44b", "#f58231", "#911eb4", "#f032e6", "#bfef45")
@@ -16,17 +16,13 @@ COLOURS = ("#e6194b", "#ffe119", "#42d4f4", "#3cb44b", "#f58231", "#911eb4", "#f
 def save_overlay(image: Image, labels: LabelMap, path: str | Path, level: float, width: float,
                  title: str = "") -> Path:
     """Write a PNG of the 2D ``image`` windowed to (level, width) HU with ``labels`` coloured."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Patch
 
     grey = as_unit_float(image.array, level, width)
     rows, columns = image.shape
     aspect = 1.0 if image.spacing_mm is None else image.spacing_mm[0] / image.spacing_mm[1]
-    figure, axis = plt.subplots(figsize=(7, 7 * rows * aspect / columns + 0.6))
+    figure, axis = pyplot().subplots(figsize=(7, 7 * rows * aspect / columns + 0.6))
     axis.imshow(grey, cmap="gray", vmin=0, vmax=1, aspect=aspect, interpolation="nearest")
     values = sorted(labels.labels)
     colours = [COLOURS[(v - 1) % len(COLOURS)] for v in values]
@@ -40,8 +36,4 @@ def save_overlay(image: Image, labels: LabelMap, path: str | Path, level: float,
                 loc="lower right", fontsize=8, framealpha=0.8)
     axis.set_title(title or f"window {level:g} / {width:g} HU", fontsize=10)
     axis.axis("off")
-    figure.tight_layout()
-    with atomic_file(path) as temporary:
-        figure.savefig(temporary, dpi=110, format="png")
-    plt.close(figure)
-    return Path(path)
+    return save_png(figure, path, dpi=110)

@@ -159,12 +159,9 @@ def train_fold(recipe: Recipe, train_samples: list[dict[str, torch.Tensor]],
 
 
 def _plot_curves(histories: Sequence[list[EpochRecord]], path: Path) -> None:
-    import matplotlib
+    from radiomark.report.figures import pyplot, save_png
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, (losses, dices) = plt.subplots(1, 2, figsize=(10, 4))
+    figure, (losses, dices) = pyplot().subplots(1, 2, figsize=(10, 4))
     for fold, history in enumerate(histories):
         epochs = [r.epoch for r in history]
         losses.plot(epochs, [r.train_loss for r in history], label=f"fold {fold} train")
@@ -175,10 +172,7 @@ def _plot_curves(histories: Sequence[list[EpochRecord]], path: Path) -> None:
     dices.set(xlabel="epoch", ylabel="validation Dice", title="Validation Dice (held-out patients)", ylim=(0, 1))
     losses.legend(fontsize=7)
     dices.legend(fontsize=7)
-    figure.tight_layout()
-    with atomic_file(path) as temporary:
-        figure.savefig(temporary, dpi=100, format="png")
-    plt.close(figure)
+    save_png(figure, path)
 
 
 def train(recipe: Recipe, cases: Sequence[Case], out_dir: str | Path, *, epochs: int | None = None,

@@ -1,0 +1,27 @@
+"""Matplotlib figures drawn off-screen and saved as PNG atomically."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from radiomark.io.atomic import atomic_file
+
+
+def pyplot() -> Any:
+    """``matplotlib.pyplot`` on the off-screen Agg backend (no display is needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_png(figure: Any, path: str | Path, dpi: int = 100) -> Path:
+    """Save ``figure`` to ``path`` (written under a temporary name, then renamed) and close it."""
+    figure.tight_layout()
+    with atomic_file(path) as temporary:
+        figure.savefig(temporary, dpi=dpi, format="png")
+    pyplot().close(figure)
+    return Path(path)
