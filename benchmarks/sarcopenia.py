@@ -5,7 +5,8 @@
 Three data sets, reported separately:
 * phantom: synthetic L3 slices with exact masks, seeds never used for training (100000+);
 * real CT with model-made masks: the TotalSegmentator example (../shared/data/ct-abdomen-totalseg,
-  T11-L2, 3 mm), every slice with muscle, masks from TotalSegmentator's tissue model - not expert;
+  T11-L2, 3 mm), all 30 slices and, separately, the slices through vertebra L2 (closest to L3);
+  masks from TotalSegmentator's tissue model (torso fat taken as visceral fat) - not expert;
 * timing: the model alone on a 512 x 512 slice, and DICOM -> measurements end to end on the real
   abdominal CT slice of the pydicom-data package.
 Results go to benchmarks/results/sarcopenia.json and .md with machine, versions and git commit.
@@ -35,8 +36,13 @@ from radiomark.inference.predictor import Segmenter, bundled_model_dir  # noqa: 
 from radiomark.io.nifti import read_nifti, write_nifti  # noqa: E402
 
 
-def real_case(folder: Path) -> Path | None:
-    """A case folder built from the TotalSegmentator example (image + combined labels), or None."""
+#: TotalSegmentator "total" class of vertebra L2 (map_to_binary.py.txt in the data folder).
+TOTALSEG_L2 = 30
+
+
+def real_cases(folder: Path) -> tuple[Path, Path] | None:
+    """Case folders built from the TotalSegmentator example: all T11-L2 slices, and only the slices
+    through vertebra L2 (the closest to L3 that has tissue masks). None when the data is absent."""
     if not SHARED.is_dir():
         print(f"skipping real data: {SHARED} not found")
         return None
@@ -45,13 +51,18 @@ def real_case(folder: Path) -> Path | None:
     labels = np.zeros(image.shape, dtype=np.uint8)
     for value, name in masks.items():
         labels[np.asarray(read_nifti(SHARED / f"example_seg_tissue_types_{name}.nii.gz").array) > 0] = value
-    case = folder / "totalseg-example"
-    case.mkdir(parents=True)
-    write_nifti(image, case / "image.nii.gz")
-    write_nifti(LabelMap.like(image, labels, {1: "skeletal_muscle", 2: "subcutaneous_fat", 3: "visceral_fat"}),
-                case / "labels.nii.gz")
-    (case / "case.json").write_text(json.dumps({"patient_id": "totalseg-example"}))
-    return folder
+    vertebrae = np.asarray(read_nifti(SHARED / "example_seg.nii.gz").array)
+    at_l2 = (vertebrae == TOTALSEG_L2).any(axis=(1, 2))
+    names = {1: "skeletal_muscle", 2: "subcutaneous_fat", 3: "visceral_fat"}
+    roots = []
+    for subset, keep in (("all", np.ones_like(at_l2)), ("l2", at_l2)):
+        case = folder / subset / "totalseg-example"
+        case.mkdir(parents=True)
+        write_nifti(image, case / "image.nii.gz")
+        write_nifti(LabelMap.like(image, labels * keep[:, None, None], names), case / "labels.nii.gz")
+        (case / "case.json").write_text(json.dumps({"patient_id": "totalseg-example"}))
+        roots.append(folder / subset)
+    return roots[0], roots[1]
 
 
 def timing(model_dir: Path, repeats: int) -> dict:
@@ -95,11 +106,14 @@ def main() -> None:
         api.make_phantoms("sarcopenia", phantoms, cases=args.phantoms, fmt="nifti", first_seed=100_000)
         results["phantom"] = api.evaluate("sarcopenia", phantoms, Path(scratch) / "eval-phantom", model=model_dir,
                                           data_kind="phantom (seeds 100000+, never trained on)")
-        real = real_case(Path(scratch) / "real")
+        real = real_cases(Path(scratch) / "real")
         if real is not None:
             results["real_model_made_masks"] = api.evaluate(
-                "sarcopenia", real, Path(scratch) / "eval-real", model=model_dir,
-                data_kind="real CT (TotalSegmentator example, T11-L2), model-made masks, not expert")
+                "sarcopenia", real[0], Path(scratch) / "eval-real", model=model_dir,
+                data_kind="real CT T11-L2 (TotalSegmentator example), model-made masks")
+            results["real_model_made_masks_l2"] = api.evaluate(
+                "sarcopenia", real[1], Path(scratch) / "eval-real-l2", model=model_dir,
+                data_kind="real CT, slices through L2 only, model-made masks")
     results["timing"] = timing(model_dir, args.repeats)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "sarcopenia.json").write_text(json.dumps(results, indent=2))
@@ -107,12 +121,15 @@ def main() -> None:
     print(markdown(results))
 
 
+DATA_KEYS = ("phantom", "real_model_made_masks", "real_model_made_masks_l2")
+
+
 def markdown(results: dict) -> str:
     lines = ["# Sarcopenia benchmark", "", f"Model: `{results['model']}`  ",
              f"Machine: {results['environment']['cpu_model']}, {results['environment']['cpu_cores']} cores; "
              f"commit {results['environment']['git_commit'][:10]}", "",
              "| data | slices | tissue | Dice | IoU | min IoU |", "|---|---|---|---|---|---|"]
-    for key in ("phantom", "real_model_made_masks"):
+    for key in DATA_KEYS:
         if key not in results:
             continue
         summary = results[key]
@@ -121,7 +138,7 @@ def markdown(results: dict) -> str:
                          f"{summary['iou'][name]:.3f} | {summary['min_iou'][name]:.3f} |")
     lines += ["", "| data | SMA mean abs. error (cm²) | SMA mean rel. error (%) | Bland–Altman bias (cm²) |",
               "|---|---|---|---|"]
-    for key in ("phantom", "real_model_made_masks"):
+    for key in DATA_KEYS:
         if key in results:
             summary = results[key]
             lines.append(f"| {summary['data_kind']} | {summary['sma_mean_absolute_error_cm2']:.2f} | "

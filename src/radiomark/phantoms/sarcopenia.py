@@ -71,9 +71,12 @@ def _tissue_map(rng: np.random.Generator, size: int) -> np.ndarray:
     tissue[ellipsoid(shape, aorta, np.array([0.022, 0.022]) * size)] = _VESSEL
     for side in (-1, 1):
         psoas = spine + np.array([-0.02 * size, side * 0.1 * size])
-        tissue[ellipsoid(shape, psoas, np.array([0.05, 0.045]) * size * rng.uniform(0.7, 1.3))] = _MUSCLE
-        paraspinal = spine + np.array([0.11 * size, side * 0.065 * size])
-        tissue[ellipsoid(shape, paraspinal, np.array([0.06, 0.06]) * size * rng.uniform(0.8, 1.2))
+        tissue[ellipsoid(shape, psoas, np.array([0.05, 0.045]) * size * rng.uniform(0.7, 1.5))] = _MUSCLE
+        erector = spine + np.array([0.12 * size, side * 0.075 * size])  # erector spinae, large at L3
+        tissue[ellipsoid(shape, erector, np.array([0.065, 0.07]) * size * rng.uniform(0.8, 1.4), side * 15)
+               & (tissue != 0)] = _MUSCLE
+        quadratus = spine + np.array([0.02 * size, side * 0.17 * size])  # quadratus lumborum
+        tissue[ellipsoid(shape, quadratus, np.array([0.03, 0.045]) * size * rng.uniform(0.6, 1.3), side * 40)
                & (tissue != 0)] = _MUSCLE
         for _ in range(int(rng.integers(0, 4))):  # ribs cut across in the lateral abdominal wall
             angle = np.deg2rad(rng.uniform(20, 75))
