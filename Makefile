@@ -8,7 +8,7 @@ TORCH := torch==2.13.0
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 DEMO := demo-output
 
-.PHONY: demo test install clean
+.PHONY: demo test install clean default-model
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,17 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check src tests
 	$(BIN)/python -m pytest
+
+# Re-creates the bundled default sarcopenia model exactly as shipped (about 15 minutes on 2 cores).
+MODEL_RUN := build/default-sarcopenia
+WEIGHTS := src/radiomark/models/weights/sarcopenia
+default-model: $(STAMP)
+	rm -rf $(MODEL_RUN)
+	$(BIN)/radiomark phantom sarcopenia $(MODEL_RUN)/data --cases 400 --format nifti --seed 0
+	$(BIN)/radiomark train sarcopenia --data $(MODEL_RUN)/data --out $(MODEL_RUN)/run --epochs 40
+	mkdir -p $(WEIGHTS)/fold_0
+	cp $(MODEL_RUN)/run/recipe.yaml $(MODEL_RUN)/run/metrics.json $(MODEL_RUN)/run/training_curve.png $(WEIGHTS)/
+	cp $(MODEL_RUN)/run/fold_0/best.pt $(MODEL_RUN)/run/fold_0/history.json $(WEIGHTS)/fold_0/
 
 clean:
 	rm -rf $(VENV) $(DEMO)

@@ -15,6 +15,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -156,10 +157,10 @@ def _show_result(result: Any) -> None:
     table.add_column("value", justify="right")
     table.add_column("unit")
     for measurement in result.measurements.values():
-        table.add_row(measurement.name.replace("_", " "), f"{measurement.value:.2f}", measurement.unit)
+        table.add_row(measurement.name.replace("_", " "), f"{measurement.value:.2f}", escape(measurement.unit))
     for finding in result.findings:
         verdict = {True: "[red]yes[/]", False: "[green]no[/]", None: "[yellow]undecided[/]"}[finding.present]
-        table.add_row(f"{finding.name} ({finding.table})", verdict, finding.reason)
+        table.add_row(f"{finding.name} ({finding.table})", verdict, escape(finding.reason))
     console.print(table)
 
 
