@@ -28,6 +28,8 @@ from radiomark.recipes.schema import Recipe
 from radiomark.transforms.spatial import canonical_flips, flip
 
 LABELS_FILE = "labels.nii.gz"
+#: What ``case.json`` (or a phantom's ``truth.json``) may say about the patient.
+CLINICAL_KEYS = ("patient_id", "sex", "height_m", "weight_kg")
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,8 @@ def _clinical(folder: Path) -> dict[str, Any]:
                 document = json.loads((folder / name).read_text())
             except json.JSONDecodeError as error:
                 raise InputError(folder / name, f"invalid JSON ({error})") from None
-            return {**document.get("clinical", {}), **{k: v for k, v in document.items() if k != "clinical"}}
+            merged = {**document, **document.get("clinical", {})}
+            return {key: merged[key] for key in CLINICAL_KEYS if merged.get(key) is not None}
     return {}
 
 

@@ -122,7 +122,7 @@ def train_fold(recipe: Recipe, train_samples: list[dict[str, torch.Tensor]],
     history: list[EpochRecord] = []
     last = fold_dir / "last.pt"
     if last.exists():
-        state = torch.load(last, weights_only=False)
+        state = torch.load(last, weights_only=True)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
