@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from monai.transforms import Resize
 
 from radiomark.errors import GeometryError, InputError
 from radiomark.image import Image, LabelMap
@@ -16,7 +15,7 @@ from radiomark.models.factory import build_network
 from radiomark.recipes import load_recipe
 from radiomark.recipes.schema import Recipe
 from radiomark.transforms.intensity import as_unit_float
-from radiomark.transforms.spatial import canonical_flips, flip
+from radiomark.transforms.spatial import canonical_flips, fitted_shape, flip, from_network_grid, to_network_grid
 
 
 def bundled_model_dir(recipe_name: str) -> Path:
@@ -58,20 +57,21 @@ class Segmenter:
     def probabilities(self, image: Image) -> np.ndarray:
         """Per-structure probabilities ``[labels, rows, columns]`` on ``image``'s own grid.
 
-        The slice is windowed, flipped to the canonical orientation (see
-        :func:`~radiomark.transforms.spatial.canonical_flips`), resized to the network size, and
-        the probabilities are brought back the same way.
+        The slice is windowed, flipped to the canonical orientation, scaled and padded onto the
+        network grid (see :mod:`radiomark.transforms.spatial`), and the probabilities are brought
+        back the same way.
         """
         if image.ndim != 2:
             raise GeometryError(image.metadata.get("source"), f"this model segments 2D slices, got {image.shape}")
-        window = self.recipe.preprocessing.window
-        flips = canonical_flips(image)
+        window, size = self.recipe.preprocessing.window, self.recipe.preprocessing.spatial_size
+        flips, fitted = canonical_flips(image), fitted_shape(image, size)
         unit = torch.from_numpy(np.ascontiguousarray(flip(as_unit_float(image.array, window.level, window.width),
                                                           flips)))[None]
-        resized = torch.as_tensor(Resize(self.recipe.preprocessing.spatial_size, mode="area")(unit))[None]
+        # Padding is 0 on the windowed [0, 1] scale, the value air takes, as in training.
+        network_input = torch.as_tensor(to_network_grid(unit, fitted, size, mode="area", pad_value=0.0))[None]
         with torch.no_grad():
-            probabilities = torch.stack([torch.sigmoid(net(resized))[0] for net in self.networks]).mean(0)
-        back = np.asarray(Resize(image.shape, mode="bilinear")(probabilities), dtype=np.float32)
+            probabilities = torch.stack([torch.sigmoid(net(network_input))[0] for net in self.networks]).mean(0)
+        back = np.asarray(from_network_grid(probabilities, fitted, image.shape), dtype=np.float32)
         return np.ascontiguousarray(flip(back, flips))
 
     def predict(self, image: Image) -> LabelMap:

@@ -18,16 +18,17 @@ from typing import Any
 
 import numpy as np
 import torch
-from monai.transforms import Resize
 
 from radiomark.errors import GeometryError, InputError
 from radiomark.image import Image, LabelMap
 from radiomark.io import read_image
 from radiomark.io.nifti import read_nifti
 from radiomark.recipes.schema import Recipe
-from radiomark.transforms.spatial import canonical_flips, flip
+from radiomark.transforms.spatial import canonical_flips, fitted_shape, flip, to_network_grid
 
 LABELS_FILE = "labels.nii.gz"
+#: Value padding takes outside a CT slice (HU of air).
+AIR_HU = -1024.0
 #: What ``case.json`` (or a phantom's ``truth.json``) may say about the patient.
 CLINICAL_KEYS = ("patient_id", "sex", "height_m", "weight_kg")
 
@@ -102,12 +103,13 @@ def load_cases(data_dir: str | Path, recipe: Recipe) -> list[Case]:
 
 
 def to_network_input(case: Case, recipe: Recipe) -> dict[str, torch.Tensor]:
-    """HU image ``[1, H, W]`` and one-hot target ``[labels, H, W]``, canonically oriented and resized."""
+    """HU image ``[1, H, W]`` and one-hot target ``[labels, H, W]`` on the network grid (canonical
+    orientation, uniform physical scaling, centre padding; see :mod:`radiomark.transforms.spatial`)."""
     size = recipe.preprocessing.spatial_size
-    flips = canonical_flips(case.image)
+    flips, fitted = canonical_flips(case.image), fitted_shape(case.image, size)
     image = torch.as_tensor(np.ascontiguousarray(flip(np.asarray(case.image.array, dtype=np.float32), flips)))[None]
     labels = torch.as_tensor(np.ascontiguousarray(flip(np.asarray(case.labels.array, dtype=np.float32), flips)))[None]
-    image = Resize(size, mode="area")(image)
-    labels = Resize(size, mode="nearest")(labels)
+    image = to_network_grid(image, fitted, size, mode="area", pad_value=AIR_HU)
+    labels = to_network_grid(labels, fitted, size, mode="nearest", pad_value=0)
     target = torch.cat([(labels == value).float() for value in sorted(recipe.labels)])
     return {"image": torch.as_tensor(image), "label": torch.as_tensor(target)}
