@@ -28,6 +28,7 @@ from pydicom.pixels import apply_modality_lut
 
 from radiomark.errors import DicomError, GeometryError, InputError
 from radiomark.image import Image, Orientation, orientation_from_normal
+from radiomark.io.limits import check_size
 
 #: Cross-sectional modalities whose images are useless without PixelSpacing.
 SPACING_REQUIRED_MODALITIES = frozenset({"CT", "MR", "PT", "NM"})
@@ -306,10 +307,18 @@ def scan_dicom(path: str | os.PathLike[str], progress: ProgressCallback | None =
             if root.is_file():
                 raise DicomError(candidate, "not a DICOM file (no 'DICM' marker after the 128-byte preamble)")
             continue
-        if "Rows" not in header:
+        if "Rows" not in header or "Columns" not in header:
             if root.is_file():
                 kind = getattr(header.get("SOPClassUID"), "name", "unknown SOP class")
                 raise DicomError(candidate, f"no image in this DICOM object ({kind}, no Rows/Columns)")
+            continue
+        try:
+            check_size(candidate, (int(header.get("NumberOfFrames") or 1), int(header.Rows), int(header.Columns)))
+        except (InputError, TypeError, ValueError) as error:
+            problem = error.problem if isinstance(error, InputError) else f"unreadable image size ({error})"
+            if root.is_file():
+                raise DicomError(candidate, problem) from None
+            damaged.append(str(DicomError(candidate, problem)))
             continue
         groups[str(header.get("SeriesInstanceUID", candidate))].append((candidate, header))
     for message in damaged:

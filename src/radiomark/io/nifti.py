@@ -20,6 +20,7 @@ import numpy as np
 from radiomark.errors import GeometryError, InputError
 from radiomark.image import Image, LabelMap
 from radiomark.io.atomic import atomic_file
+from radiomark.io.limits import check_size
 
 LPS_FROM_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
@@ -53,7 +54,11 @@ def image_to_nibabel(image: Image) -> nib.Nifti1Image:
 def image_from_nibabel(source: nib.Nifti1Image, path: str | os.PathLike[str] | None = None,
                        labels: Mapping[int, str] | None = None) -> Image:
     """Convert a nibabel NIfTI image to an :class:`Image` (or :class:`LabelMap` with ``labels``)."""
+    check_size(path, source.shape)
     data = np.asanyarray(source.dataobj)
+    if np.issubdtype(data.dtype, np.floating) and not np.all(np.isfinite(data)):
+        bad = int(np.count_nonzero(~np.isfinite(data)))
+        raise InputError(path, f"{bad} voxel(s) are NaN or infinite; fix or mask them before use")
     while data.ndim > 3 and data.shape[-1] == 1:
         data = data[..., 0]
     if data.ndim == 2:

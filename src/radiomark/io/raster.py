@@ -34,7 +34,7 @@ def read_raster(path: str | os.PathLike[str], spacing_mm: tuple[float, float] | 
             picture = opened
     except FileNotFoundError:
         raise InputError(path, "file not found") from None
-    except (UnidentifiedImageError, OSError, SyntaxError) as error:
+    except (UnidentifiedImageError, OSError, SyntaxError, PILImage.DecompressionBombError) as error:
         raise InputError(path, f"not a readable PNG/JPEG image ({error})") from error
     array = np.asarray(picture)
     if array.ndim == 3:
