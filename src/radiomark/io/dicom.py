@@ -11,6 +11,7 @@ the slice normal — the order SimpleITK's ImageSeriesReader produces.
 
 from __future__ import annotations
 
+import io
 import os
 import warnings
 from collections import defaultdict
@@ -147,11 +148,13 @@ def _pixel_spacing(header: Dataset) -> tuple[float, float] | None:
 
 
 def _optional_float(header: Dataset, keyword: str) -> float | None:
+    """The tag's value as one finite number, or None when it is absent, empty or not a number."""
     value = header.get(keyword)
     try:
-        return None if value in (None, "") else float(value)
+        number = None if value in (None, "") else float(value)
     except (TypeError, ValueError):
         return None
+    return number if number is not None and np.isfinite(number) else None
 
 
 def _dicom_file(path: Path, header: Dataset) -> DicomFile:
@@ -273,10 +276,29 @@ def _candidate_files(path: Path) -> list[Path]:
     return sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
 
 
+class _CappedReader(io.BufferedReader):
+    """A file whose reads never ask for more bytes than remain.
+
+    A damaged length field can claim gigabytes; Python allocates what ``read(n)`` asks for before
+    it finds the end of the file, so pydicom must not see such requests.
+    """
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is not None and size > 0:
+            size = min(size, max(0, os.fstat(self.fileno()).st_size - self.tell()))
+        return super().read(size)
+
+
+def read_dataset(path: Path, stop_before_pixels: bool = False) -> Dataset:
+    """``pydicom.dcmread`` through a reader that caps every read at the bytes left in the file."""
+    with _CappedReader(io.FileIO(path, "r")) as stream:
+        return pydicom.dcmread(stream, stop_before_pixels=stop_before_pixels)
+
+
 def _read_header(path: Path) -> Dataset | None:
     """One file's header, ``None`` if it is not DICOM; :class:`DicomError` if it is damaged."""
     try:
-        return pydicom.dcmread(path, stop_before_pixels=True)
+        return read_dataset(path, stop_before_pixels=True)
     except InvalidDicomError:
         return None
     except Exception as error:  # pydicom raises many types on damaged headers
@@ -348,7 +370,7 @@ def _invert_monochrome1(stored: np.ndarray, header: Dataset) -> np.ndarray:
 def decode_pixels(path: Path) -> tuple[np.ndarray, Dataset]:
     """Decoded values of one single-frame image file after modality LUT and MONOCHROME1 inversion."""
     try:
-        dataset = pydicom.dcmread(path)
+        dataset = read_dataset(path)
     except Exception as error:  # pydicom raises many types on damaged files
         raise DicomError(path, f"damaged DICOM file ({type(error).__name__}: {error})") from error
     try:
@@ -360,9 +382,15 @@ def decode_pixels(path: Path) -> tuple[np.ndarray, Dataset]:
     if stored.ndim != 2:
         raise DicomError(path, f"expected one greyscale frame, decoded shape {stored.shape} "
                                f"({dataset.get('PhotometricInterpretation')})")
+    for keyword in ("RescaleSlope", "RescaleIntercept"):
+        if keyword in dataset and _optional_float(dataset, keyword) is None:
+            raise DicomError(path, f"{keyword} {dataset.get(keyword)!r} is not a number")
     if dataset.get("PhotometricInterpretation") == "MONOCHROME1":
         stored = _invert_monochrome1(stored, dataset)
-    return apply_modality_lut(stored, dataset), dataset
+    try:
+        return apply_modality_lut(stored, dataset), dataset
+    except Exception as error:  # a malformed Modality LUT Sequence fails in many ways
+        raise DicomError(path, f"cannot apply the modality LUT ({type(error).__name__}: {error})") from error
 
 
 def _compact(values: np.ndarray) -> np.ndarray:
@@ -401,7 +429,7 @@ def _read_multiframe(series: DicomSeries) -> Image:
 
     path = series.files[0].path
     try:
-        volume = hd.imread(path).get_volume()
+        volume = hd.Image.from_dataset(read_dataset(path), copy=False).get_volume()
     except Exception as error:  # highdicom raises several types for irregular or damaged frames
         raise DicomError(path, f"cannot read the multi-frame object as a volume ({error})") from error
     array, direction = np.asarray(volume.array), np.array(volume.direction, dtype=float)
@@ -410,7 +438,7 @@ def _read_multiframe(series: DicomSeries) -> Image:
     if float(direction[:, 0] @ normal) < 0:  # make the slice axis run along the plane normal
         origin = origin + direction[:, 0] * volume.spacing[0] * (array.shape[0] - 1)
         array, direction[:, 0] = array[::-1], -direction[:, 0]
-    header = pydicom.dcmread(path, stop_before_pixels=True)
+    header = read_dataset(path, stop_before_pixels=True)
     metadata = _metadata(series, header)
     return Image(array=_compact(array), spacing_mm=tuple(volume.spacing), origin_mm=tuple(origin),
                  direction=direction, metadata=metadata)
