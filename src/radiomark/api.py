@@ -110,6 +110,7 @@ class BatchResult:
     results: list[CaseResult]
     failures: list[Failure]
     cohort_csv: Path | None
+    resumed: list[str]
 
 
 def discover_studies(path: Path) -> list[Path]:
@@ -154,25 +155,29 @@ def _case_id(study: Path) -> str:
     return name or "case"
 
 
-def _write_cohort(results: list[CaseResult], failures: list[Failure], out: Path) -> Path:
+def _write_cohort(rows: list[dict[str, Any]], failures: list[Failure], out: Path) -> Path:
     from dataclasses import asdict
 
     from radiomark.io.tables import write_csv
 
-    write_csv([result.row() for result in results], out / "cohort.csv")
+    write_csv(rows, out / "cohort.csv")
     if failures:
         write_csv([asdict(failure) for failure in failures], out / "failures.csv")
+    else:
+        (out / "failures.csv").unlink(missing_ok=True)  # from an earlier run whose failures are now fixed
     return out / "cohort.csv"
 
 
 def run(recipe_name: str, input_path: str | os.PathLike[str], out: str | os.PathLike[str], *,
         sex: str | None = None, height_m: float | None = None, weight_kg: float | None = None,
         slice_index: int | None = None, model: str | os.PathLike[str] | None = None, table: str | None = None,
-        progress: Callable[[int, int], None] | None = None) -> BatchResult:
+        resume: bool = False, progress: Callable[[int, int], None] | None = None) -> BatchResult:
     """Run a recipe on one study or a cohort folder; outputs go to ``out/<case>/`` and ``out/cohort.csv``.
 
     In a cohort, a study that fails is recorded in ``failures`` (and ``out/failures.csv``) and the
-    others go on; a single study that fails raises its error and writes nothing.
+    others go on; a single study that fails raises its error and writes nothing. With ``resume``,
+    studies whose outputs are already complete (``out/<case>/measurements.csv`` exists; outputs are
+    written atomically) are skipped and their rows reused in the cohort table.
     Clinical values not given are taken from the DICOM tags where present.
     """
     from radiomark.inference.predictor import Segmenter, bundled_model_dir
@@ -184,8 +189,16 @@ def run(recipe_name: str, input_path: str | os.PathLike[str], out: str | os.Path
         raise InputError(segmenter.run_dir, f"this model was trained for {recipe.name}, not {recipe_name}")
     Clinical(sex, height_m, weight_kg)  # refuse bad clinical values before any work
     studies = discover_studies(Path(input_path))
-    results, failures = [], []
+    results, failures, resumed, rows = [], [], [], []
     for index, study in enumerate(studies):
+        done = Path(out) / _case_id(study) / "measurements.csv"
+        if resume and done.is_file():
+            import csv
+
+            with open(done, newline="") as stream:
+                rows.extend(csv.DictReader(stream))
+            resumed.append(_case_id(study))
+            continue
         try:
             image = _study_image(study, recipe, slice_index)
             clinical = Clinical.from_image(image, sex, height_m, weight_kg)
@@ -194,14 +207,15 @@ def run(recipe_name: str, input_path: str | os.PathLike[str], out: str | os.Path
             result = CaseResult(_case_id(study), str(study), clinical, measurements, findings)
             results.append(write_case_outputs(recipe, image, labels, result, Path(out) / result.case_id,
                                               model=str(segmenter.run_dir)))
+            rows.append(result.row())
         except RadiomarkError as error:
             if len(studies) == 1:
                 raise  # a single study: a plain error, and nothing written
             failures.append(Failure(str(study), type(error).__name__, str(error)))
         if progress is not None:
             progress(index + 1, len(studies))
-    cohort = _write_cohort(results, failures, Path(out)) if results or failures else None
-    return BatchResult(results, failures, cohort)
+    cohort = _write_cohort(rows, failures, Path(out)) if rows or failures else None
+    return BatchResult(results, failures, cohort, resumed)
 
 
 def measure(recipe_name: str, image_path: str | os.PathLike[str], mask_path: str | os.PathLike[str],

@@ -200,6 +200,7 @@ def run(recipe: Annotated[RecipeName, typer.Argument(help="Recipe to run.")],
         slice_index: SliceOption = None, table: TableOption = None,
         model: Annotated[Path | None, typer.Option("--model", help="Run folder of a trained model "
                                                                    "(default: the bundled model).")] = None,
+        resume: Annotated[bool, typer.Option("--resume", help="Skip studies whose outputs are complete.")] = False,
         ) -> None:
     """Segment, measure and decide; writes label map, measurements, CSV and overlay per case."""
     from radiomark import api
@@ -207,7 +208,7 @@ def run(recipe: Annotated[RecipeName, typer.Argument(help="Recipe to run.")],
     with _progress() as progress:
         task = progress.add_task(f"{recipe}", total=None)
         batch = api.run(recipe, input_path, out, sex=sex, height_m=height, weight_kg=weight,
-                        slice_index=slice_index, model=model, table=table,
+                        slice_index=slice_index, model=model, table=table, resume=resume,
                         progress=lambda done, total: progress.update(task, completed=done, total=total))
     for result in batch.results:
         _show_result(result)
@@ -215,7 +216,8 @@ def run(recipe: Annotated[RecipeName, typer.Argument(help="Recipe to run.")],
     for failure in batch.failures:
         errors.print(f"[red]failed:[/] {failure.message}", highlight=False, soft_wrap=True)
     if batch.cohort_csv is not None:
-        console.print(f"{len(batch.results)} case(s) done, {len(batch.failures)} failed; cohort table: "
+        resumed = f", {len(batch.resumed)} already done" if batch.resumed else ""
+        console.print(f"{len(batch.results)} case(s) done, {len(batch.failures)} failed{resumed}; cohort table: "
                       f"{batch.cohort_csv}")
     if batch.failures:
         raise typer.Exit(1 if batch.results else EXIT_INPUT_ERROR)

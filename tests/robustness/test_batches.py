@@ -1,0 +1,72 @@
+"""Batches survive broken studies and resume; inputs are never modified; results are deterministic."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from radiomark import api
+from radiomark.cli import app
+from tests.helpers import tiny_phantoms, tiny_recipe
+
+runner = CliRunner()
+
+
+def _hashes(folder: Path) -> dict[str, tuple[str, float]]:
+    """Content hash and modification time of every file under ``folder``."""
+    return {str(p.relative_to(folder)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime)
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _cohort(out: Path) -> list[str]:
+    with open(out / "cohort.csv", newline="") as stream:
+        return sorted(row["case"] for row in csv.DictReader(stream))
+
+
+def test_n_studies_with_k_broken_give_n_minus_k_results_and_resume(tmp_path):
+    cohort = tiny_phantoms(tmp_path / "cohort", range(4), fmt="dicom", size=128)
+    for name in ("sarcopenia-0001", "sarcopenia-0003"):
+        broken = cohort / name / "dicom" / "ct_l3" / "IM0001.dcm"
+        broken.write_bytes(broken.read_bytes()[:1500])
+    out = tmp_path / "out"
+    first = runner.invoke(app, ["run", "sarcopenia", str(cohort), "--out", str(out)])
+    assert first.exit_code == 1, first.output
+    assert _cohort(out) == ["sarcopenia-0000", "sarcopenia-0002"]
+    with open(out / "failures.csv", newline="") as stream:
+        failures = list(csv.DictReader(stream))
+    assert [Path(f["study"]).name for f in failures] == ["sarcopenia-0001", "sarcopenia-0003"]
+    assert all(f["error"] == "DicomError" and "IM0001.dcm" in f["message"] for f in failures)
+    done_before = _hashes(out / "sarcopenia-0000")
+    tiny_phantoms(tmp_path / "fixed", range(3, 4), fmt="dicom", size=128)  # the site re-exports one study
+    (cohort / "sarcopenia-0003" / "dicom" / "ct_l3" / "IM0001.dcm").write_bytes(
+        (tmp_path / "fixed" / "sarcopenia-0003" / "dicom" / "ct_l3" / "IM0001.dcm").read_bytes())
+    batch = api.run("sarcopenia", cohort, out, resume=True)
+    assert sorted(batch.resumed) == ["sarcopenia-0000", "sarcopenia-0002"]
+    assert [r.case_id for r in batch.results] == ["sarcopenia-0003"] and len(batch.failures) == 1
+    assert _cohort(out) == ["sarcopenia-0000", "sarcopenia-0002", "sarcopenia-0003"]
+    assert _hashes(out / "sarcopenia-0000") == done_before  # complete outputs are not redone
+
+
+def test_inputs_are_never_modified_by_run_train_or_convert(tmp_path):
+    data = tiny_phantoms(tmp_path / "data", range(6), fmt="dicom")
+    before = _hashes(data)
+    api.run("sarcopenia", data, tmp_path / "out")
+    api.train(str(tiny_recipe(tmp_path)), data, tmp_path / "run", epochs=1)
+    api.convert(data / "sarcopenia-0000" / "dicom" / "ct_l3", tmp_path / "x.nii.gz")
+    api.info(data)
+    assert _hashes(data) == before
+
+
+def test_same_input_and_model_give_identical_outputs(tmp_path):
+    study = tiny_phantoms(tmp_path / "in", range(1), fmt="dicom", size=128) / "sarcopenia-0000"
+    api.run("sarcopenia", study, tmp_path / "a", sex="F", height_m=1.6, weight_kg=60)
+    api.run("sarcopenia", study, tmp_path / "b", sex="F", height_m=1.6, weight_kg=60)
+    case_a, case_b = tmp_path / "a" / "sarcopenia-0000", tmp_path / "b" / "sarcopenia-0000"
+    assert (case_a / "labels.nii.gz").read_bytes() == (case_b / "labels.nii.gz").read_bytes()
+    measures_a = json.loads((case_a / "measurements.json").read_text())["measurements"]
+    measures_b = json.loads((case_b / "measurements.json").read_text())["measurements"]
+    assert measures_a == measures_b
