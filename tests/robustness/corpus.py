@@ -128,6 +128,7 @@ def build_corpus(folder: Path) -> list[Item]:
                  "RG1_J2KR.dcm", "emri_small_RLE.dcm"):
         expected = GeometryError if name.startswith("emri") else OK  # emri: multi-frame without spacing
         add(f"compressed {name}", _copy(name, folder), expected)
+    add("JPEG baseline greyscale", _jpeg_baseline(folder / "jpeg_baseline.dcm"), OK)
     add("JPEG baseline colour", _copy("SC_rgb_jpeg.dcm", folder), DicomError, "expected one greyscale frame")
     add("JPEG extended 12-bit", _copy("JPEG-lossy.dcm", folder), DicomError, "cannot decode the pixel data")
     # NIfTI.
@@ -167,4 +168,23 @@ def _huge_nifti(path: Path) -> Path:
     with open(path, "wb") as stream:
         header.write_to(stream)
         stream.write(b"\x00" * 64)
+    return path
+
+
+def _jpeg_baseline(path: Path) -> Path:
+    """An 8-bit greyscale JPEG baseline DICOM made from MR_small (Pillow encodes, pydicom encapsulates)."""
+    import io
+
+    from pydicom.encaps import encapsulate
+    from pydicom.uid import JPEGBaseline8Bit
+
+    ds = pydicom.dcmread(pydicom_file("MR_small.dcm"))
+    grey = (ds.pixel_array.astype(np.float64) / ds.pixel_array.max() * 255).astype(np.uint8)
+    buffer = io.BytesIO()
+    PILImage.fromarray(grey).save(buffer, format="JPEG", quality=95)
+    ds.PixelData = encapsulate([buffer.getvalue()])
+    ds["PixelData"].VR = "OB"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
+    ds.file_meta.TransferSyntaxUID = JPEGBaseline8Bit
+    ds.save_as(path, enforce_file_format=True)
     return path

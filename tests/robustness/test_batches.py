@@ -70,3 +70,14 @@ def test_same_input_and_model_give_identical_outputs(tmp_path):
     measures_a = json.loads((case_a / "measurements.json").read_text())["measurements"]
     measures_b = json.loads((case_b / "measurements.json").read_text())["measurements"]
     assert measures_a == measures_b
+
+
+def test_wrong_modality_for_the_recipe_is_a_clear_error(tmp_path):
+    import pytest
+
+    from radiomark.errors import InputError
+    from tests.helpers import pydicom_file
+
+    with pytest.raises(InputError, match=r"MR_small\.dcm: no series matches selection 'modality=CT'"):
+        api.run("sarcopenia", pydicom_file("MR_small.dcm"), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
