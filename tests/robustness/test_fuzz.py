@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pydicom
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from radiomark import api
@@ -52,6 +52,12 @@ SOURCES = ["MR_small.dcm", "CT_small.dcm", "MR_small_RLE.dcm", "MR_small_jp2klos
 @FUZZ
 @given(source=st.sampled_from(SOURCES), cut=st.one_of(st.none(), st.integers(0, 4000)),
        flips=st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), max_size=12))
+# Crashes found by a longer seeded run, kept as regressions: a damaged VR parsed lazily
+# (NotImplementedError) and damaged RLE segments (a Rust panic in the pylibjpeg-rle plugin).
+@example(source="MR_small.dcm", cut=3203, flips=[(7966, 197), (7691, 117), (2344, 98), (5025, 100), (7986, 83),
+                                                  (1058, 72), (7828, 245), (6278, 53), (7438, 105), (6310, 121)])
+@example(source="MR_small_RLE.dcm", cut=3998, flips=[(1025, 200), (2229, 173), (3248, 108)])
+@example(source="MR_small_RLE.dcm", cut=None, flips=[(1200, 255), (1201, 255), (1300, 7), (2000, 129)])
 def test_mutated_dicom_bytes_give_an_image_or_a_typed_error(tmp_path, source, cut, flips):
     data = bytearray(pydicom_file(source).read_bytes())
     for offset, value in flips:

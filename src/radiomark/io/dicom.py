@@ -26,8 +26,9 @@ import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.pixels import apply_modality_lut
+from pydicom.uid import RLELossless
 
-from radiomark.errors import DicomError, GeometryError, InputError
+from radiomark.errors import DicomError, GeometryError, InputError, RadiomarkError
 from radiomark.image import Image, Orientation, orientation_from_normal
 from radiomark.io.limits import check_size
 
@@ -295,6 +296,28 @@ def read_dataset(path: Path, stop_before_pixels: bool = False) -> Dataset:
         return pydicom.dcmread(stream, stop_before_pixels=stop_before_pixels)
 
 
+#: Header tags radiomark reads; pydicom parses values lazily, so they are all parsed at scan time.
+USED_TAGS = ("SOPInstanceUID", "SOPClassUID", "SeriesInstanceUID", "StudyInstanceUID", "PatientID", "PatientSex",
+             "PatientAge", "PatientSize", "PatientWeight", "Modality", "SeriesDescription", "EchoTime",
+             "RepetitionTime", "InstanceNumber", "ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing",
+             "ImagerPixelSpacing", "SliceThickness", "SpacingBetweenSlices", "FrameOfReferenceUID", "Rows",
+             "Columns", "NumberOfFrames", "PhotometricInterpretation", "BitsStored", "PixelRepresentation",
+             "SharedFunctionalGroupsSequence")
+
+
+def _touch_used_tags(path: Path, header: Dataset) -> None:
+    """Parse the tags radiomark uses; a damaged value becomes a :class:`DicomError` here."""
+    try:
+        for keyword in USED_TAGS:
+            header.get(keyword)
+        if "Rows" in header and "Columns" in header:
+            _dicom_file(path, header)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as error:  # damaged values surface as many exception types
+        raise DicomError(path, f"damaged DICOM header ({type(error).__name__}: {error})") from error
+
+
 def _read_header(path: Path) -> Dataset | None:
     """One file's header, ``None`` if it is not DICOM; :class:`DicomError` if it is damaged."""
     try:
@@ -320,6 +343,8 @@ def scan_dicom(path: str | os.PathLike[str], progress: ProgressCallback | None =
             progress(index + 1, len(candidates))
         try:
             header = _read_header(candidate)
+            if header is not None:
+                _touch_used_tags(candidate, header)
         except DicomError as error:
             if root.is_file():
                 raise
@@ -367,18 +392,11 @@ def _invert_monochrome1(stored: np.ndarray, header: Dataset) -> np.ndarray:
     return (2**bits - 1) - stored.astype(np.int64)
 
 
-def decode_pixels(path: Path) -> tuple[np.ndarray, Dataset]:
-    """Decoded values of one single-frame image file after modality LUT and MONOCHROME1 inversion."""
-    try:
-        dataset = read_dataset(path)
-    except Exception as error:  # pydicom raises many types on damaged files
-        raise DicomError(path, f"damaged DICOM file ({type(error).__name__}: {error})") from error
-    try:
-        stored = dataset.pixel_array
-    except Exception as error:  # decoders raise many types on damaged or unsupported data
-        syntax = dataset.file_meta.get("TransferSyntaxUID")
-        name = syntax.name if syntax is not None else "unknown transfer syntax"
-        raise DicomError(path, f"cannot decode the pixel data ({name}): {error}") from error
+def _decode(path: Path, dataset: Dataset) -> np.ndarray:
+    if dataset.file_meta.get("TransferSyntaxUID") == RLELossless:
+        # pydicom's own RLE decoder reports damaged data as an exception; the Rust plugin panics.
+        dataset.pixel_array_options(decoding_plugin="pydicom")
+    stored = dataset.pixel_array
     if stored.ndim != 2:
         raise DicomError(path, f"expected one greyscale frame, decoded shape {stored.shape} "
                                f"({dataset.get('PhotometricInterpretation')})")
@@ -387,10 +405,24 @@ def decode_pixels(path: Path) -> tuple[np.ndarray, Dataset]:
             raise DicomError(path, f"{keyword} {dataset.get(keyword)!r} is not a number")
     if dataset.get("PhotometricInterpretation") == "MONOCHROME1":
         stored = _invert_monochrome1(stored, dataset)
+    return apply_modality_lut(stored, dataset)
+
+
+def decode_pixels(path: Path) -> tuple[np.ndarray, Dataset]:
+    """Decoded values of one single-frame image file after modality LUT and MONOCHROME1 inversion."""
     try:
-        return apply_modality_lut(stored, dataset), dataset
-    except Exception as error:  # a malformed Modality LUT Sequence fails in many ways
-        raise DicomError(path, f"cannot apply the modality LUT ({type(error).__name__}: {error})") from error
+        dataset = read_dataset(path)
+    except Exception as error:  # pydicom raises many types on damaged files
+        raise DicomError(path, f"damaged DICOM file ({type(error).__name__}: {error})") from error
+    try:
+        return _decode(path, dataset), dataset
+    except (RadiomarkError, KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as error:  # decoders and lazily parsed tags raise many types; the Rust decoders
+        # (pylibjpeg-rle) panic with pyo3's PanicException, which derives from BaseException
+        syntax = dataset.file_meta.get("TransferSyntaxUID")
+        name = getattr(syntax, "name", "unknown transfer syntax")
+        raise DicomError(path, f"cannot decode the pixel data ({name}): {type(error).__name__}: {error}") from error
 
 
 def _compact(values: np.ndarray) -> np.ndarray:
@@ -430,7 +462,9 @@ def _read_multiframe(series: DicomSeries) -> Image:
     path = series.files[0].path
     try:
         volume = hd.Image.from_dataset(read_dataset(path), copy=False).get_volume()
-    except Exception as error:  # highdicom raises several types for irregular or damaged frames
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as error:  # irregular or damaged frames; Rust decoders panic (see decode_pixels)
         raise DicomError(path, f"cannot read the multi-frame object as a volume ({error})") from error
     array, direction = np.asarray(volume.array), np.array(volume.direction, dtype=float)
     origin = np.asarray(volume.position, dtype=float)
