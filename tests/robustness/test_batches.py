@@ -81,3 +81,15 @@ def test_wrong_modality_for_the_recipe_is_a_clear_error(tmp_path):
     with pytest.raises(InputError, match=r"MR_small\.dcm: no series matches selection 'modality=CT'"):
         api.run("sarcopenia", pydicom_file("MR_small.dcm"), tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_training_with_the_same_data_and_seed_gives_identical_weights(tmp_path):
+    import torch
+
+    recipe = tiny_recipe(tmp_path)
+    data = tiny_phantoms(tmp_path / "data", range(6))
+    for run in ("a", "b"):
+        api.train(str(recipe), data, tmp_path / run, epochs=1)
+    first = torch.load(tmp_path / "a" / "fold_0" / "best.pt", weights_only=True)
+    second = torch.load(tmp_path / "b" / "fold_0" / "best.pt", weights_only=True)
+    assert first.keys() == second.keys() and all(torch.equal(first[k], second[k]) for k in first)
