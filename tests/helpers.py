@@ -50,3 +50,16 @@ def tiny_phantoms(folder: Path, seeds: range, fmt: str = "nifti", size: int = 64
     for seed in seeds:
         write_case(sarcopenia_case(seed, size=size), folder, fmt)
     return folder
+
+
+def edit_dicom(path: Path, **tags: object) -> None:
+    """Set DICOM attributes of ``path`` by keyword in place; ``None`` deletes the attribute."""
+    import pydicom
+
+    dataset = pydicom.dcmread(path)
+    for keyword, value in tags.items():
+        if value is None:
+            delattr(dataset, keyword)
+        else:
+            setattr(dataset, keyword, value)
+    dataset.save_as(path)

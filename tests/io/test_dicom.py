@@ -15,7 +15,7 @@ from radiomark.image import Orientation
 from radiomark.io import read_image
 from radiomark.io.dicom import ProblemKind, scan_dicom
 from radiomark.phantoms import generate_case, write_case
-from tests.helpers import pydicom_file, shared_data
+from tests.helpers import edit_dicom, pydicom_file, shared_data
 
 
 def _sitk_series(folder: Path) -> sitk.Image:
@@ -167,16 +167,6 @@ def head_series(tmp_path) -> Path:
     return write_case(generate_case("brain-gwr", 0), tmp_path, "dicom") / "dicom" / "ct_head"
 
 
-def _edit(path: Path, **tags) -> None:
-    ds = pydicom.dcmread(path)
-    for keyword, value in tags.items():
-        if value is None:
-            delattr(ds, keyword)
-        else:
-            setattr(ds, keyword, value)
-    ds.save_as(path)
-
-
 def test_missing_slice_is_refused_naming_the_neighbours(head_series):
     (head_series / "IM0011.dcm").unlink()
     with pytest.raises(GeometryError, match=r"missing slices: gap of 6\.00 mm between IM0010\.dcm and "
@@ -187,7 +177,7 @@ def test_missing_slice_is_refused_naming_the_neighbours(head_series):
 def test_uneven_spacing_is_refused(head_series):
     ds = pydicom.dcmread(head_series / "IM0020.dcm")
     position = [float(v) for v in ds.ImagePositionPatient]
-    _edit(head_series / "IM0020.dcm", ImagePositionPatient=[*position[:2], position[2] + 0.8])
+    edit_dicom(head_series / "IM0020.dcm", ImagePositionPatient=[*position[:2], position[2] + 0.8])
     with pytest.raises(GeometryError, match=r"uneven spacing: slice steps range from 2\.200 to 3\.800 mm"):
         read_image(head_series)
 
@@ -199,14 +189,14 @@ def test_duplicate_slice_is_refused(head_series):
 
 
 def test_mixed_orientations_are_refused(head_series):
-    _edit(head_series / "IM0003.dcm", ImageOrientationPatient=[1, 0, 0, 0, 0, -1])
+    edit_dicom(head_series / "IM0003.dcm", ImageOrientationPatient=[1, 0, 0, 0, 0, -1])
     with pytest.raises(GeometryError, match="mixed orientations: 2 different ImageOrientationPatient"):
         read_image(head_series)
 
 
 def test_missing_pixel_spacing_is_refused(head_series):
     for path in head_series.iterdir():
-        _edit(path, PixelSpacing=None)
+        edit_dicom(path, PixelSpacing=None)
     with pytest.raises(GeometryError, match="no spacing: CT image without PixelSpacing"):
         read_image(head_series)
 
@@ -228,7 +218,7 @@ def test_echoes_of_one_series_are_split_by_echo_time(tmp_path):
         for path in (root / echo).iterdir():
             target = merged / f"{echo}_{path.name}"
             shutil.copy(path, target)
-            _edit(target, SeriesInstanceUID=uid)
+            edit_dicom(target, SeriesInstanceUID=uid)
     found = scan_dicom(merged)
     assert [s.echo_time_ms for s in found] == [5.0, 15.0]
     assert all(not s.problems and s.n_slices == 20 for s in found)

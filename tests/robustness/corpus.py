@@ -18,7 +18,7 @@ from PIL import Image as PILImage
 
 from radiomark.errors import DicomError, GeometryError, InputError, RadiomarkError
 from radiomark.phantoms import generate_case, write_case
-from tests.helpers import pydicom_file
+from tests.helpers import edit_dicom, pydicom_file
 
 OK = None
 
@@ -37,16 +37,6 @@ def _copy(name: str, folder: Path, target: str | None = None) -> Path:
     path = folder / (target or name)
     shutil.copy(pydicom_file(name), path)
     return path
-
-
-def _edit(path: Path, **tags: object) -> None:
-    ds = pydicom.dcmread(path)
-    for keyword, value in tags.items():
-        if value is None:
-            delattr(ds, keyword)
-        else:
-            setattr(ds, keyword, value)
-    ds.save_as(path)
 
 
 def _series(folder: Path, name: str, change: Callable[[Path], None]) -> Path:
@@ -84,14 +74,14 @@ def build_corpus(folder: Path) -> list[Item]:
     empty.write_bytes(b"")
     add("zero-byte .dcm", empty, DicomError, "not a DICOM file")
     # Missing tags.
-    add("missing PixelSpacing", _series(folder, "no_spacing", lambda s: [_edit(p, PixelSpacing=None)
+    add("missing PixelSpacing", _series(folder, "no_spacing", lambda s: [edit_dicom(p, PixelSpacing=None)
                                                                          for p in s.iterdir()]),
         GeometryError, "no spacing")
     add("missing ImagePositionPatient",
-        _series(folder, "no_position", lambda s: _edit(s / "IM0007.dcm", ImagePositionPatient=None)),
+        _series(folder, "no_position", lambda s: edit_dicom(s / "IM0007.dcm", ImagePositionPatient=None)),
         GeometryError, "ImagePositionPatient or ImageOrientationPatient missing")
     no_slope = _copy("CT_small.dcm", folder, "no_rescale.dcm")
-    _edit(no_slope, RescaleSlope=None, RescaleIntercept=None)
+    edit_dicom(no_slope, RescaleSlope=None, RescaleIntercept=None)
     add("missing RescaleSlope/Intercept", no_slope, OK)
     # Geometry problems.
     add("duplicate slice", _series(folder, "duplicate", lambda s: shutil.copy(s / "IM0005.dcm", s / "IM0005b.dcm")),
@@ -102,17 +92,17 @@ def build_corpus(folder: Path) -> list[Item]:
     def shift(series: Path) -> None:
         ds = pydicom.dcmread(series / "IM0020.dcm")
         x, y, z = (float(v) for v in ds.ImagePositionPatient)
-        _edit(series / "IM0020.dcm", ImagePositionPatient=[x, y, z + 0.8])
+        edit_dicom(series / "IM0020.dcm", ImagePositionPatient=[x, y, z + 0.8])
 
     add("uneven spacing", _series(folder, "uneven", shift), GeometryError, "uneven spacing")
     add("mixed orientations",
-        _series(folder, "mixed", lambda s: _edit(s / "IM0003.dcm", ImageOrientationPatient=[1, 0, 0, 0, 0, -1])),
+        _series(folder, "mixed", lambda s: edit_dicom(s / "IM0003.dcm", ImageOrientationPatient=[1, 0, 0, 0, 0, -1])),
         GeometryError, "mixed orientations")
     huge = _copy("CT_small.dcm", folder, "huge.dcm")
-    _edit(huge, Rows=65535, Columns=65535, NumberOfFrames=1000)
+    edit_dicom(huge, Rows=65535, Columns=65535, NumberOfFrames=1000)
     add("huge dimensions in DICOM", huge, DicomError, "too large")
     zero = _copy("CT_small.dcm", folder, "zero_rows.dcm")
-    _edit(zero, Rows=0)
+    edit_dicom(zero, Rows=0)
     add("zero rows in DICOM", zero, DicomError, "empty axis")
     # Frames, photometry, bit depth, byte order.
     add("2-frame object without geometry", _copy("OBXXXX1A_2frame.dcm", folder), GeometryError, "multi-frame")
