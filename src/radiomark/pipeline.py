@@ -101,7 +101,17 @@ def analyse(recipe: Recipe, image: Image, labels: LabelMap, clinical: Clinical,
 
 def write_case_outputs(recipe: Recipe, image: Image, labels: LabelMap, result: CaseResult, out_dir: Path,
                        model: str) -> CaseResult:
-    """Write labels.nii.gz, measurements.json, measurements.csv and overlay.png atomically."""
+    """Write labels.nii.gz, measurements.json, measurements.csv and overlay.png atomically.
+
+    An existing ``out_dir`` is replaced only when it holds an earlier radiomark result
+    (``measurements.json``) and not the input itself: nothing else is ever deleted.
+    """
+    source = Path(result.source).resolve()
+    target = out_dir.resolve()
+    if target == source or target in source.parents:
+        raise InputError(out_dir, "the output folder would replace the input; choose another --out")
+    if out_dir.exists() and not (out_dir / "measurements.json").is_file():
+        raise InputError(out_dir, "exists and is not a radiomark result; refusing to replace it (choose another --out)")
     with atomic_directory(out_dir) as folder:
         write_nifti(labels, folder / "labels.nii.gz")
         document = {"case": result.case_id, "source": result.source, "recipe": recipe.name, "model": model,

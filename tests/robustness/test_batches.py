@@ -93,3 +93,20 @@ def test_training_with_the_same_data_and_seed_gives_identical_weights(tmp_path):
     first = torch.load(tmp_path / "a" / "fold_0" / "best.pt", weights_only=True)
     second = torch.load(tmp_path / "b" / "fold_0" / "best.pt", weights_only=True)
     assert first.keys() == second.keys() and all(torch.equal(first[k], second[k]) for k in first)
+
+
+def test_outputs_never_replace_the_input_or_foreign_folders(tmp_path):
+    import pytest
+
+    from radiomark.errors import InputError
+
+    study = tiny_phantoms(tmp_path / "in", range(1), fmt="dicom", size=64) / "sarcopenia-0000"
+    before = _hashes(study)
+    with pytest.raises(InputError, match="the output folder would replace the input"):
+        api.run("sarcopenia", study, study.parent)
+    foreign = tmp_path / "out" / "sarcopenia-0000"
+    foreign.mkdir(parents=True)
+    (foreign / "notes.txt").write_text("mine")
+    with pytest.raises(InputError, match="is not a radiomark result; refusing to replace it"):
+        api.run("sarcopenia", study, tmp_path / "out")
+    assert (foreign / "notes.txt").read_text() == "mine" and _hashes(study) == before
