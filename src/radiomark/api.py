@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from typing import TYPE_CHECKING, Any
@@ -142,7 +142,10 @@ def _study_image(study: Path, recipe: Recipe, slice_index: int | None) -> Image:
         if slice_index is None:
             raise InputError(study, f"this is a volume of {image.shape[0]} slices; give --slice K (the L3 slice, "
                                     f"0..{image.shape[0] - 1} from inferior to superior)")
+        files = list(image.metadata.get("files") or [])
         image = image.take_slice(slice_index)
+        if files:  # the slice's own source file, for outputs that reference it (DICOM SEG)
+            image = replace(image, metadata={**image.metadata, "files": [files[slice_index]]})
     elif slice_index is not None and slice_index != 0:
         raise InputError(study, f"--slice {slice_index} given for a single-slice image")
     return image
@@ -171,7 +174,8 @@ def _write_cohort(rows: list[dict[str, Any]], failures: list[Failure], out: Path
 def run(recipe_name: str, input_path: str | os.PathLike[str], out: str | os.PathLike[str], *,
         sex: str | None = None, height_m: float | None = None, weight_kg: float | None = None,
         slice_index: int | None = None, model: str | os.PathLike[str] | None = None, table: str | None = None,
-        resume: bool = False, progress: Callable[[int, int], None] | None = None) -> BatchResult:
+        resume: bool = False, dicom_seg: bool = False, progress: Callable[[int, int], None] | None = None,
+        ) -> BatchResult:
     """Run a recipe on one study or a cohort folder; outputs go to ``out/<case>/`` and ``out/cohort.csv``.
 
     In a cohort, a study that fails is recorded in ``failures`` (and ``out/failures.csv``) and the
@@ -206,7 +210,7 @@ def run(recipe_name: str, input_path: str | os.PathLike[str], out: str | os.Path
             measurements, findings = analyse(recipe, image, labels, clinical, table)
             result = CaseResult(_case_id(study), str(study), clinical, measurements, findings)
             results.append(write_case_outputs(recipe, image, labels, result, Path(out) / result.case_id,
-                                              model=str(segmenter.run_dir)))
+                                              model=str(segmenter.run_dir), dicom_seg=dicom_seg))
             rows.append(result.row())
         except RadiomarkError as error:
             if len(studies) == 1:

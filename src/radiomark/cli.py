@@ -201,6 +201,8 @@ def run(recipe: Annotated[RecipeName, typer.Argument(help="Recipe to run.")],
         model: Annotated[Path | None, typer.Option("--model", help="Run folder of a trained model "
                                                                    "(default: the bundled model).")] = None,
         resume: Annotated[bool, typer.Option("--resume", help="Skip studies whose outputs are complete.")] = False,
+        dicom_seg: Annotated[bool, typer.Option("--dicom-seg", help="Also write seg.dcm, a DICOM Segmentation "
+                                                                    "referencing the source series.")] = False,
         ) -> None:
     """Segment, measure and decide; writes label map, measurements, CSV and overlay per case."""
     from radiomark import api
@@ -208,7 +210,7 @@ def run(recipe: Annotated[RecipeName, typer.Argument(help="Recipe to run.")],
     with _progress() as progress:
         task = progress.add_task(f"{recipe}", total=None)
         batch = api.run(recipe, input_path, out, sex=sex, height_m=height, weight_kg=weight,
-                        slice_index=slice_index, model=model, table=table, resume=resume,
+                        slice_index=slice_index, model=model, table=table, resume=resume, dicom_seg=dicom_seg,
                         progress=lambda done, total: progress.update(task, completed=done, total=total))
     for result in batch.results:
         _show_result(result)

@@ -71,7 +71,8 @@ def _stored_values(image: Image, spec: DicomSeriesSpec, where: Path) -> tuple[np
 
 def _base_dataset(study: DicomStudy, spec: DicomSeriesSpec, series_uid: str, frame_uid: str) -> Dataset:
     ds = Dataset()
-    ds.PatientID, ds.PatientName = study.patient_id, study.patient_id
+    ds.PatientID, ds.PatientName = study.patient_id, f"{study.patient_id}^"  # a single-component name
+    ds.PatientBirthDate = ""
     ds.PatientSex = study.patient_sex
     if study.patient_age_years is not None:
         ds.PatientAge = f"{study.patient_age_years:03d}Y"

@@ -112,6 +112,8 @@ class Recipe(_Strict):
     modality: str
     series_selector: str
     labels: dict[int, str]
+    label_codes: dict[str, tuple[tuple[str, str, str], tuple[str, str, str]]] = Field(
+        default_factory=dict, description="per label: (category, type) coded as (scheme, value, meaning)")
     preprocessing: Preprocessing
     augmentation: Augmentation
     network: Network
@@ -128,9 +130,9 @@ class Recipe(_Strict):
             raise ValueError(f"labels must be numbered 1..N, got {sorted(self.labels)}")
         if len(self.loss.bce_pos_weight) != len(self.labels):
             raise ValueError(f"loss.bce_pos_weight needs {len(self.labels)} values, one per label")
-        unknown = set(self.postprocessing.hu_gating) - set(self.labels.values())
+        unknown = (set(self.postprocessing.hu_gating) | set(self.label_codes)) - set(self.labels.values())
         if unknown:
-            raise ValueError(f"postprocessing.hu_gating names unknown labels {sorted(unknown)}")
+            raise ValueError(f"postprocessing.hu_gating or label_codes name unknown labels {sorted(unknown)}")
         if self.default_cutoff_table not in self.cutoff_tables:
             raise ValueError(f"default_cutoff_table {self.default_cutoff_table!r} is not one of "
                              f"{sorted(self.cutoff_tables)}")

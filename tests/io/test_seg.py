@@ -1,0 +1,64 @@
+"""DICOM SEG output: readable by highdicom and pydicom, voxel-for-voxel equal to the label map."""
+
+from __future__ import annotations
+
+import highdicom as hd
+import numpy as np
+import pydicom
+import pytest
+
+from radiomark import api
+from radiomark.errors import InputError
+from radiomark.io.nifti import read_nifti
+from tests.helpers import tiny_phantoms
+
+
+def test_seg_round_trips_and_references_the_source_series(tmp_path):
+    study = tiny_phantoms(tmp_path / "in", range(1), fmt="dicom", size=128) / "sarcopenia-0000"
+    (result,) = api.run("sarcopenia", study, tmp_path / "out", dicom_seg=True).results
+    case = tmp_path / "out" / "sarcopenia-0000"
+    labels = read_nifti(case / "labels.nii.gz")
+    source = pydicom.dcmread(study / "dicom" / "ct_l3" / "IM0001.dcm")
+    seg = hd.seg.segread(case / "seg.dcm")
+    assert seg.SeriesInstanceUID != source.SeriesInstanceUID
+    assert seg.ReferencedSeriesSequence[0].SeriesInstanceUID == source.SeriesInstanceUID
+    assert seg.StudyInstanceUID == source.StudyInstanceUID and seg.PatientID == source.PatientID
+    back = seg.get_pixels_by_source_instance([source.SOPInstanceUID], combine_segments=True)
+    np.testing.assert_array_equal(back[0], labels.array)
+    described = {d.SegmentLabel: d.SegmentedPropertyTypeCodeSequence[0].CodeValue for d in seg.SegmentSequence}
+    assert described == {"skeletal muscle": "127954009", "subcutaneous fat": "256674009",
+                         "visceral fat": "256674009"}
+    assert pydicom.dcmread(case / "seg.dcm").Modality == "SEG"
+    assert "seg.dcm" in result.outputs
+
+
+def test_seg_of_a_slice_of_a_volume_references_that_slice(tmp_path):
+    from radiomark.phantoms import generate_case, write_case
+
+    series = write_case(generate_case("brain-gwr", 0), tmp_path / "in", "dicom") / "dicom" / "ct_head"
+    api.run("sarcopenia", series, tmp_path / "out", slice_index=20, dicom_seg=True)
+    seg = hd.seg.segread(tmp_path / "out" / "ct_head" / "seg.dcm")
+    referenced = {item.ReferencedSOPInstanceUID for item in seg.ReferencedSeriesSequence[0].ReferencedInstanceSequence}
+    from radiomark.io.dicom import scan_dicom
+
+    (found,) = scan_dicom(series)
+    assert referenced == {found.files[20].sop_instance_uid}
+
+
+def test_seg_needs_dicom_input(tmp_path):
+    study = tiny_phantoms(tmp_path / "in", range(1), fmt="nifti", size=64) / "sarcopenia-0000" / "ct_l3.nii.gz"
+    with pytest.raises(InputError, match="a DICOM SEG needs DICOM input"):
+        api.run("sarcopenia", study, tmp_path / "out", dicom_seg=True)
+    assert not (tmp_path / "out").exists()
+
+
+def test_seg_of_a_real_slice_with_an_empty_slice_thickness_reads_back(tmp_path):
+    from tests.helpers import pydicom_file
+
+    path = pydicom_file("explicit_VR-UN.dcm")
+    before = path.read_bytes()
+    api.run("sarcopenia", path, tmp_path / "out", dicom_seg=True)
+    seg = hd.seg.segread(tmp_path / "out" / "explicit_VR-UN" / "seg.dcm")
+    back = seg.get_pixels_by_source_instance([pydicom.dcmread(path).SOPInstanceUID], combine_segments=True)
+    np.testing.assert_array_equal(back[0], read_nifti(tmp_path / "out" / "explicit_VR-UN" / "labels.nii.gz").array)
+    assert path.read_bytes() == before
