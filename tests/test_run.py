@@ -14,7 +14,7 @@ from radiomark.cli import app
 from tests.helpers import tiny_phantoms, tiny_recipe
 
 runner = CliRunner()
-OUTPUTS = ("labels.nii.gz", "measurements.json", "measurements.csv", "overlay.png")
+OUTPUTS = ("labels.nii.gz", "measurements.json", "measurements.csv", "overlay.png", "report.html")
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +40,10 @@ def test_run_from_a_dicom_phantom_writes_every_output(tmp_path, tiny_model):
     assert {f["table"] for f in document["findings"]} == {"martin2013"}
     assert (tmp_path / "out" / "cohort.csv").is_file()
     assert "skeletal muscle area" in result.stdout and "overlay:" in result.stdout
+    report = (case / "report.html").read_text()
+    assert '<img src="overlay.png"' in report and "J Clin Oncol 2013" in report
+    assert report.count("<tr><td>skeletal muscle") >= 3  # area, mean attenuation, index, ...
+    assert "[hnsf&#x27;U]" in report  # units are escaped, not interpreted
 
 
 def test_a_corrupt_study_does_not_stop_the_batch(tmp_path, tiny_model):

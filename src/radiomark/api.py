@@ -207,8 +207,8 @@ def run(recipe_name: str, input_path: str | os.PathLike[str], out: str | os.Path
             image = _study_image(study, recipe, slice_index)
             clinical = Clinical.from_image(image, sex, height_m, weight_kg)
             labels = postprocess(recipe, image, segmenter.predict(image))
-            measurements, findings = analyse(recipe, image, labels, clinical, table)
-            result = CaseResult(_case_id(study), str(study), clinical, measurements, findings)
+            measurements, findings, table_name = analyse(recipe, image, labels, clinical, table)
+            result = CaseResult(_case_id(study), str(study), clinical, measurements, findings, table_name)
             results.append(write_case_outputs(recipe, image, labels, result, Path(out) / result.case_id,
                                               model=str(segmenter.run_dir), dicom_seg=dicom_seg))
             rows.append(result.row())
@@ -240,8 +240,8 @@ def measure(recipe_name: str, image_path: str | os.PathLike[str], mask_path: str
     if not labels.geometry_equal(image, atol=1e-3):
         raise InputError(mask_path, f"the mask grid {labels.shape} does not match the image grid {image.shape}")
     clinical = Clinical.from_image(image, sex, height_m, weight_kg)
-    measurements, findings = analyse(recipe, image, labels, clinical, table)
-    result = CaseResult(_case_id(Path(image_path)), str(image_path), clinical, measurements, findings)
+    measurements, findings, table_name = analyse(recipe, image, labels, clinical, table)
+    result = CaseResult(_case_id(Path(image_path)), str(image_path), clinical, measurements, findings, table_name)
     return write_case_outputs(recipe, image, labels, result, Path(out) / result.case_id, model="(given mask)")
 
 

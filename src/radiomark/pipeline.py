@@ -24,6 +24,7 @@ from radiomark.io.seg import write_dicom_seg
 from radiomark.io.tables import write_csv
 from radiomark.postprocess import gate_by_intensity, remove_small_components
 from radiomark.recipes.schema import Recipe
+from radiomark.report.html import write_case_report
 from radiomark.report.overlay import save_overlay
 
 BIOMARKERS: dict[str, Callable[..., dict[str, Measurement]]] = {"body_composition": measure_body_composition}
@@ -70,6 +71,7 @@ class CaseResult:
     clinical: Clinical
     measurements: Mapping[str, Measurement]
     findings: list[Finding]
+    table: str
     outputs: dict[str, str] = field(default_factory=dict)
 
     def row(self) -> dict[str, Any]:
@@ -90,19 +92,19 @@ def postprocess(recipe: Recipe, image: Image, labels: LabelMap) -> LabelMap:
 
 
 def analyse(recipe: Recipe, image: Image, labels: LabelMap, clinical: Clinical,
-            table: str | None = None) -> tuple[dict[str, Measurement], list[Finding]]:
-    """Measurements of ``labels`` on ``image`` and the findings of cut-off ``table``."""
+            table: str | None = None) -> tuple[dict[str, Measurement], list[Finding], str]:
+    """Measurements of ``labels`` on ``image``, the findings of cut-off ``table`` and its name."""
     table_name = table or recipe.default_cutoff_table
     if table_name not in recipe.cutoff_tables:
         raise RecipeError(f"unknown cut-off table {table_name!r}; tables: {', '.join(recipe.cutoff_tables)}")
     measurements = BIOMARKERS[recipe.biomarkers](image, labels, clinical.height_m, clinical.weight_kg)
     findings = decide(table_name, recipe.cutoff_tables[table_name], measurements, clinical.sex, clinical.bmi)
-    return measurements, findings
+    return measurements, findings, table_name
 
 
 def write_case_outputs(recipe: Recipe, image: Image, labels: LabelMap, result: CaseResult, out_dir: Path,
                        model: str, dicom_seg: bool = False) -> CaseResult:
-    """Write labels.nii.gz, measurements.json, measurements.csv, overlay.png (and seg.dcm) atomically.
+    """Write labels.nii.gz, measurements.json/.csv, overlay.png, report.html (and seg.dcm) atomically.
 
     An existing ``out_dir`` is replaced only when it holds an earlier radiomark result
     (``measurements.json``) and not the input itself: nothing else is ever deleted.
@@ -126,10 +128,12 @@ def write_case_outputs(recipe: Recipe, image: Image, labels: LabelMap, result: C
         (folder / "measurements.json").write_text(json.dumps(document, indent=2))
         write_csv([result.row()], folder / "measurements.csv")
         window = recipe.preprocessing.window
+        write_case_report(recipe, result, model, folder / "report.html")
         save_overlay(image, labels, folder / "overlay.png", 40, 400,
                      title=f"{result.case_id}: {recipe.title} (window 40/400 HU, model window {window.level:g}/"
                            f"{window.width:g})")
-    names = ("labels.nii.gz", "measurements.json", "measurements.csv", "overlay.png") + (("seg.dcm",) if dicom_seg
-                                                                                          else ())
+    names = ("labels.nii.gz", "measurements.json", "measurements.csv", "overlay.png", "report.html")
+    names += ("seg.dcm",) if dicom_seg else ()
     return CaseResult(result.case_id, result.source, result.clinical, result.measurements, result.findings,
+                      result.table,
                       {name: str(out_dir / name) for name in names})
