@@ -1,0 +1,56 @@
+"""report.html renders in a real browser (headless Chromium from Debian): the overlay image loads
+and the console stays free of errors. Chromium is installed by the test when it is missing and the
+machine allows it (root with apt-get); otherwise the test is skipped with the reason."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from radiomark import api
+from tests.helpers import tiny_phantoms
+
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+
+
+def _ensure_chromium() -> None:
+    if Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists():
+        return
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        pytest.skip("Chromium is not installed and cannot be installed here (needs root and apt-get)")
+    environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium", "chromium-driver"]):
+        done = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=900)
+        if done.returncode != 0:
+            pytest.skip(f"could not install Chromium: {' '.join(command)} failed: {done.stderr.strip()[-300:]}")
+
+
+def test_report_renders_with_its_overlay_and_no_console_errors(tmp_path):
+    _ensure_chromium()
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is in the test extras")
+    study = tiny_phantoms(tmp_path / "in", range(1), fmt="dicom", size=128) / "sarcopenia-0000"
+    api.run("sarcopenia", study, tmp_path / "out", sex="M", height_m=1.8, weight_kg=80)
+    report = tmp_path / "out" / "sarcopenia-0000" / "report.html"
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     f"--user-data-dir={tmp_path / 'profile'}"):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
+    try:
+        driver.get(report.as_uri())
+        images = driver.execute_script(
+            "return Array.from(document.images).map(i => [i.getAttribute('src'), i.complete, i.naturalWidth])")
+        errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+        title = driver.title
+    finally:
+        driver.quit()
+    assert images and all(complete and width > 100 for _, complete, width in images), images
+    assert [src for src, _, _ in images] == ["overlay.png"]
+    assert errors == [] and "sarcopenia-0000" in title
