@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -12,6 +13,14 @@ from radiomark import __version__
 from radiomark.errors import InputError
 from radiomark.image import LabelMap
 from radiomark.io.atomic import atomic_file
+
+
+def _code(triple: Sequence[str]) -> Any:
+    """A pydicom ``Code`` from a recipe's (scheme, value, meaning) triple."""
+    from pydicom.sr.coding import Code
+
+    scheme, value, meaning = triple
+    return Code(value, scheme, meaning)
 
 
 def write_dicom_seg(labels: LabelMap, path: str | os.PathLike[str],
@@ -23,30 +32,26 @@ def write_dicom_seg(labels: LabelMap, path: str | os.PathLike[str],
     (scheme, value, meaning) triple, e.g. SNOMED CT.
     """
     import highdicom as hd
-    import pydicom
     from pydicom.sr.codedict import codes as codes_dict
-    from pydicom.sr.coding import Code
     from pydicom.uid import generate_uid
+
+    from radiomark.io.dicom import read_dataset
 
     files = list(labels.metadata.get("files") or [])
     planes = 1 if labels.ndim == 2 else labels.shape[0]
     if len(files) != planes:
         raise InputError(path, "a DICOM SEG needs DICOM input: the label map has no source DICOM slices "
                                f"({len(files)} file(s) for {planes} plane(s))")
-    sources = [pydicom.dcmread(f, stop_before_pixels=True) for f in files]
+    sources = [read_dataset(Path(f), stop_before_pixels=True) for f in files]
     missing = sorted(set(labels.labels.values()) - set(codes))
     if missing:
         raise InputError(path, f"no coded concept for {missing}; add them to the recipe's label_codes")
-    def code(triple: Sequence[str]) -> Code:
-        scheme, value, meaning = triple
-        return Code(value, scheme, meaning)
-
     algorithm_id = hd.AlgorithmIdentificationSequence(name=algorithm, version=__version__,
                                                       family=codes_dict.cid7162.ArtificialIntelligence)
     descriptions = [
         hd.seg.SegmentDescription(
             segment_number=value, segment_label=name.replace("_", " "),
-            segmented_property_category=code(codes[name][0]), segmented_property_type=code(codes[name][1]),
+            segmented_property_category=_code(codes[name][0]), segmented_property_type=_code(codes[name][1]),
             algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC, algorithm_identification=algorithm_id)
         for value, name in sorted(labels.labels.items())]
     array = np.asarray(labels.array, dtype=np.uint8).reshape(planes, *labels.shape[-2:])
