@@ -174,7 +174,8 @@ def _write_cohort(rows: list[dict[str, Any]], failures: list[Failure], out: Path
 def run(recipe_name: str, input_path: str | os.PathLike[str], out: str | os.PathLike[str], *,
         sex: str | None = None, height_m: float | None = None, weight_kg: float | None = None,
         slice_index: int | None = None, model: str | os.PathLike[str] | None = None, table: str | None = None,
-        resume: bool = False, dicom_seg: bool = False, progress: Callable[[int, int], None] | None = None,
+        resume: bool = False, dicom_seg: bool = False, dicom_sr: bool = False,
+        progress: Callable[[int, int], None] | None = None,
         ) -> BatchResult:
     """Run a recipe on one study or a cohort folder; outputs go to ``out/<case>/`` and ``out/cohort.csv``.
 
@@ -210,7 +211,8 @@ def run(recipe_name: str, input_path: str | os.PathLike[str], out: str | os.Path
             measurements, findings, table_name = analyse(recipe, image, labels, clinical, table)
             result = CaseResult(_case_id(study), str(study), clinical, measurements, findings, table_name)
             results.append(write_case_outputs(recipe, image, labels, result, Path(out) / result.case_id,
-                                              model=str(segmenter.run_dir), dicom_seg=dicom_seg))
+                                              model=str(segmenter.run_dir), dicom_seg=dicom_seg,
+                                              dicom_sr=dicom_sr))
             rows.append(result.row())
         except RadiomarkError as error:
             if len(studies) == 1:

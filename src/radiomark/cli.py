@@ -203,6 +203,9 @@ def run(recipe: Annotated[RecipeName, typer.Argument(help="Recipe to run.")],
         resume: Annotated[bool, typer.Option("--resume", help="Skip studies whose outputs are complete.")] = False,
         dicom_seg: Annotated[bool, typer.Option("--dicom-seg", help="Also write seg.dcm, a DICOM Segmentation "
                                                                     "referencing the source series.")] = False,
+        dicom_sr: Annotated[bool, typer.Option("--dicom-sr", help="Also write sr.dcm, a TID 1500 measurement "
+                                                                  "report linked to seg.dcm (implies --dicom-seg).")
+                            ] = False,
         ) -> None:
     """Segment, measure and decide; writes label map, measurements, CSV and overlay per case."""
     from radiomark import api
@@ -211,6 +214,7 @@ def run(recipe: Annotated[RecipeName, typer.Argument(help="Recipe to run.")],
         task = progress.add_task(f"{recipe}", total=None)
         batch = api.run(recipe, input_path, out, sex=sex, height_m=height, weight_kg=weight,
                         slice_index=slice_index, model=model, table=table, resume=resume, dicom_seg=dicom_seg,
+                        dicom_sr=dicom_sr,
                         progress=lambda done, total: progress.update(task, completed=done, total=total))
     for result in batch.results:
         _show_result(result)

@@ -21,6 +21,7 @@ from radiomark.image import Image, LabelMap
 from radiomark.io.atomic import atomic_directory
 from radiomark.io.nifti import write_nifti
 from radiomark.io.seg import write_dicom_seg
+from radiomark.io.sr import segment_numbers, write_dicom_sr
 from radiomark.io.tables import write_csv
 from radiomark.postprocess import gate_by_intensity, remove_small_components
 from radiomark.recipes.schema import Recipe
@@ -103,8 +104,10 @@ def analyse(recipe: Recipe, image: Image, labels: LabelMap, clinical: Clinical,
 
 
 def write_case_outputs(recipe: Recipe, image: Image, labels: LabelMap, result: CaseResult, out_dir: Path,
-                       model: str, dicom_seg: bool = False) -> CaseResult:
-    """Write labels.nii.gz, measurements.json/.csv, overlay.png, report.html (and seg.dcm) atomically.
+                       model: str, dicom_seg: bool = False, dicom_sr: bool = False) -> CaseResult:
+    """Write labels.nii.gz, measurements.json/.csv, overlay.png, report.html (seg.dcm, sr.dcm) atomically.
+
+    ``dicom_sr`` implies ``dicom_seg``: the report's measurements point at the SEG's segments.
 
     An existing ``out_dir`` is replaced only when it holds an earlier radiomark result
     (``measurements.json``) and not the input itself: nothing else is ever deleted.
@@ -115,12 +118,16 @@ def write_case_outputs(recipe: Recipe, image: Image, labels: LabelMap, result: C
         raise InputError(out_dir, "the output folder would replace the input; choose another --out")
     if out_dir.exists() and not (out_dir / "measurements.json").is_file():
         raise InputError(out_dir, "exists and is not a radiomark result; refusing to replace it (choose another --out)")
+    dicom_seg = dicom_seg or dicom_sr
     if dicom_seg and not labels.metadata.get("files"):
         raise InputError(result.source, "a DICOM SEG needs DICOM input; this image was not read from DICOM")
     with atomic_directory(out_dir) as folder:
         write_nifti(labels, folder / "labels.nii.gz")
         if dicom_seg:
             write_dicom_seg(labels, folder / "seg.dcm", recipe.label_codes, algorithm=f"radiomark {recipe.name}")
+        if dicom_sr:
+            write_dicom_sr(result.measurements, folder / "seg.dcm", labels.metadata["files"],
+                           segment_numbers(labels.labels), folder / "sr.dcm", algorithm=f"radiomark {recipe.name}")
         document = {"case": result.case_id, "source": result.source, "recipe": recipe.name, "model": model,
                     "radiomark": __version__, "clinical": asdict(result.clinical),
                     "measurements": [asdict(m) for m in result.measurements.values()],
@@ -133,7 +140,7 @@ def write_case_outputs(recipe: Recipe, image: Image, labels: LabelMap, result: C
                      title=f"{result.case_id}: {recipe.title} (window 40/400 HU, model window {window.level:g}/"
                            f"{window.width:g})")
     names = ("labels.nii.gz", "measurements.json", "measurements.csv", "overlay.png", "report.html")
-    names += ("seg.dcm",) if dicom_seg else ()
+    names += (("seg.dcm",) if dicom_seg else ()) + (("sr.dcm",) if dicom_sr else ())
     return CaseResult(result.case_id, result.source, result.clinical, result.measurements, result.findings,
                       result.table,
                       {name: str(out_dir / name) for name in names})

@@ -62,3 +62,25 @@ def test_seg_of_a_real_slice_with_an_empty_slice_thickness_reads_back(tmp_path):
     back = seg.get_pixels_by_source_instance([pydicom.dcmread(path).SOPInstanceUID], combine_segments=True)
     np.testing.assert_array_equal(back[0], read_nifti(tmp_path / "out" / "explicit_VR-UN" / "labels.nii.gz").array)
     assert path.read_bytes() == before
+
+
+def test_sr_measurements_carry_units_and_point_at_their_segments(tmp_path):
+    study = tiny_phantoms(tmp_path / "in", range(2, 3), fmt="dicom", size=128) / "sarcopenia-0002"
+    (result,) = api.run("sarcopenia", study, tmp_path / "out", dicom_sr=True, sex="F", height_m=1.6,
+                        weight_kg=55).results
+    case = tmp_path / "out" / "sarcopenia-0002"
+    seg = pydicom.dcmread(case / "seg.dcm")
+    sr = hd.sr.srread(case / "sr.dcm")
+    segments, reported = {}, {}
+    for group in sr.content.get_planar_roi_measurement_groups():
+        frame = group.referenced_segmentation_frame
+        assert frame.referenced_sop_instance_uid == seg.SOPInstanceUID
+        segments[str(group.tracking_identifier)] = frame.referenced_segment_numbers
+        reported |= {m.name.meaning: (m.value, m.unit.value) for m in group.get_measurements()}
+    assert segments == {"skeletal_muscle": [1], "subcutaneous_fat": [2], "visceral_fat": [3]}
+    expected = result.measurements
+    assert reported["skeletal muscle area"] == pytest.approx((expected["skeletal_muscle_area"].value, "cm2"))
+    assert reported["skeletal muscle index"][1] == "cm2/m2"
+    assert reported["skeletal muscle mean attenuation"][1] == "[hnsf'U]"
+    (whole,) = sr.content.get_image_measurement_groups()
+    assert [m.name.meaning for m in whole.get_measurements()] == ["vat sat ratio"]

@@ -1,0 +1,100 @@
+"""DICOM Structured Report output: a TID 1500 measurement report (highdicom) whose measurements are
+coded, carry UCUM units, and point at the segment of the DICOM SEG they were measured on."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from radiomark import __version__
+from radiomark.biomarkers.measurement import Measurement
+from radiomark.errors import InputError
+from radiomark.io.atomic import atomic_file
+
+#: radiomark's own coding scheme for measurements that have no standard code (DICOM PS3.16 8.2
+#: allows private schemes whose designator starts with "99").
+PRIVATE_SCHEME = "99RADIOMARK"
+#: Short code values (a Code Value holds at most 16 characters) for radiomark's measurement names.
+PRIVATE_CODES = {"skeletal_muscle_area": "SMA", "subcutaneous_fat_area": "SATA", "visceral_fat_area": "VATA",
+                 "vat_sat_ratio": "VATSAT", "skeletal_muscle_mean_attenuation": "SMRA",
+                 "skeletal_muscle_index": "SMI", "skeletal_muscle_area_per_weight": "SMAWT",
+                 "skeletal_muscle_area_per_bmi": "SMABMI"}
+
+
+def _concept(value: str, scheme: str, meaning: str) -> Any:
+    import highdicom as hd
+
+    return hd.sr.CodedConcept(value=value, scheme_designator=scheme, meaning=meaning[:64])
+
+
+def _measurement(measurement: Measurement) -> Any:
+    import highdicom as hd
+
+    code = PRIVATE_CODES.get(measurement.name, measurement.name[:16])
+    name = _concept(code, PRIVATE_SCHEME, measurement.name.replace("_", " "))
+    unit = _concept(str(measurement.unit), "UCUM", str(measurement.unit))
+    return hd.sr.Measurement(name=name, value=measurement.value, unit=unit)
+
+
+def write_dicom_sr(measurements: Mapping[str, Measurement], segmentation_path: str | os.PathLike[str],
+                   source_files: Sequence[str], segment_numbers: Mapping[str, int], path: str | os.PathLike[str],
+                   algorithm: str) -> Path:
+    """Write the measurements as a Comprehensive 3D SR next to their DICOM SEG.
+
+    ``source_files`` are the images the SEG was made on (they are part of the SR's evidence); errors
+    name the first of them.
+
+    Measurements of a structure (``measurement.structure``) form one planar-ROI group referencing
+    that segment; the others (ratios of two structures) form a group of their own.
+    """
+    import highdicom as hd
+    import pydicom
+    from pydicom.sr.codedict import codes
+    from pydicom.uid import generate_uid
+
+    from radiomark.io.dicom import read_dataset
+
+    segmentation = pydicom.dcmread(segmentation_path)
+    evidence = [segmentation, *(read_dataset(Path(f), stop_before_pixels=True) for f in source_files)]
+    groups: list[Any] = []
+    by_structure: dict[str | None, list[Measurement]] = {}
+    for measurement in measurements.values():
+        by_structure.setdefault(measurement.structure, []).append(measurement)
+    try:
+        for structure, members in by_structure.items():
+            tracking = hd.sr.TrackingIdentifier(uid=generate_uid(), identifier=structure or "whole slice")
+            items = [_measurement(m) for m in members]
+            if structure is None:
+                groups.append(hd.sr.MeasurementsAndQualitativeEvaluations(tracking_identifier=tracking,
+                                                                          measurements=items))
+                continue
+            segment = hd.sr.ReferencedSegmentationFrame.from_segmentation(
+                segmentation, segment_number=segment_numbers[structure])
+            groups.append(hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
+                tracking_identifier=tracking, referenced_segment=segment, measurements=items))
+        device = hd.sr.ObserverContext(
+            observer_type=codes.DCM.Device,
+            observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(
+                uid=generate_uid(), name=algorithm, manufacturer_name="radiomark", model_name=__version__))
+        context = hd.sr.ObservationContext(observer_device_context=device)
+        report = hd.sr.MeasurementReport(observation_context=context, imaging_measurements=groups,
+                                         procedure_reported=codes.LN.CTUnspecifiedBodyRegion)
+        document = hd.sr.Comprehensive3DSR(evidence=evidence, content=report, series_instance_uid=generate_uid(),
+                                           series_number=901, sop_instance_uid=generate_uid(), instance_number=1,
+                                           manufacturer="radiomark", is_complete=True)
+    except (AttributeError, ValueError, TypeError, KeyError) as error:  # highdicom validates as it builds
+        where = source_files[0] if source_files else path
+        raise InputError(where, f"cannot build the DICOM SR ({type(error).__name__}: {error})") from error
+    with atomic_file(path) as temporary:
+        document.save_as(temporary)
+    return Path(path)
+
+
+def segment_numbers(labels: Mapping[int, str]) -> dict[str, int]:
+    """Segment number of each structure in radiomark's DICOM SEG (the label value)."""
+    return {name: value for value, name in labels.items()}
+
+
+__all__: Sequence[str] = ["PRIVATE_SCHEME", "segment_numbers", "write_dicom_sr"]
