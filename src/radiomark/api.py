@@ -162,8 +162,10 @@ def _write_cohort(rows: list[dict[str, Any]], failures: list[Failure], out: Path
     from dataclasses import asdict
 
     from radiomark.io.tables import write_csv
+    from radiomark.report.html import write_cohort_report
 
     write_csv(rows, out / "cohort.csv")
+    write_cohort_report(rows, [asdict(failure) for failure in failures], out)
     if failures:
         write_csv([asdict(failure) for failure in failures], out / "failures.csv")
     else:

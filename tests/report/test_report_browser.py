@@ -29,7 +29,7 @@ def _ensure_chromium() -> None:
             pytest.skip(f"could not install Chromium: {' '.join(command)} failed: {done.stderr.strip()[-300:]}")
 
 
-def test_report_renders_with_its_overlay_and_no_console_errors(tmp_path):
+def test_reports_render_with_their_pictures_and_no_console_errors(tmp_path):
     _ensure_chromium()
     webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is in the test extras")
     study = tiny_phantoms(tmp_path / "in", range(1), fmt="dicom", size=128) / "sarcopenia-0000"
@@ -43,14 +43,18 @@ def test_report_renders_with_its_overlay_and_no_console_errors(tmp_path):
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
+    script = "return Array.from(document.images).map(i => [i.getAttribute('src'), i.complete, i.naturalWidth])"
     try:
         driver.get(report.as_uri())
-        images = driver.execute_script(
-            "return Array.from(document.images).map(i => [i.getAttribute('src'), i.complete, i.naturalWidth])")
-        errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+        images = driver.execute_script(script)
         title = driver.title
+        driver.get((tmp_path / "out" / "cohort.html").as_uri())
+        cohort_images = driver.execute_script(script)
+        errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
     finally:
         driver.quit()
     assert images and all(complete and width > 100 for _, complete, width in images), images
-    assert [src for src, _, _ in images] == ["overlay.png"]
-    assert errors == [] and "sarcopenia-0000" in title
+    assert [src for src, _, _ in images] == ["overlay.png"] and "sarcopenia-0000" in title
+    assert [(src, complete) for src, complete, width in cohort_images if width > 100] == [
+        ("cohort_distributions.png", True)]
+    assert errors == []

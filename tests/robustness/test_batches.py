@@ -40,6 +40,9 @@ def test_n_studies_with_k_broken_give_n_minus_k_results_and_resume(tmp_path):
         failures = list(csv.DictReader(stream))
     assert [Path(f["study"]).name for f in failures] == ["sarcopenia-0001", "sarcopenia-0003"]
     assert all(f["error"] == "DicomError" and "IM0001.dcm" in f["message"] for f in failures)
+    cohort_page = (out / "cohort.html").read_text()
+    assert "href='sarcopenia-0000/report.html'" in cohort_page and "Failed studies" in cohort_page
+    assert (out / "cohort_distributions.png").stat().st_size > 1000
     done_before = _hashes(out / "sarcopenia-0000")
     tiny_phantoms(tmp_path / "fixed", range(3, 4), fmt="dicom", size=128)  # the site re-exports one study
     (cohort / "sarcopenia-0003" / "dicom" / "ct_l3" / "IM0001.dcm").write_bytes(

@@ -1,7 +1,10 @@
-"""Per-case HTML report: patient data used, overlay, measurements with units, decision and citation."""
+"""HTML reports: per case (patient data used, overlay, measurements with units, decision and
+citation) and per cohort (distribution of each measurement, a linked row per case, failures)."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping, Sequence
 from html import escape
 from importlib import resources
 from pathlib import Path
@@ -9,6 +12,7 @@ from string import Template
 from typing import TYPE_CHECKING
 
 from radiomark import __version__
+from radiomark.io.atomic import atomic_file
 
 if TYPE_CHECKING:
     from radiomark.pipeline import CaseResult
@@ -44,3 +48,50 @@ def write_case_report(recipe: Recipe, result: CaseResult, model: str, path: Path
     """Write ``report.html`` (inside a folder that is itself written atomically)."""
     path.write_text(render_case_report(recipe, result, model), encoding="utf-8")
     return path
+
+
+def _numeric(value: object) -> float | None:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _plot_distributions(rows: Sequence[Mapping[str, object]], columns: list[str], path: Path) -> None:
+    from radiomark.report.figures import pyplot, save_png
+
+    plt = pyplot()
+    per_row = 4
+    rows_needed = max(1, math.ceil(len(columns) / per_row))
+    figure, axes = plt.subplots(rows_needed, per_row, figsize=(3.2 * per_row, 2.8 * rows_needed), squeeze=False)
+    for axis in axes.flat[len(columns):]:
+        axis.axis("off")
+    for axis, column in zip(axes.flat, columns, strict=False):
+        values = [v for v in (_numeric(row.get(column)) for row in rows) if v is not None]
+        axis.hist(values, bins=min(20, max(5, len(values))), color="#4a7fb0")
+        axis.set_title(column, fontsize=8)
+        axis.set_ylabel("cases", fontsize=8)
+    save_png(figure, path)
+
+
+def write_cohort_report(rows: Sequence[Mapping[str, object]], failures: Sequence[Mapping[str, str]],
+                        out: Path) -> Path:
+    """``cohort.html`` with a histogram of each measurement and one linked row per case."""
+    measures = [key for key in dict.fromkeys(k for row in rows for k in row) if "[" in key]
+    _plot_distributions(rows, measures, out / "cohort_distributions.png")
+    header = "".join(f"<th>{escape(h)}</th>" for h in ["case", *measures])
+    lines = []
+    for row in rows:
+        case = escape(str(row.get("case", "")))
+        cells = [f"<td><a href='{case}/report.html'>{case}</a></td>"]
+        cells += [f"<td class='num'>{escape(str(row.get(m, '')))}</td>" for m in measures]
+        lines.append(f"<tr>{''.join(cells)}</tr>")
+    failed = "".join(f"<li class='failed'>{escape(f['study'])}: {escape(f['message'])}</li>" for f in failures)
+    template = Template(resources.files("radiomark.report").joinpath("templates/cohort.html").read_text())
+    text = template.substitute(count=len(rows), failed=len(failures), header=header, rows="\n".join(lines),
+                               failures=f"<h2>Failed studies</h2><ul>{failed}</ul>" if failures else "",
+                               version=__version__)
+    with atomic_file(out / "cohort.html") as temporary:
+        temporary.write_text(text, encoding="utf-8")
+    return out / "cohort.html"
