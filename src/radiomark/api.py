@@ -189,6 +189,7 @@ def run(recipe_name: str, input_path: str | os.PathLike[str], out: str | os.Path
     """
     from radiomark.inference.predictor import Segmenter, bundled_model_dir
     from radiomark.pipeline import CaseResult, Clinical, analyse, postprocess, write_case_outputs
+    from radiomark.quality import quality_flags
 
     segmenter = Segmenter.load(model if model is not None else bundled_model_dir(recipe_name))
     recipe = segmenter.recipe
@@ -209,9 +210,11 @@ def run(recipe_name: str, input_path: str | os.PathLike[str], out: str | os.Path
         try:
             image = _study_image(study, recipe, slice_index)
             clinical = Clinical.from_image(image, sex, height_m, weight_kg)
-            labels = postprocess(recipe, image, segmenter.predict(image))
+            predicted = segmenter.predict(image)
+            labels = postprocess(recipe, image, predicted)
             measurements, findings, table_name = analyse(recipe, image, labels, clinical, table)
-            result = CaseResult(_case_id(study), str(study), clinical, measurements, findings, table_name)
+            flags = quality_flags(recipe, image, predicted, labels, measurements)
+            result = CaseResult(_case_id(study), str(study), clinical, measurements, findings, table_name, flags)
             results.append(write_case_outputs(recipe, image, labels, result, Path(out) / result.case_id,
                                               model=str(segmenter.run_dir), dicom_seg=dicom_seg,
                                               dicom_sr=dicom_sr))
@@ -232,6 +235,7 @@ def measure(recipe_name: str, image_path: str | os.PathLike[str], mask_path: str
     """Measure an existing (e.g. manually corrected) label map on its image; no model involved."""
     from radiomark.io.nifti import read_nifti
     from radiomark.pipeline import CaseResult, Clinical, analyse, write_case_outputs
+    from radiomark.quality import quality_flags
     from radiomark.recipes import load_recipe
 
     recipe = load_recipe(recipe_name)
@@ -245,7 +249,9 @@ def measure(recipe_name: str, image_path: str | os.PathLike[str], mask_path: str
         raise InputError(mask_path, f"the mask grid {labels.shape} does not match the image grid {image.shape}")
     clinical = Clinical.from_image(image, sex, height_m, weight_kg)
     measurements, findings, table_name = analyse(recipe, image, labels, clinical, table)
-    result = CaseResult(_case_id(Path(image_path)), str(image_path), clinical, measurements, findings, table_name)
+    flags = quality_flags(recipe, image, None, labels, measurements)
+    result = CaseResult(_case_id(Path(image_path)), str(image_path), clinical, measurements, findings, table_name,
+                        flags)
     return write_case_outputs(recipe, image, labels, result, Path(out) / result.case_id, model="(given mask)")
 
 

@@ -162,6 +162,8 @@ def _show_result(result: Any) -> None:
         verdict = {True: "[red]yes[/]", False: "[green]no[/]", None: "[yellow]undecided[/]"}[finding.present]
         table.add_row(f"{finding.name} ({finding.table})", verdict, escape(finding.reason))
     console.print(table)
+    for flag in result.flags:
+        console.print(f"[yellow]QC:[/] {escape(flag)}")
 
 
 @app.command()

@@ -73,6 +73,7 @@ class CaseResult:
     measurements: Mapping[str, Measurement]
     findings: list[Finding]
     table: str
+    flags: list[str] = field(default_factory=list)
     outputs: dict[str, str] = field(default_factory=dict)
 
     def row(self) -> dict[str, Any]:
@@ -81,6 +82,7 @@ class CaseResult:
         values |= {f"{m.name} [{m.unit}]": round(m.value, 4) for m in self.measurements.values()}
         values |= {f"{f.name} ({f.table})": {True: "yes", False: "no", None: "undecided"}[f.present]
                    for f in self.findings}
+        values["qc_flags"] = "; ".join(self.flags)
         return values
 
 
@@ -129,6 +131,7 @@ def write_case_outputs(recipe: Recipe, image: Image, labels: LabelMap, result: C
             write_dicom_sr(result.measurements, folder / "seg.dcm", labels.metadata["files"],
                            segment_numbers(labels.labels), folder / "sr.dcm", algorithm=f"radiomark {recipe.name}")
         document = {"case": result.case_id, "source": result.source, "recipe": recipe.name, "model": model,
+                    "qc_flags": result.flags,
                     "radiomark": __version__, "clinical": asdict(result.clinical),
                     "measurements": [asdict(m) for m in result.measurements.values()],
                     "findings": [asdict(f) for f in result.findings]}
@@ -142,5 +145,5 @@ def write_case_outputs(recipe: Recipe, image: Image, labels: LabelMap, result: C
     names = ("labels.nii.gz", "measurements.json", "measurements.csv", "overlay.png", "report.html")
     names += (("seg.dcm",) if dicom_seg else ()) + (("sr.dcm",) if dicom_sr else ())
     return CaseResult(result.case_id, result.source, result.clinical, result.measurements, result.findings,
-                      result.table,
+                      result.table, result.flags,
                       {name: str(out_dir / name) for name in names})

@@ -84,6 +84,15 @@ class Postprocessing(_Strict):
     min_component_area_mm2: float = Field(0.0, ge=0)
 
 
+class Quality(_Strict):
+    """Quality-control limits; a result outside them is flagged, not refused."""
+
+    max_slice_thickness_mm: float = 5.0
+    max_removed_fraction: float = Field(0.15, ge=0, le=1, description="of a structure's predicted pixels")
+    plausible_ranges: dict[str, tuple[float, float]] = Field(default_factory=dict,
+                                                             description="measurement name -> (low, high)")
+
+
 class CutoffRule(_Strict):
     """``finding`` is present when ``measure`` < ``below`` for the matching sex and BMI band."""
 
@@ -121,6 +130,7 @@ class Recipe(_Strict):
     training: Training
     postprocessing: Postprocessing
     biomarkers: Literal["body_composition"]
+    quality: Quality = Field(default_factory=Quality)
     cutoff_tables: dict[str, CutoffTable]
     default_cutoff_table: str
 

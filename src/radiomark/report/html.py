@@ -41,7 +41,9 @@ def render_case_report(recipe: Recipe, result: CaseResult, model: str) -> str:
         sex=escape(clinical.sex or "—"), height=_number(clinical.height_m), weight=_number(clinical.weight_kg, 1),
         bmi=_number(clinical.bmi, 1), measurement_rows=measurements, finding_rows=findings,
         table_title=escape(cutoffs.title), citation=escape(cutoffs.citation), version=__version__,
-        recipe=escape(recipe.name), model=escape(model))
+        recipe=escape(recipe.name), model=escape(model),
+        flags=("<ul>" + "".join(f"<li class='yes'>{escape(flag)}</li>" for flag in result.flags) + "</ul>"
+               if result.flags else "<p class='no'>No check fired.</p>"))
 
 
 def write_case_report(recipe: Recipe, result: CaseResult, model: str, path: Path) -> Path:
