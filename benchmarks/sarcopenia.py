@@ -141,9 +141,10 @@ def markdown(results: dict) -> str:
     for key in DATA_KEYS:
         if key in results:
             summary = results[key]
-            lines.append(f"| {summary['data_kind']} | {summary['sma_mean_absolute_error_cm2']:.2f} | "
-                         f"{summary['sma_mean_relative_error_percent']:.2f} | "
-                         f"{summary['sma_bland_altman_cm2']['bias']:.2f} |")
+            agreement = summary["agreement"]
+            lines.append(f"| {summary['data_kind']} | {agreement['mean_absolute_error']:.2f} | "
+                         f"{agreement['mean_relative_error_percent']:.2f} | "
+                         f"{agreement['bland_altman']['bias']:.2f} |")
     timing = results["timing"]
     lines += ["", f"CPU time per slice ({timing['input']}): model only {timing['model_only_ms_median']:.0f} ms, "
                   f"DICOM to measurements end to end {timing['dicom_to_measurements_ms_median']:.0f} ms "

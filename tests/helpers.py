@@ -27,17 +27,20 @@ def pydicom_file(name: str) -> Path:
     return Path(found)
 
 
-def tiny_recipe(folder: Path) -> Path:
-    """The sarcopenia recipe shrunk for tests: 64² input, a two-level UNet, three epochs."""
+def tiny_recipe(folder: Path, name: str = "sarcopenia") -> Path:
+    """A bundled recipe shrunk for tests: 64² input, a two-level UNet, three epochs (and a 32²
+    EfficientNet-b0 classifier, two epochs, where the recipe has one)."""
     from importlib import resources
 
     import yaml
 
-    document = yaml.safe_load(resources.files("radiomark.recipes").joinpath("sarcopenia.yaml").read_text())
+    document = yaml.safe_load(resources.files("radiomark.recipes").joinpath(f"{name}.yaml").read_text())
     document["preprocessing"]["spatial_size"] = [64, 64]
     document["network"] = {"name": "unet", "channels": [8, 16], "strides": [2], "num_res_units": 0}
     document["training"].update(epochs=3, batch_size=4, validation_fraction=0.25)
-    path = folder / "tiny.yaml"
+    if "classifier" in document:
+        document["classifier"].update(spatial_size=[32, 32], epochs=2, batch_size=4, validation_fraction=0.25)
+    path = folder / f"tiny-{name}.yaml"
     path.write_text(yaml.safe_dump(document))
     return path
 

@@ -16,9 +16,10 @@ from radiomark.io.dicom import ProgressCallback, scan_dicom
 from radiomark.io.nifti import is_nifti_path
 from radiomark.io.raster import is_raster_path
 from radiomark.phantoms import PhantomFormat, generate_case, write_case
-from radiomark.recipes import RecipeName
+from radiomark.recipes import RecipeName, Stage
 
 if TYPE_CHECKING:
+    from radiomark.inference.predictor import Segmenter
     from radiomark.pipeline import CaseResult
     from radiomark.recipes.schema import Recipe
 
@@ -136,8 +137,15 @@ def discover_studies(path: Path) -> list[Path]:
     return entries
 
 
-def _study_image(study: Path, recipe: Recipe, slice_index: int | None) -> Image:
+def _study_image(study: Path, recipe: Recipe, slice_index: int | None, pixel_spacing_mm: float | None) -> Image:
     image = read_image(study, select=recipe.series_selector)
+    if pixel_spacing_mm is not None:
+        if image.spacing_mm is not None:
+            raise InputError(study, f"already has a pixel spacing ({', '.join(f'{s:g}' for s in image.spacing_mm)} "
+                                    "mm) from its header; --spacing is for images without one")
+        if image.ndim != 2:
+            raise InputError(study, "--spacing applies to 2D images (radiographs) only")
+        image = replace(image, spacing_mm=(pixel_spacing_mm, pixel_spacing_mm))
     if image.ndim == 3:
         if slice_index is None:
             raise InputError(study, f"this is a volume of {image.shape[0]} slices; give --slice K (the L3 slice, "
@@ -176,7 +184,7 @@ def _write_cohort(rows: list[dict[str, Any]], failures: list[Failure], out: Path
 def run(recipe_name: str, input_path: str | os.PathLike[str], out: str | os.PathLike[str], *,
         sex: str | None = None, height_m: float | None = None, weight_kg: float | None = None,
         slice_index: int | None = None, model: str | os.PathLike[str] | None = None, table: str | None = None,
-        resume: bool = False, dicom_seg: bool = False, dicom_sr: bool = False,
+        resume: bool = False, dicom_seg: bool = False, dicom_sr: bool = False, pixel_spacing_mm: float | None = None,
         progress: Callable[[int, int], None] | None = None,
         ) -> BatchResult:
     """Run a recipe on one study or a cohort folder; outputs go to ``out/<case>/`` and ``out/cohort.csv``.
@@ -185,17 +193,23 @@ def run(recipe_name: str, input_path: str | os.PathLike[str], out: str | os.Path
     others go on; a single study that fails raises its error and writes nothing. With ``resume``,
     studies whose outputs are already complete (``out/<case>/measurements.csv`` exists; outputs are
     written atomically) are skipped and their rows reused in the cohort table.
-    Clinical values not given are taken from the DICOM tags where present.
+    Clinical values not given are taken from the DICOM tags where present. ``pixel_spacing_mm``
+    gives square pixels of that size (mm) to radiographs whose file carries no spacing (PNG/JPEG).
     """
+    from radiomark.inference.classifier import ImageClassifier
     from radiomark.inference.predictor import Segmenter, bundled_model_dir
-    from radiomark.pipeline import CaseResult, Clinical, analyse, postprocess, write_case_outputs
+    from radiomark.pipeline import CaseResult, Clinical, analyse, classify, postprocess, write_case_outputs
     from radiomark.quality import quality_flags
 
     segmenter = Segmenter.load(model if model is not None else bundled_model_dir(recipe_name))
     recipe = segmenter.recipe
     if recipe.name != recipe_name:
         raise InputError(segmenter.run_dir, f"this model was trained for {recipe.name}, not {recipe_name}")
+    classifier = (ImageClassifier.load(segmenter.run_dir)
+                  if recipe.classifier is not None and ImageClassifier.exists(segmenter.run_dir) else None)
     Clinical(sex, height_m, weight_kg)  # refuse bad clinical values before any work
+    if pixel_spacing_mm is not None and not 0.01 <= pixel_spacing_mm <= 10:
+        raise InputError(None, f"--spacing is the pixel size in mm (0.01 to 10), got {pixel_spacing_mm}")
     studies = discover_studies(Path(input_path))
     results, failures, resumed, rows = [], [], [], []
     for index, study in enumerate(studies):
@@ -208,12 +222,14 @@ def run(recipe_name: str, input_path: str | os.PathLike[str], out: str | os.Path
             resumed.append(_case_id(study))
             continue
         try:
-            image = _study_image(study, recipe, slice_index)
+            image = _study_image(study, recipe, slice_index, pixel_spacing_mm)
             clinical = Clinical.from_image(image, sex, height_m, weight_kg)
-            predicted = segmenter.predict(image)
-            labels = postprocess(recipe, image, predicted)
+            prediction = segmenter.segment(image)
+            labels = postprocess(recipe, image, prediction.labels)
             measurements, findings, table_name = analyse(recipe, image, labels, clinical, table)
-            flags = quality_flags(recipe, image, predicted, labels, measurements)
+            if recipe.classifier is not None:
+                measurements, findings = classify(recipe, classifier, image, labels, measurements, findings)
+            flags = quality_flags(recipe, image, prediction.labels, labels, measurements, prediction.rotation_fired)
             result = CaseResult(_case_id(study), str(study), clinical, measurements, findings, table_name, flags)
             results.append(write_case_outputs(recipe, image, labels, result, Path(out) / result.case_id,
                                               model=str(segmenter.run_dir), dicom_seg=dicom_seg,
@@ -255,23 +271,61 @@ def measure(recipe_name: str, image_path: str | os.PathLike[str], mask_path: str
     return write_case_outputs(recipe, image, labels, result, Path(out) / result.case_id, model="(given mask)")
 
 
+def _crop_segmenter(recipe: Recipe, run_dir: Path) -> Segmenter | None:
+    """The segmenter a classifier needs for its crop: the run folder's own, else the bundled one."""
+    from radiomark.inference.predictor import Segmenter, bundled_model_dir
+
+    if recipe.classifier is None or recipe.classifier.input == "whole":
+        return None
+    return Segmenter.load(run_dir if any(run_dir.glob("fold_*/best.pt")) else bundled_model_dir(recipe.name))
+
+
 def train(recipe_name: str, data: str | os.PathLike[str], out: str | os.PathLike[str], *,
-          epochs: int | None = None, folds: int = 1, progress: Callable[[str, int, int], None] | None = None,
+          epochs: int | None = None, folds: int = 1, stage: Stage | str = Stage.SEGMENT,
+          patient_pattern: str | None = None, progress: Callable[[str, int, int], None] | None = None,
           ) -> dict[str, Any]:
-    """Train ``recipe_name`` (a name or a recipe YAML path) on the cases under ``data``."""
+    """Train ``recipe_name`` (a name or a recipe YAML path) on the data under ``data``.
+
+    ``stage`` segment: case folders, the segmenter (``folds`` patient-level folds). ``stage``
+    classify: class folders (see :mod:`radiomark.classification`), the classifier into
+    ``out/classifier``; a crop-based classifier uses the segmenter in ``out`` when there is one,
+    else the bundled one.
+    """
     from radiomark.recipes import load_recipe
+
+    recipe = load_recipe(recipe_name)
+    if Stage(stage) is Stage.CLASSIFY:
+        from radiomark.classification import find_labelled_images
+        from radiomark.training.classifier import prepare_inputs, train_classifier
+
+        if recipe.classifier is None:
+            raise InputError(None, f"recipe {recipe.name} has no classifier to train")
+        if folds != 1:
+            raise InputError(None, "--folds applies to the segmenter; the classifier uses one stratified "
+                                   "patient-level split")
+        samples = find_labelled_images(data, recipe.classifier.classes, patient_pattern)
+        inputs = prepare_inputs(recipe, samples, _crop_segmenter(recipe, Path(out)), progress)
+        return train_classifier(recipe, samples, inputs, out, epochs=epochs, progress=progress)
     from radiomark.training.data import load_cases
     from radiomark.training.trainer import train as train_recipe
 
-    recipe = load_recipe(recipe_name)
     return train_recipe(recipe, load_cases(data, recipe), out, epochs=epochs, folds=folds, progress=progress)
 
 
 def evaluate(recipe_name: str, data: str | os.PathLike[str], out: str | os.PathLike[str], *,
-             model: str | os.PathLike[str] | None = None, data_kind: str = "unspecified") -> dict[str, Any]:
-    """Held-out IoU/Dice per structure and SMA agreement of a model on the cases under ``data``."""
+             model: str | os.PathLike[str] | None = None, data_kind: str = "unspecified",
+             stage: Stage | str = Stage.SEGMENT, patient_pattern: str | None = None,
+             progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
+    """Held-out evaluation of a model on ``data``: IoU/Dice per structure and the recipe's
+    agreement measure (segment), or accuracy, F1, ROC-AUC with ROC and confusion matrix (classify)."""
     from radiomark.evaluation import evaluate as evaluate_model
+    from radiomark.evaluation import evaluate_classifier
+    from radiomark.inference.classifier import ImageClassifier
     from radiomark.inference.predictor import Segmenter, bundled_model_dir
 
-    segmenter = Segmenter.load(model if model is not None else bundled_model_dir(recipe_name))
-    return evaluate_model(segmenter, data, out, data_kind)
+    folder = Path(model) if model is not None else bundled_model_dir(recipe_name)
+    if Stage(stage) is Stage.CLASSIFY:
+        classifier = ImageClassifier.load(folder)
+        return evaluate_classifier(classifier, _crop_segmenter(classifier.recipe, folder), data, out, data_kind,
+                                   patient_pattern, progress)
+    return evaluate_model(Segmenter.load(folder), data, out, data_kind)

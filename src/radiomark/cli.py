@@ -21,7 +21,7 @@ from rich.table import Table
 
 from radiomark import __version__
 from radiomark.errors import RadiomarkError
-from radiomark.recipes import RecipeName
+from radiomark.recipes import RecipeName, Stage
 
 app = typer.Typer(help="Medical images in, quantitative imaging biomarkers out.", no_args_is_help=True,
                   add_completion=False, pretty_exceptions_enable=False)
@@ -166,6 +166,13 @@ def _show_result(result: Any) -> None:
         console.print(f"[yellow]QC:[/] {escape(flag)}")
 
 
+StageOption = Annotated[Stage, typer.Option("--stage", help="segment: the segmenter (case folders); classify: "
+                                                           "the image classifier (one folder per class).")]
+PatientPatternOption = Annotated[str | None, typer.Option(
+    "--patient-pattern", help="Classifier data: regular expression whose first group, searched in a file name, "
+                              "is the patient id (default: each image its own patient).")]
+
+
 @app.command()
 @handles_errors
 def train(recipe: Annotated[str, typer.Argument(help="Recipe name or a recipe YAML file.")],
@@ -173,16 +180,25 @@ def train(recipe: Annotated[str, typer.Argument(help="Recipe name or a recipe YA
           out: Annotated[Path, typer.Option("--out", help="Run folder (resumes if it holds a run).")],
           folds: Annotated[int, typer.Option("--folds", min=1, help="Patient-level folds (1 = one split).")] = 1,
           epochs: Annotated[int | None, typer.Option("--epochs", min=1, help="Epochs (default: recipe).")] = None,
+          stage: StageOption = Stage.SEGMENT, patient_pattern: PatientPatternOption = None,
           ) -> None:
-    """Train a recipe's segmentation model with patient-level validation."""
+    """Train a recipe's segmentation model or image classifier with patient-level validation."""
     from radiomark import api
 
     with _progress() as progress:
         task = progress.add_task("training", total=None)
-        summary = api.train(recipe, data, out, epochs=epochs, folds=folds,
+        summary = api.train(recipe, data, out, epochs=epochs, folds=folds, stage=stage,
+                            patient_pattern=patient_pattern,
                             progress=lambda text, done, total: progress.update(task, description=text,
                                                                                   completed=done, total=total))
-    table = Table(title=f"held-out validation ({summary['patients']} patients, {summary['samples']} slices)")
+    if stage is Stage.CLASSIFY:
+        _show_classification(summary["validation"], f"held-out validation ({len(summary['validation_patients'])} "
+                                                    f"patients, best epoch {summary['best_epoch']})")
+        console.print(f"classifier and metrics.json in {out / 'classifier'}")
+        return
+    held_out = len({p for fold in summary["folds"] for p in fold["validation_patients"]})
+    table = Table(title=f"validation on {held_out} held-out of {summary['patients']} patients "
+                        f"({summary['samples']} images)")
     table.add_column("structure")
     table.add_column("Dice", justify="right")
     table.add_column("IoU", justify="right")
@@ -190,6 +206,15 @@ def train(recipe: Annotated[str, typer.Argument(help="Recipe name or a recipe YA
         table.add_row(name, f"{dice:.3f}", f"{summary['mean_validation_iou'][name]:.3f}")
     console.print(table)
     console.print(f"model, metrics.json and training_curve.png in {out}")
+
+
+def _show_classification(scores: dict[str, float], title: str) -> None:
+    table = Table(title=title)
+    for name in ("accuracy", "F1", "sensitivity", "specificity", "ROC-AUC", "n"):
+        table.add_column(name, justify="right")
+    table.add_row(*(f"{scores[key]:.3f}" for key in ("accuracy", "f1", "sensitivity", "specificity", "roc_auc")),
+                  str(scores["n"]))
+    console.print(table)
 
 
 @app.command()
@@ -208,6 +233,8 @@ def run(recipe: Annotated[RecipeName, typer.Argument(help="Recipe to run.")],
         dicom_sr: Annotated[bool, typer.Option("--dicom-sr", help="Also write sr.dcm, a TID 1500 measurement "
                                                                   "report linked to seg.dcm (implies --dicom-seg).")
                             ] = False,
+        spacing: Annotated[float | None, typer.Option("--spacing", help="Pixel size in mm for radiographs whose "
+                                                                        "file has none (PNG/JPEG).")] = None,
         ) -> None:
     """Segment, measure and decide; writes label map, measurements, CSV and overlay per case."""
     from radiomark import api
@@ -216,7 +243,7 @@ def run(recipe: Annotated[RecipeName, typer.Argument(help="Recipe to run.")],
         task = progress.add_task(f"{recipe}", total=None)
         batch = api.run(recipe, input_path, out, sex=sex, height_m=height, weight_kg=weight,
                         slice_index=slice_index, model=model, table=table, resume=resume, dicom_seg=dicom_seg,
-                        dicom_sr=dicom_sr,
+                        dicom_sr=dicom_sr, pixel_spacing_mm=spacing,
                         progress=lambda done, total: progress.update(task, completed=done, total=total))
     for result in batch.results:
         _show_result(result)
@@ -251,25 +278,38 @@ def measure(recipe: Annotated[RecipeName, typer.Argument(help="Recipe whose meas
 @app.command()
 @handles_errors
 def evaluate(recipe: Annotated[RecipeName, typer.Argument(help="Recipe of the model.")],
-             data: Annotated[Path, typer.Option("--data", help="Folder of held-out cases with labels.")],
-             out: Annotated[Path, typer.Option("--out", help="Where evaluation.json, per_case.csv and "
-                                                            "bland_altman.png go.")],
+             data: Annotated[Path, typer.Option("--data", help="Folder of held-out cases with labels (segment) or "
+                                                              "of class folders (classify).")],
+             out: Annotated[Path, typer.Option("--out", help="Where evaluation.json, the per-case CSV and the "
+                                                            "plots go.")],
              model: Annotated[Path | None, typer.Option("--model", help="Run folder (default: bundled).")] = None,
              data_kind: Annotated[str, typer.Option("--data-kind", help="What the data is, for the record "
                                                     "(e.g. 'phantom', 'real, model-made masks').")] = "unspecified",
+             stage: StageOption = Stage.SEGMENT, patient_pattern: PatientPatternOption = None,
              ) -> None:
-    """Held-out IoU / Dice per structure and SMA agreement (JSON + Bland–Altman PNG)."""
+    """Held-out evaluation: Dice / IoU per structure and measurement agreement (Bland–Altman PNG), or
+    classifier accuracy, F1 and ROC-AUC (ROC curve and confusion matrix PNG)."""
     from radiomark import api
 
-    summary = api.evaluate(recipe, data, out, model=model, data_kind=data_kind)
-    table = Table(title=f"{summary['cases']} slices of {summary['patients']} patients ({data_kind})")
-    for column in ("structure", "Dice", "IoU", "min IoU"):
-        table.add_column(column)
-    for name, dice in summary["dice"].items():
-        table.add_row(name, f"{dice:.3f}", f"{summary['iou'][name]:.3f}", f"{summary['min_iou'][name]:.3f}")
-    console.print(table)
-    console.print(f"SMA: mean absolute error {summary['sma_mean_absolute_error_cm2']:.2f} cm², "
-                  f"mean relative error {summary['sma_mean_relative_error_percent']:.2f} %")
+    with _progress() as progress:
+        task = progress.add_task("evaluating", total=None)
+        summary = api.evaluate(recipe, data, out, model=model, data_kind=data_kind, stage=stage,
+                               patient_pattern=patient_pattern,
+                               progress=lambda text, done, total: progress.update(task, description=text,
+                                                                                     completed=done, total=total))
+    if stage is Stage.CLASSIFY:
+        _show_classification(summary, f"{summary['images']} images of {summary['patients']} patients ({data_kind})")
+    else:
+        table = Table(title=f"{summary['cases']} slices of {summary['patients']} patients ({data_kind})")
+        for column in ("structure", "Dice", "IoU", "min IoU"):
+            table.add_column(column)
+        for name, dice in summary["dice"].items():
+            table.add_row(name, f"{dice:.3f}", f"{summary['iou'][name]:.3f}", f"{summary['min_iou'][name]:.3f}")
+        console.print(table)
+        agreement = summary.get("agreement")
+        if agreement is not None:
+            console.print(f"{agreement['measure']}: mean absolute error {agreement['mean_absolute_error']:.2f} "
+                          f"{agreement['unit']}, mean relative error {agreement['mean_relative_error_percent']:.2f} %")
     if summary["leaked_patients"]:
         errors.print(f"[yellow]warning:[/] {len(summary['leaked_patients'])} patient(s) were used in training; "
                      "these figures are not held out")

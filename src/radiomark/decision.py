@@ -1,4 +1,5 @@
-"""Decisions from measurements by a named, cited cut-off table (see ``recipes/*.yaml``)."""
+"""Decisions: from measurements by a named, cited cut-off table (see ``recipes/*.yaml``), or from
+a classifier's probability and threshold."""
 
 from __future__ import annotations
 
@@ -77,3 +78,10 @@ def decide(table_name: str, table: CutoffTable, measurements: Mapping[str, Measu
         reason = f"{rule.measure} = {measurement.value:.2f} {'<' if present else '>='} {rule.below:g}"
         findings.append(Finding(name, present, table_name, table.citation, _rule_text(rule), reason))
     return findings
+
+
+def classifier_finding(positive: str, probability: float, threshold: float, model: str) -> Finding:
+    """The finding of an image classifier: ``positive`` is present when ``probability >= threshold``."""
+    present = probability >= threshold
+    return Finding(positive, present, "classifier", model, f"P({positive}) >= {threshold:g}",
+                   f"P({positive}) = {probability:.3f} {'>=' if present else '<'} {threshold:g}")

@@ -1,4 +1,5 @@
-"""Held-out evaluation of a trained recipe model: overlap per structure and biomarker agreement."""
+"""Held-out evaluation of trained models: segmentation overlap per structure and biomarker
+agreement; image classification scores with ROC curve and confusion matrix."""
 
 from __future__ import annotations
 
@@ -7,14 +8,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
-from radiomark.biomarkers.body_composition import tissue_area
+from radiomark.classification import find_labelled_images
+from radiomark.inference.classifier import ImageClassifier
 from radiomark.inference.predictor import Segmenter
 from radiomark.io.atomic import atomic_file
 from radiomark.io.tables import write_csv
-from radiomark.metrics import bland_altman, overlap_scores
-from radiomark.pipeline import postprocess
+from radiomark.metrics import bland_altman, classification_scores, overlap_scores
+from radiomark.pipeline import BIOMARKERS, postprocess
 from radiomark.report.figures import pyplot, save_png
+from radiomark.training.classifier import CLASSIFIER_DIR, TrainingProgress, predict_logits, prepare_inputs
 from radiomark.training.data import load_cases
 
 
@@ -27,55 +31,130 @@ def _trained_patients(run_dir: Path) -> set[str]:
 
 
 def _plot_bland_altman(measured: list[float], reference: list[float], stats: dict[str, float], path: Path,
-                       title: str) -> None:
+                       label: str, title: str) -> None:
     mean = (np.asarray(measured) + np.asarray(reference)) / 2
     difference = np.asarray(measured) - np.asarray(reference)
     figure, axis = pyplot().subplots(figsize=(6, 4.5))
     axis.scatter(mean, difference, s=14)
     for value, style in ((stats["bias"], "-"), (stats["lower_limit"], "--"), (stats["upper_limit"], "--")):
         axis.axhline(value, color="tab:red", linestyle=style, linewidth=1)
-    axis.set(xlabel="mean of model and reference SMA (cm²)", ylabel="model − reference (cm²)", title=title)
+    axis.set(xlabel=f"mean of model and reference {label}", ylabel=f"model − reference {label}", title=title)
     save_png(figure, path)
 
 
 def evaluate(segmenter: Segmenter, data_dir: str | Path, out_dir: str | Path, data_kind: str) -> dict[str, Any]:
     """Evaluate ``segmenter`` on the cases under ``data_dir``; writes JSON, CSV and a Bland–Altman PNG.
 
-    Scores are computed on each image's own grid after the recipe's post-processing. Patients that
-    the model saw in training are listed under ``leaked_patients`` (their figures are not held out).
+    Scores are computed on each image's own grid after the recipe's post-processing (all of it,
+    including the segmenter's network-grid steps). The recipe's ``agreement_measure`` is computed
+    on the predicted and on the reference labels and compared (absolute / relative error,
+    Bland–Altman). Patients that the model saw in training are listed under ``leaked_patients``
+    (their figures are not held out).
     """
     recipe = segmenter.recipe
     cases = load_cases(data_dir, recipe)
     leaked = sorted(_trained_patients(segmenter.run_dir) & {case.patient_id for case in cases})
     rows, measured, reference = [], [], []
+    name, unit = recipe.agreement_measure, ""
+    rotations = 0
     for case in cases:
-        predicted = postprocess(recipe, case.image, segmenter.predict(case.image))
+        prediction = segmenter.segment(case.image)
+        rotations += prediction.rotation_fired
+        predicted = postprocess(recipe, case.image, prediction.labels)
         scores = overlap_scores(predicted, case.labels)
-        sma = tissue_area(predicted, "skeletal_muscle").value
-        sma_reference = tissue_area(case.labels, "skeletal_muscle").value
-        measured.append(sma)
-        reference.append(sma_reference)
-        row = {"case": case.case_id, "patient": case.patient_id, "sma_cm2": sma, "reference_sma_cm2": sma_reference}
-        row |= {f"{name}_{kind}": value for name, pair in scores.items() for kind, value in pair.items()}
+        row: dict[str, Any] = {"case": case.case_id, "patient": case.patient_id,
+                               "rotation_rule_fired": prediction.rotation_fired}
+        if name is not None:
+            biomarkers = BIOMARKERS[recipe.biomarkers]
+            value = biomarkers(case.image, predicted)[name]
+            truth = biomarkers(case.image, case.labels)[name]
+            measured.append(value.value)
+            reference.append(truth.value)
+            unit = str(value.unit)
+            row |= {name: value.value, f"reference_{name}": truth.value}
+        row |= {f"{structure}_{kind}": score for structure, pair in scores.items() for kind, score in pair.items()}
         rows.append(row)
     names = [recipe.labels[v] for v in sorted(recipe.labels)]
-    errors = np.asarray(measured) - np.asarray(reference)
-    relative = np.abs(errors) / np.maximum(np.asarray(reference), 1e-9)
-    summary = {
+    summary: dict[str, Any] = {
         "recipe": recipe.name, "model": str(segmenter.run_dir), "data": str(data_dir), "data_kind": data_kind,
         "cases": len(cases), "patients": len({c.patient_id for c in cases}), "leaked_patients": leaked,
+        "postprocessing": recipe.postprocessing.model_dump(mode="json"), "rotation_rule_fired": rotations,
         "dice": {n: float(np.mean([r[f"{n}_dice"] for r in rows])) for n in names},
         "iou": {n: float(np.mean([r[f"{n}_iou"] for r in rows])) for n in names},
         "min_iou": {n: float(np.min([r[f"{n}_iou"] for r in rows])) for n in names},
-        "sma_mean_absolute_error_cm2": float(np.abs(errors).mean()),
-        "sma_mean_relative_error_percent": float(100 * relative.mean()),
-        "sma_bland_altman_cm2": bland_altman(measured, reference),
     }
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if name is not None:
+        errors = np.asarray(measured) - np.asarray(reference)
+        relative = np.abs(errors) / np.maximum(np.abs(np.asarray(reference)), 1e-9)
+        summary["agreement"] = {"measure": name, "unit": unit, "mean_absolute_error": float(np.abs(errors).mean()),
+                                "mean_relative_error_percent": float(100 * relative.mean()),
+                                "bland_altman": bland_altman(measured, reference)}
+        _plot_bland_altman(measured, reference, summary["agreement"]["bland_altman"], out / "bland_altman.png",
+                           f"{name.replace('_', ' ')} ({unit})", f"{len(cases)} images ({data_kind})")
+    with atomic_file(out / "evaluation.json") as temporary:
+        temporary.write_text(json.dumps(summary, indent=2))
+    write_csv(rows, out / "per_case.csv")
+    return summary
+
+
+def _plot_roc(truth: np.ndarray, probability: np.ndarray, auc: float, path: Path, title: str) -> None:
+    from sklearn.metrics import roc_curve
+
+    false_positive, true_positive, _ = roc_curve(truth, probability)
+    figure, axis = pyplot().subplots(figsize=(5, 5))
+    axis.plot(false_positive, true_positive, label=f"AUC {auc:.3f}")
+    axis.plot([0, 1], [0, 1], ":", color="grey")
+    axis.set(xlabel="1 − specificity", ylabel="sensitivity", title=title, xlim=(0, 1), ylim=(0, 1.01))
+    axis.legend(loc="lower right")
+    save_png(figure, path)
+
+
+def _plot_confusion(truth: np.ndarray, predicted: np.ndarray, classes: tuple[str, str], path: Path,
+                    title: str) -> None:
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    figure, axis = pyplot().subplots(figsize=(4.5, 4))
+    ConfusionMatrixDisplay.from_predictions(truth, predicted, labels=[0, 1], display_labels=list(classes), ax=axis,
+                                            colorbar=False)
+    axis.set_title(title, fontsize=9)
+    save_png(figure, path)
+
+
+def evaluate_classifier(classifier: ImageClassifier, segmenter: Segmenter | None, data_dir: str | Path,
+                        out_dir: str | Path, data_kind: str, patient_pattern: str | None = None,
+                        progress: TrainingProgress | None = None) -> dict[str, Any]:
+    """Accuracy, F1, sensitivity, specificity, ROC-AUC of ``classifier`` on the class folders under
+    ``data_dir``; writes evaluation.json, per_image.csv, roc.png and confusion_matrix.png.
+
+    Patients the classifier saw in training (its ``metrics.json``) are listed under
+    ``leaked_patients``: their figures are not held out.
+    """
+    recipe = classifier.recipe
+    assert recipe.classifier is not None  # ImageClassifier.load checks
+    samples = find_labelled_images(data_dir, recipe.classifier.classes, patient_pattern)
+    inputs = prepare_inputs(recipe, samples, segmenter, progress)
+    probability = torch.sigmoid(predict_logits(classifier.network, inputs, recipe.classifier.batch_size)).numpy()
+    truth = np.asarray([sample.label for sample in samples])
+    scores = classification_scores(truth, probability, recipe.classifier.threshold)
+    metrics = classifier.run_dir / CLASSIFIER_DIR / "metrics.json"
+    seen = set()
+    if metrics.is_file():
+        document = json.loads(metrics.read_text())
+        seen = set(document.get("train_patients", [])) | set(document.get("validation_patients", []))
+    summary = {"recipe": recipe.name, "model": str(classifier.run_dir), "data": str(data_dir), "data_kind": data_kind,
+               "classes": list(recipe.classifier.classes), "input": recipe.classifier.input,
+               "images": len(samples), "patients": len({s.patient_id for s in samples}),
+               "leaked_patients": sorted(seen & {s.patient_id for s in samples}), **scores}
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     with atomic_file(out / "evaluation.json") as temporary:
         temporary.write_text(json.dumps(summary, indent=2))
-    write_csv(rows, out / "per_case.csv")
-    _plot_bland_altman(measured, reference, summary["sma_bland_altman_cm2"], out / "bland_altman.png",
-                       f"SMA agreement, {len(cases)} slices ({data_kind})")
+    write_csv([{"image": str(s.path), "patient": s.patient_id, "truth": recipe.classifier.classes[s.label],
+                "probability": float(p)} for s, p in zip(samples, probability, strict=True)], out / "per_image.csv")
+    title = f"{len(samples)} images ({data_kind})"
+    _plot_roc(truth, probability, scores["roc_auc"], out / "roc.png", title)
+    _plot_confusion(truth, (probability >= recipe.classifier.threshold).astype(int), recipe.classifier.classes,
+                    out / "confusion_matrix.png", title)
     return summary

@@ -10,25 +10,32 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from radiomark import __version__
 from radiomark.biomarkers.body_composition import measure_body_composition
-from radiomark.biomarkers.measurement import Measurement
-from radiomark.decision import Finding, decide
+from radiomark.biomarkers.lung_area import measure_lung_area
+from radiomark.biomarkers.measurement import Measurement, Unit
+from radiomark.decision import Finding, classifier_finding, decide
 from radiomark.errors import InputError, RecipeError
 from radiomark.image import Image, LabelMap
 from radiomark.io.atomic import atomic_directory
 from radiomark.io.nifti import write_nifti
+from radiomark.io.raster import write_png
 from radiomark.io.seg import write_dicom_seg
 from radiomark.io.sr import segment_numbers, write_dicom_sr
 from radiomark.io.tables import write_csv
-from radiomark.postprocess import gate_by_intensity, remove_small_components
+from radiomark.postprocess import fill_holes, gate_by_intensity, keep_largest_component, remove_small_components
 from radiomark.recipes.schema import Recipe
 from radiomark.report.html import write_case_report
 from radiomark.report.overlay import save_overlay
+from radiomark.transforms.intensity import as_unit_float, to_unit_interval
 
-BIOMARKERS: dict[str, Callable[..., dict[str, Measurement]]] = {"body_composition": measure_body_composition}
+if TYPE_CHECKING:
+    from radiomark.inference.classifier import ImageClassifier
+
+BIOMARKERS: dict[str, Callable[..., dict[str, Measurement]]] = {"body_composition": measure_body_composition,
+                                                                 "lung_area": measure_lung_area}
 
 
 @dataclass(frozen=True)
@@ -72,7 +79,7 @@ class CaseResult:
     clinical: Clinical
     measurements: Mapping[str, Measurement]
     findings: list[Finding]
-    table: str
+    table: str | None
     flags: list[str] = field(default_factory=list)
     outputs: dict[str, str] = field(default_factory=dict)
 
@@ -87,27 +94,61 @@ class CaseResult:
 
 
 def postprocess(recipe: Recipe, image: Image, labels: LabelMap) -> LabelMap:
-    """The recipe's post-processing: HU gating, then small-component removal."""
+    """The recipe's image-grid post-processing: HU gating, largest component, hole filling, then
+    small-component removal (the network-grid steps happen in the segmenter)."""
     spec = recipe.postprocessing
     if spec.hu_gating:
         labels = gate_by_intensity(labels, image, spec.hu_gating)
+    if spec.largest_component:
+        labels = keep_largest_component(labels)
+    if spec.fill_holes:
+        labels = fill_holes(labels)
     return remove_small_components(labels, spec.min_component_area_mm2)
 
 
 def analyse(recipe: Recipe, image: Image, labels: LabelMap, clinical: Clinical,
-            table: str | None = None) -> tuple[dict[str, Measurement], list[Finding], str]:
-    """Measurements of ``labels`` on ``image``, the findings of cut-off ``table`` and its name."""
+            table: str | None = None) -> tuple[dict[str, Measurement], list[Finding], str | None]:
+    """Measurements of ``labels`` on ``image``, the findings of cut-off ``table`` (the recipe's
+    default when None) and the table's name; no findings and no table for a recipe without tables."""
+    measurements = BIOMARKERS[recipe.biomarkers](image, labels, clinical.height_m, clinical.weight_kg)
+    if not recipe.cutoff_tables:
+        if table is not None:
+            raise RecipeError(f"recipe {recipe.name} has no cut-off tables (--table {table} given)")
+        return measurements, [], None
     table_name = table or recipe.default_cutoff_table
     if table_name not in recipe.cutoff_tables:
         raise RecipeError(f"unknown cut-off table {table_name!r}; tables: {', '.join(recipe.cutoff_tables)}")
-    measurements = BIOMARKERS[recipe.biomarkers](image, labels, clinical.height_m, clinical.weight_kg)
     findings = decide(table_name, recipe.cutoff_tables[table_name], measurements, clinical.sex, clinical.bmi)
     return measurements, findings, table_name
+
+
+def classify(recipe: Recipe, classifier: ImageClassifier | None, image: Image, labels: LabelMap,
+             measurements: dict[str, Measurement], findings: list[Finding],
+             ) -> tuple[dict[str, Measurement], list[Finding]]:
+    """Add the classifier's probability of its positive class (a measurement) and finding, named by
+    the classes it was trained with; without a trained classifier the recipe's finding is undecided
+    and says why."""
+    if classifier is None:
+        assert recipe.classifier is not None  # callers check
+        return measurements, [*findings, Finding(recipe.classifier.classes[1], None, "classifier", "", "",
+                                                 "not decided: the model folder has no trained classifier")]
+    spec = classifier.recipe.classifier
+    assert spec is not None  # ImageClassifier.load checks
+    positive = spec.classes[1]
+    probability = classifier.probability(image, labels)
+    measurement = Measurement(f"{positive}_probability", probability, Unit.RATIO,
+                              f"{spec.backbone} classifier on the {spec.input} image")
+    finding = classifier_finding(positive, probability, spec.threshold,
+                                 f"(model {classifier.run_dir.name}, classes {' / '.join(spec.classes)})")
+    return {**measurements, measurement.name: measurement}, [*findings, finding]
 
 
 def write_case_outputs(recipe: Recipe, image: Image, labels: LabelMap, result: CaseResult, out_dir: Path,
                        model: str, dicom_seg: bool = False, dicom_sr: bool = False) -> CaseResult:
     """Write labels.nii.gz, measurements.json/.csv, overlay.png, report.html (seg.dcm, sr.dcm) atomically.
+
+    An image without known pixel spacing (a plain PNG radiograph) gets ``labels.png`` (label values
+    as grey levels) instead of a NIfTI file, which would need a spacing.
 
     ``dicom_sr`` implies ``dicom_seg``: the report's measurements point at the SEG's segments.
 
@@ -123,8 +164,12 @@ def write_case_outputs(recipe: Recipe, image: Image, labels: LabelMap, result: C
     dicom_seg = dicom_seg or dicom_sr
     if dicom_seg and not labels.metadata.get("files"):
         raise InputError(result.source, "a DICOM SEG needs DICOM input; this image was not read from DICOM")
+    label_file = "labels.nii.gz" if labels.spacing_mm is not None else "labels.png"
     with atomic_directory(out_dir) as folder:
-        write_nifti(labels, folder / "labels.nii.gz")
+        if labels.spacing_mm is None:
+            write_png(labels, folder / label_file)
+        else:
+            write_nifti(labels, folder / label_file)
         if dicom_seg:
             write_dicom_seg(labels, folder / "seg.dcm", recipe.label_codes, algorithm=f"radiomark {recipe.name}")
         if dicom_sr:
@@ -137,12 +182,16 @@ def write_case_outputs(recipe: Recipe, image: Image, labels: LabelMap, result: C
                     "findings": [asdict(f) for f in result.findings]}
         (folder / "measurements.json").write_text(json.dumps(document, indent=2))
         write_csv([result.row()], folder / "measurements.csv")
-        window = recipe.preprocessing.window
         write_case_report(recipe, result, model, folder / "report.html")
-        save_overlay(image, labels, folder / "overlay.png", 40, 400,
-                     title=f"{result.case_id}: {recipe.title} (window 40/400 HU, model window {window.level:g}/"
-                           f"{window.width:g})")
-    names = ("labels.nii.gz", "measurements.json", "measurements.csv", "overlay.png", "report.html")
+        window = recipe.preprocessing.window
+        if window is not None:  # CT: a soft-tissue display window, whatever the model's window
+            grey = as_unit_float(image.array, 40, 400)
+            shown = f"window 40/400 HU, model window {window.level:g}/{window.width:g}"
+        else:
+            grey = to_unit_interval(image.array, recipe.preprocessing)
+            shown = "grey levels scaled as the model sees them"
+        save_overlay(grey, image, labels, folder / "overlay.png", title=f"{result.case_id}: {recipe.title} ({shown})")
+    names = (label_file, "measurements.json", "measurements.csv", "overlay.png", "report.html")
     names += (("seg.dcm",) if dicom_seg else ()) + (("sr.dcm",) if dicom_sr else ())
     return CaseResult(result.case_id, result.source, result.clinical, result.measurements, result.findings,
                       result.table, result.flags,

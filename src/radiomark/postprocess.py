@@ -1,4 +1,5 @@
-"""Clean-up of predicted label maps: HU gating per structure and small-component removal."""
+"""Clean-up of predicted label maps: HU gating, largest component, hole filling and small-component
+removal, each per structure (MONAI / scikit-image)."""
 
 from __future__ import annotations
 
@@ -37,3 +38,20 @@ def remove_small_components(labels: LabelMap, min_size: float) -> LabelMap:
         kept = remove_small_objects(mask, max_size=min_samples - 1) if min_samples > 1 else mask
         array[mask & ~kept] = 0
     return LabelMap.like(labels, array, labels.labels)
+
+
+def keep_largest_component(labels: LabelMap) -> LabelMap:
+    """Keep only the largest connected component of each structure (MONAI, full connectivity)."""
+    from monai.transforms import KeepLargestConnectedComponent
+
+    kept = KeepLargestConnectedComponent(applied_labels=sorted(labels.labels), independent=True)(
+        np.array(labels.array)[None])
+    return LabelMap.like(labels, np.asarray(kept)[0], labels.labels)
+
+
+def fill_holes(labels: LabelMap) -> LabelMap:
+    """Fill the enclosed holes of each structure (MONAI ``FillHoles``); other structures win ties."""
+    from monai.transforms import FillHoles
+
+    filled = FillHoles(applied_labels=sorted(labels.labels))(np.array(labels.array)[None])
+    return LabelMap.like(labels, np.asarray(filled)[0], labels.labels)

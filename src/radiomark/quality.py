@@ -7,21 +7,28 @@ from collections.abc import Mapping
 import numpy as np
 
 from radiomark.biomarkers.measurement import Measurement
-from radiomark.image import Image, LabelMap, Orientation
+from radiomark.image import Image, LabelMap
 from radiomark.recipes.schema import Recipe
 
 
 def quality_flags(recipe: Recipe, image: Image, predicted: LabelMap | None, final: LabelMap,
-                  measurements: Mapping[str, Measurement]) -> list[str]:
+                  measurements: Mapping[str, Measurement], rotation_fired: bool = False) -> list[str]:
     """Human-readable flags; an empty list means no check fired.
 
     ``predicted`` is the network's label map before post-processing (None for a given mask): a
-    large share removed by HU gating suggests the segmentation and the image disagree.
+    large share removed by post-processing suggests the segmentation and the image disagree.
+    ``rotation_fired`` says the recipe's rotation rule had to average rotated predictions.
     """
     spec = recipe.quality
     flags = []
-    if image.orientation is not Orientation.AXIAL:
-        flags.append(f"the image is {image.orientation}, the recipe expects an axial slice")
+    if spec.expected_orientation is not None and image.orientation != spec.expected_orientation:
+        flags.append(f"the image is {image.orientation}, the recipe expects an {spec.expected_orientation} slice")
+    if rotation_fired:
+        flags.append("rotation rule fired: the first prediction covered too little area, so predictions of the "
+                     "image rotated 90° both ways were averaged in")
+    empty = [name.replace("_", " ") for value, name in final.labels.items() if not np.any(final.array == value)]
+    if empty:
+        flags.append(f"nothing segmented for: {', '.join(empty)}")
     thickness = image.metadata.get("slice_thickness_mm")
     if thickness is not None and thickness > spec.max_slice_thickness_mm:
         flags.append(f"slice thickness {thickness:g} mm exceeds {spec.max_slice_thickness_mm:g} mm")

@@ -22,6 +22,7 @@ class Unit(StrEnum):
     HOUNSFIELD = "[hnsf'U]"
     PPM = "[ppm]"
     RATIO = "1"
+    PIXELS = "{pixels}"  # UCUM annotation of a dimensionless count: areas of uncalibrated images
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -14,7 +15,7 @@ from radiomark.image import Image, LabelMap
 from radiomark.models.factory import build_network
 from radiomark.recipes import load_recipe
 from radiomark.recipes.schema import Recipe
-from radiomark.transforms.intensity import as_unit_float
+from radiomark.transforms.intensity import to_unit_interval
 from radiomark.transforms.spatial import canonical_flips, fitted_shape, flip, from_network_grid, to_network_grid
 
 
@@ -27,20 +28,46 @@ def bundled_model_dir(recipe_name: str) -> Path:
 
 
 @dataclass(frozen=True)
+class Prediction:
+    """A segmentation on the image's grid: the label map, the per-structure probabilities
+    ``[labels, rows, columns]`` and whether the rotation rule fired."""
+
+    labels: LabelMap
+    probabilities: np.ndarray
+    rotation_fired: bool = False
+
+
+def _train_foreground_fraction(run_dir: Path) -> float | None:
+    """Mean labelled fraction of the network grid over the training images (``metrics.json``)."""
+    metrics = run_dir / "metrics.json"
+    if not metrics.is_file():
+        return None
+    folds = json.loads(metrics.read_text()).get("folds", [])
+    values = [fold["train_foreground_fraction"] for fold in folds if "train_foreground_fraction" in fold]
+    return float(np.mean(values)) if values else None
+
+
+@dataclass(frozen=True)
 class Segmenter:
     """The recipe and the fold networks of a run folder; their sigmoid outputs are averaged."""
 
     recipe: Recipe
     networks: tuple[torch.nn.Module, ...]
     run_dir: Path
+    train_foreground_fraction: float | None = None
 
     @classmethod
-    def load(cls, run_dir: str | Path) -> Segmenter:
-        """Load ``run_dir/recipe.yaml`` and every ``run_dir/fold_*/best.pt``."""
+    def load(cls, run_dir: str | Path, recipe: Recipe | None = None) -> Segmenter:
+        """Load ``run_dir/recipe.yaml`` and every ``run_dir/fold_*/best.pt``.
+
+        ``recipe`` replaces the stored recipe's post-processing (the network part must match the
+        weights); it lets a benchmark switch post-processing steps on and off.
+        """
         folder = Path(run_dir)
         if not (folder / "recipe.yaml").is_file():
             raise InputError(folder, "not a model folder (no recipe.yaml); give the --out folder of a training run")
-        recipe = load_recipe(folder / "recipe.yaml")
+        stored = load_recipe(folder / "recipe.yaml")
+        recipe = stored if recipe is None else stored.model_copy(update={"postprocessing": recipe.postprocessing})
         weights = sorted(folder.glob("fold_*/best.pt"))
         if not weights:
             raise InputError(folder, "no trained weights (fold_*/best.pt) in this model folder")
@@ -52,31 +79,61 @@ class Segmenter:
             except (RuntimeError, OSError, EOFError) as error:
                 raise InputError(path, f"cannot load the weights ({' '.join(str(error).split())[:200]})") from None
             networks.append(network.eval())
-        return cls(recipe, tuple(networks), folder)
+        fraction = _train_foreground_fraction(folder)
+        if recipe.postprocessing.rotation_rule is not None and fraction is None:
+            raise InputError(folder / "metrics.json", "the recipe's rotation rule needs the training images' "
+                                                      "train_foreground_fraction, which this model folder lacks")
+        return cls(recipe, tuple(networks), folder, fraction)
 
-    def probabilities(self, image: Image) -> np.ndarray:
-        """Per-structure probabilities ``[labels, rows, columns]`` on ``image``'s own grid.
+    def _network_probabilities(self, network_input: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return torch.stack([torch.sigmoid(net(network_input))[0] for net in self.networks]).mean(0)
 
-        The slice is windowed, flipped to the canonical orientation, scaled and padded onto the
-        network grid (see :mod:`radiomark.transforms.spatial`), and the probabilities are brought
-        back the same way.
+    def _rotation_rule(self, network_input: torch.Tensor, probabilities: torch.Tensor) -> tuple[torch.Tensor, bool]:
+        """Average with the predictions of the input rotated ±90° when the foreground is too small."""
+        rule = self.recipe.postprocessing.rotation_rule
+        if rule is None or self.train_foreground_fraction is None:
+            return probabilities, False
+        foreground = float((probabilities > 0.5).float().sum()) / probabilities[0].numel()
+        if foreground >= rule.area_fraction * self.train_foreground_fraction:
+            return probabilities, False
+        rotated = [torch.rot90(self._network_probabilities(torch.rot90(network_input, k, dims=(2, 3))), -k,
+                               dims=(1, 2)) for k in (1, -1)]
+        return torch.stack([probabilities, *rotated]).mean(0), True
+
+    def segment(self, image: Image) -> Prediction:
+        """Segment a 2D ``image``: probabilities and label map on its own grid.
+
+        The slice's intensities are mapped to [0, 1] (recipe preprocessing), flipped to the
+        canonical orientation, scaled and padded onto the network grid (see
+        :mod:`radiomark.transforms.spatial`); the rotation rule and median filter of the recipe
+        act there, and the probabilities are brought back the same way. A pixel takes the most
+        probable structure where that probability exceeds 0.5.
         """
         if image.ndim != 2:
             raise GeometryError(image.metadata.get("source"), f"this model segments 2D slices, got {image.shape}")
-        window, size = self.recipe.preprocessing.window, self.recipe.preprocessing.spatial_size
+        size = self.recipe.preprocessing.spatial_size
         flips, fitted = canonical_flips(image), fitted_shape(image, size)
-        unit = torch.from_numpy(np.ascontiguousarray(flip(as_unit_float(image.array, window.level, window.width),
+        unit = torch.from_numpy(np.ascontiguousarray(flip(to_unit_interval(image.array, self.recipe.preprocessing),
                                                           flips)))[None]
-        # Padding is 0 on the windowed [0, 1] scale, the value air takes, as in training.
+        # Padding is 0 on the [0, 1] scale (air on a CT window), as in training.
         network_input = torch.as_tensor(to_network_grid(unit, fitted, size, mode="area", pad_value=0.0))[None]
-        with torch.no_grad():
-            probabilities = torch.stack([torch.sigmoid(net(network_input))[0] for net in self.networks]).mean(0)
-        back = np.asarray(from_network_grid(probabilities, fitted, image.shape), dtype=np.float32)
-        return np.ascontiguousarray(flip(back, flips))
+        probabilities, rotated = self._rotation_rule(network_input, self._network_probabilities(network_input))
+        radius = self.recipe.postprocessing.median_filter_radius
+        if radius:
+            from monai.transforms import MedianSmooth
+
+            probabilities = torch.as_tensor(MedianSmooth(radius)(probabilities))
+        back = np.ascontiguousarray(flip(np.asarray(from_network_grid(probabilities, fitted, image.shape),
+                                                    dtype=np.float32), flips))
+        best = back.argmax(axis=0)
+        labels = np.where(back.max(axis=0) > 0.5, best + 1, 0)
+        return Prediction(LabelMap.like(image, labels, self.recipe.labels), back, rotated)
+
+    def probabilities(self, image: Image) -> np.ndarray:
+        """Per-structure probabilities ``[labels, rows, columns]`` on ``image``'s own grid."""
+        return self.segment(image).probabilities
 
     def predict(self, image: Image) -> LabelMap:
-        """Label map on ``image``'s grid: the most probable structure where its probability > 0.5."""
-        probabilities = self.probabilities(image)
-        best = probabilities.argmax(axis=0)
-        labels = np.where(probabilities.max(axis=0) > 0.5, best + 1, 0)
-        return LabelMap.like(image, labels, self.recipe.labels)
+        """Label map on ``image``'s grid (see :meth:`segment`)."""
+        return self.segment(image).labels

@@ -1,10 +1,11 @@
-"""Build the recipe's MONAI network: one output channel (logit) per labelled structure."""
+"""Build the recipe's MONAI networks: the segmenter (one logit per labelled structure) and the
+optional image-level classifier (one logit)."""
 
 from __future__ import annotations
 
 import torch
 
-from radiomark.recipes.schema import Recipe
+from radiomark.recipes.schema import Classifier, Recipe
 
 
 def build_network(recipe: Recipe, spatial_dims: int = 2) -> torch.nn.Module:
@@ -17,3 +18,11 @@ def build_network(recipe: Recipe, spatial_dims: int = 2) -> torch.nn.Module:
                             spatial_dims=spatial_dims)
     return UNet(spatial_dims=spatial_dims, in_channels=1, out_channels=outputs, channels=spec.channels,
                 strides=spec.strides, num_res_units=spec.num_res_units)
+
+
+def build_classifier(spec: Classifier) -> torch.nn.Module:
+    """MONAI ``EfficientNetBN`` (trained from scratch: no pretrained weights can be downloaded)
+    with one grey input channel and one output logit for the positive class."""
+    from monai.networks.nets import EfficientNetBN
+
+    return EfficientNetBN(spec.backbone, pretrained=False, spatial_dims=2, in_channels=1, num_classes=1)

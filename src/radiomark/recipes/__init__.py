@@ -24,8 +24,15 @@ class RecipeName(StrEnum):
     DISC_HERNIATION = "disc-herniation"
 
 
+class Stage(StrEnum):
+    """What ``train`` / ``evaluate`` work on: a recipe's segmenter or its image classifier."""
+
+    SEGMENT = "segment"
+    CLASSIFY = "classify"
+
+
 #: Recipes whose declarative file exists (the others are still to come).
-AVAILABLE = (RecipeName.SARCOPENIA,)
+AVAILABLE = (RecipeName.SARCOPENIA, RecipeName.NEONATAL_RDS)
 
 
 def load_recipe(name_or_path: str | os.PathLike[str]) -> Recipe:

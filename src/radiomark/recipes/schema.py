@@ -23,10 +23,21 @@ class Window(_Strict):
 
 
 class Preprocessing(_Strict):
-    """What happens to an image before the network sees it."""
+    """What happens to an image before the network sees it: exactly one intensity mapping to [0, 1]
+    — a fixed ``window`` (CT, HU) or per-image ``percentiles`` (X-ray: the (low, high) percentiles
+    of the image's own values map to 0 and 1, clipped) — then placement on the network grid."""
 
-    window: Window
+    window: Window | None = None
+    percentiles: tuple[float, float] | None = None
     spatial_size: tuple[int, int] = Field(description="network input size (rows, columns) in pixels")
+
+    @model_validator(mode="after")
+    def _one_intensity_mapping(self) -> Preprocessing:
+        if (self.window is None) == (self.percentiles is None):
+            raise ValueError("preprocessing needs exactly one of window (HU) or percentiles")
+        if self.percentiles is not None and not 0 <= self.percentiles[0] < self.percentiles[1] <= 100:
+            raise ValueError(f"percentiles must satisfy 0 <= low < high <= 100, got {self.percentiles}")
+        return self
 
 
 class RandomWindow(_Strict):
@@ -38,13 +49,15 @@ class RandomWindow(_Strict):
 
 
 class Augmentation(_Strict):
-    """Training augmentation (MONAI transforms plus the random window)."""
+    """Training augmentation (MONAI transforms plus the random window). Flips: left–right with
+    ``flip_probability``, up–down with half of it; set 0 where sides matter (left/right labels)."""
 
     random_window: RandomWindow | None = None
     flip_probability: float = Field(0.5, ge=0, le=1)
     rotate_degrees: float = Field(10.0, ge=0)
     scale: float = Field(0.1, ge=0, lt=1)
     noise_std: float = Field(0.02, ge=0, description="Gaussian noise on the [0, 1] windowed image")
+    gamma: tuple[float, float] | None = Field(None, description="random gamma (contrast) range on [0, 1] values")
 
 
 class Network(_Strict):
@@ -77,16 +90,33 @@ class Training(_Strict):
     seed: int = 0
 
 
-class Postprocessing(_Strict):
-    """Clean-up of predicted labels: HU gating per structure, then small-component removal."""
+class RotationRule(_Strict):
+    """Test-time rotation: when the predicted foreground covers less than ``area_fraction`` of the
+    mean foreground of the training images (stored with the model), the image is also predicted
+    rotated 90° clockwise and counter-clockwise and the three probability maps are averaged."""
 
+    area_fraction: float = Field(0.3, gt=0, lt=1)
+
+
+class Postprocessing(_Strict):
+    """Clean-up of predictions, each step switchable. On the network grid: the rotation rule, then
+    a median filter of the probabilities (``median_filter_radius`` pixels; a median commutes with
+    the 0.5 threshold, so this equals filtering the predicted mask). On the image grid: HU gating
+    per structure, the largest connected component per structure, hole filling, then small-component
+    removal."""
+
+    rotation_rule: RotationRule | None = None
+    median_filter_radius: int = Field(0, ge=0)
     hu_gating: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    largest_component: bool = False
+    fill_holes: bool = False
     min_component_area_mm2: float = Field(0.0, ge=0)
 
 
 class Quality(_Strict):
     """Quality-control limits; a result outside them is flagged, not refused."""
 
+    expected_orientation: Literal["axial"] | None = "axial"
     max_slice_thickness_mm: float = 5.0
     max_removed_fraction: float = Field(0.15, ge=0, le=1, description="of a structure's predicted pixels")
     plausible_ranges: dict[str, tuple[float, float]] = Field(default_factory=dict,
@@ -113,6 +143,29 @@ class CutoffTable(_Strict):
     rules: tuple[CutoffRule, ...]
 
 
+class Classifier(_Strict):
+    """An image-level classifier (MONAI EfficientNetBN, one logit) applied after segmentation.
+
+    ``input`` says what it sees: the ``whole`` image, the bounding box of the segmented
+    structures plus ``crop_margin`` (fraction of the box size) (``crop``), or that crop with
+    everything outside the structures set to 0 (``masked``). Intensities as in preprocessing."""
+
+    backbone: Literal["efficientnet-b0", "efficientnet-b1", "efficientnet-b2", "efficientnet-b3",
+                      "efficientnet-b4", "efficientnet-b5"] = "efficientnet-b0"
+    classes: tuple[str, str] = Field(description="(negative, positive) class names")
+    input: Literal["whole", "crop", "masked"] = "crop"
+    crop_margin: float = Field(0.1, ge=0, le=1)
+    spatial_size: tuple[int, int] = (512, 512)
+    flip_probability: float = Field(0.5, ge=0, le=1, description="vertical and horizontal flips, each")
+    threshold: float = Field(0.5, gt=0, lt=1, description="positive when the probability is at least this")
+    epochs: int = Field(20, ge=1)
+    batch_size: int = Field(16, ge=1)
+    learning_rate: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(1e-4, ge=0)
+    validation_fraction: float = Field(0.2, gt=0, lt=1)
+    seed: int = 0
+
+
 class Recipe(_Strict):
     """One clinical task: labels, preprocessing, model, loss, post-processing, decision tables."""
 
@@ -129,10 +182,13 @@ class Recipe(_Strict):
     loss: Loss
     training: Training
     postprocessing: Postprocessing
-    biomarkers: Literal["body_composition"]
+    biomarkers: Literal["body_composition", "lung_area"]
+    agreement_measure: str | None = Field(None, description="measurement compared between predicted and "
+                                                            "reference labels by evaluate")
+    classifier: Classifier | None = None
     quality: Quality = Field(default_factory=Quality)
-    cutoff_tables: dict[str, CutoffTable]
-    default_cutoff_table: str
+    cutoff_tables: dict[str, CutoffTable] = Field(default_factory=dict)
+    default_cutoff_table: str | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Recipe:
@@ -143,7 +199,7 @@ class Recipe(_Strict):
         unknown = (set(self.postprocessing.hu_gating) | set(self.label_codes)) - set(self.labels.values())
         if unknown:
             raise ValueError(f"postprocessing.hu_gating or label_codes name unknown labels {sorted(unknown)}")
-        if self.default_cutoff_table not in self.cutoff_tables:
+        if self.cutoff_tables and self.default_cutoff_table not in self.cutoff_tables:
             raise ValueError(f"default_cutoff_table {self.default_cutoff_table!r} is not one of "
                              f"{sorted(self.cutoff_tables)}")
         return self

@@ -34,13 +34,18 @@ def render_case_report(recipe: Recipe, result: CaseResult, model: str) -> str:
     findings = "\n".join(
         f"<tr><td>{escape(f.name)}</td><td class='{_VERDICT[f.present][0]}'>{_VERDICT[f.present][1]}</td>"
         f"<td>{escape(f.rule)}</td><td>{escape(f.reason)}</td></tr>" for f in result.findings)
-    cutoffs = recipe.cutoff_tables[result.table]
+    if result.table in recipe.cutoff_tables:
+        cutoffs = recipe.cutoff_tables[result.table]
+        source = f"Cut-off table <b>{escape(cutoffs.title)}</b>: {escape(cutoffs.citation)}"
+    else:
+        source = "; ".join(f"<b>{escape(f.name)}</b> decided by {escape(f.table)} {escape(f.citation)}"
+                           for f in result.findings) or "No decision rule applies to this recipe."
     clinical = result.clinical
     return template.substitute(
         title=escape(recipe.title), case_id=escape(result.case_id), source=escape(result.source),
         sex=escape(clinical.sex or "—"), height=_number(clinical.height_m), weight=_number(clinical.weight_kg, 1),
         bmi=_number(clinical.bmi, 1), measurement_rows=measurements, finding_rows=findings,
-        table_title=escape(cutoffs.title), citation=escape(cutoffs.citation), version=__version__,
+        decision_source=source, version=__version__,
         recipe=escape(recipe.name), model=escape(model),
         flags=("<ul>" + "".join(f"<li class='yes'>{escape(flag)}</li>" for flag in result.flags) + "</ul>"
                if result.flags else "<p class='no'>No check fired.</p>"))

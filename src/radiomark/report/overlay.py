@@ -1,4 +1,4 @@
-"""Overlay pictures: structures coloured on the windowed slice, with a legend."""
+"""Overlay pictures: structures coloured on the grey image, with a legend."""
 
 from __future__ import annotations
 
@@ -8,18 +8,16 @@ import numpy as np
 
 from radiomark.image import Image, LabelMap
 from radiomark.report.figures import pyplot, save_png
-from radiomark.transforms.intensity import as_unit_float
 
 COLOURS = ("#e6194b", "#ffe119", "#42d4f4", "#3cb44b", "#f58231", "#911eb4", "#f032e6", "#bfef45")
 
 
-def save_overlay(image: Image, labels: LabelMap, path: str | Path, level: float, width: float,
-                 title: str = "") -> Path:
-    """Write a PNG of the 2D ``image`` windowed to (level, width) HU with ``labels`` coloured."""
+def save_overlay(grey: np.ndarray, image: Image, labels: LabelMap, path: str | Path, title: str = "") -> Path:
+    """Write a PNG of ``grey`` (the 2D ``image``'s values mapped to [0, 1]) with ``labels`` coloured;
+    pixels are drawn with ``image``'s physical aspect ratio."""
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Patch
 
-    grey = as_unit_float(image.array, level, width)
     rows, columns = image.shape
     aspect = 1.0 if image.spacing_mm is None else image.spacing_mm[0] / image.spacing_mm[1]
     figure, axis = pyplot().subplots(figsize=(7, 7 * rows * aspect / columns + 0.6))
@@ -34,6 +32,6 @@ def save_overlay(image: Image, labels: LabelMap, path: str | Path, level: float,
     axis.legend(handles=[Patch(color=c, label=labels.labels[v].replace("_", " ")) for v, c in zip(values, colours,
                                                                                                     strict=True)],
                 loc="lower right", fontsize=8, framealpha=0.8)
-    axis.set_title(title or f"window {level:g} / {width:g} HU", fontsize=10)
+    axis.set_title(title, fontsize=10)
     axis.axis("off")
     return save_png(figure, path, dpi=110)

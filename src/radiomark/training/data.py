@@ -12,6 +12,7 @@ folder name, identifies the patient. A volume contributes each labelled axial sl
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from radiomark.image import Image, LabelMap
 from radiomark.io import read_image
 from radiomark.io.nifti import read_nifti
 from radiomark.recipes.schema import Recipe
+from radiomark.transforms.intensity import to_unit_interval
 from radiomark.transforms.spatial import canonical_flips, fitted_shape, flip, to_network_grid
 
 LABELS_FILE = "labels.nii.gz"
@@ -45,10 +47,11 @@ class Case:
 
 
 def find_case_folders(data_dir: Path) -> list[Path]:
-    """Folders under ``data_dir`` (itself included) that hold a ``labels.nii.gz``."""
+    """Folders under ``data_dir`` (itself included, symbolic links followed) that hold a ``labels.nii.gz``."""
     if not data_dir.is_dir():
         raise InputError(data_dir, "no such folder")
-    folders = sorted({p.parent for p in data_dir.rglob(LABELS_FILE) if not p.parent.name.startswith(".")})
+    folders = sorted(Path(root) for root, _, files in os.walk(data_dir, followlinks=True)
+                     if LABELS_FILE in files and not Path(root).name.startswith("."))
     if not folders:
         raise InputError(data_dir, f"no case folders found (a case is a folder holding {LABELS_FILE})")
     return folders
@@ -103,13 +106,21 @@ def load_cases(data_dir: str | Path, recipe: Recipe) -> list[Case]:
 
 
 def to_network_input(case: Case, recipe: Recipe) -> dict[str, torch.Tensor]:
-    """HU image ``[1, H, W]`` and one-hot target ``[labels, H, W]`` on the network grid (canonical
-    orientation, uniform physical scaling, centre padding; see :mod:`radiomark.transforms.spatial`)."""
+    """Image ``[1, H, W]`` and one-hot target ``[labels, H, W]`` on the network grid (canonical
+    orientation, uniform physical scaling, centre padding; see :mod:`radiomark.transforms.spatial`).
+
+    A windowed recipe's image stays in HU (padded with air) so training can draw random windows;
+    a percentile recipe's image is scaled to [0, 1] here (padded with 0).
+    """
     size = recipe.preprocessing.spatial_size
     flips, fitted = canonical_flips(case.image), fitted_shape(case.image, size)
-    image = torch.as_tensor(np.ascontiguousarray(flip(np.asarray(case.image.array, dtype=np.float32), flips)))[None]
+    values = np.asarray(case.image.array, dtype=np.float32)
+    pad_value = AIR_HU
+    if recipe.preprocessing.window is None:
+        values, pad_value = to_unit_interval(values, recipe.preprocessing), 0.0
+    image = torch.as_tensor(np.ascontiguousarray(flip(values, flips)))[None]
     labels = torch.as_tensor(np.ascontiguousarray(flip(np.asarray(case.labels.array, dtype=np.float32), flips)))[None]
-    image = to_network_grid(image, fitted, size, mode="area", pad_value=AIR_HU)
+    image = to_network_grid(image, fitted, size, mode="area", pad_value=pad_value)
     labels = to_network_grid(labels, fitted, size, mode="nearest", pad_value=0)
     target = torch.cat([(labels == value).float() for value in sorted(recipe.labels)])
     return {"image": torch.as_tensor(image), "label": torch.as_tensor(target)}

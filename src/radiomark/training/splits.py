@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn.model_selection import GroupKFold, GroupShuffleSplit
+from sklearn.model_selection import GroupKFold, GroupShuffleSplit, StratifiedGroupKFold
 
 from radiomark.errors import InputError
 
@@ -28,3 +28,16 @@ def patient_splits(patient_ids: Sequence[str], folds: int, validation_fraction: 
     else:
         splitter = GroupKFold(n_splits=folds, shuffle=True, random_state=seed)
     return [(train, valid) for train, valid in splitter.split(indices, groups=groups)]
+
+
+def stratified_patient_split(patient_ids: Sequence[str], labels: Sequence[int], validation_fraction: float,
+                             seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(train indices, validation indices) grouped by patient and stratified by label: the first
+    fold of a stratified group k-fold with k = round(1 / validation_fraction)."""
+    groups = np.asarray(patient_ids)
+    folds = max(2, int(round(1 / validation_fraction)))
+    if np.unique(groups).size < folds:
+        raise InputError(None, f"{np.unique(groups).size} patient(s) are too few for a {folds}-fold split")
+    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    train, validation = next(splitter.split(np.arange(groups.size), np.asarray(labels), groups=groups))
+    return train, validation

@@ -46,22 +46,34 @@ class EpochRecord:
         return float(np.mean(list(self.dice.values())))
 
 
+def _fixed_intensity(recipe: Recipe) -> Any:
+    """The inference-time intensity mapping of a training sample (identity for percentile recipes,
+    whose samples were scaled to [0, 1] in :func:`to_network_input`)."""
+    from monai.transforms import Compose, ScaleIntensityRanged
+
+    window = recipe.preprocessing.window
+    if window is None:
+        return Compose([])
+    return ScaleIntensityRanged(["image"], a_min=window.level - window.width / 2,
+                                a_max=window.level + window.width / 2, b_min=0.0, b_max=1.0, clip=True)
+
+
 def _transforms(recipe: Recipe, train: bool) -> Any:
-    from monai.transforms import Compose, RandAffined, RandFlipd, RandGaussianNoised, ScaleIntensityRanged
+    from monai.transforms import Compose, RandAdjustContrastd, RandAffined, RandFlipd, RandGaussianNoised
 
     from radiomark.transforms.intensity import RandomWindowd
 
-    fixed = recipe.preprocessing.window
     if not train:
-        return ScaleIntensityRanged(["image"], a_min=fixed.level - fixed.width / 2,
-                                    a_max=fixed.level + fixed.width / 2, b_min=0.0, b_max=1.0, clip=True)
-    augment = recipe.augmentation
+        return _fixed_intensity(recipe)
+    augment, window = recipe.augmentation, recipe.preprocessing.window
     steps: list[Any] = []
-    if augment.random_window is not None:
+    if augment.random_window is not None and window is not None:
         steps.append(RandomWindowd(["image"], augment.random_window.level, augment.random_window.width,
-                                   (fixed.level, fixed.width), prob=augment.random_window.probability))
+                                   (window.level, window.width), prob=augment.random_window.probability))
     else:
-        steps.append(_transforms(recipe, train=False))
+        steps.append(_fixed_intensity(recipe))
+    if augment.gamma is not None:
+        steps.append(RandAdjustContrastd(["image"], prob=0.5, gamma=augment.gamma))
     steps += [RandFlipd(["image", "label"], prob=augment.flip_probability, spatial_axis=1),
               RandFlipd(["image", "label"], prob=augment.flip_probability / 2, spatial_axis=0),  # prone scans
               RandAffined(["image", "label"], prob=0.8, rotate_range=math.radians(augment.rotate_degrees),
@@ -193,7 +205,10 @@ def train(recipe: Recipe, cases: Sequence[Case], out_dir: str | Path, *, epochs:
                              out / f"fold_{fold}", epochs, progress)
         histories.append(history)
         best = max(history, key=lambda r: r.mean_dice)
+        foreground = float(np.mean([float(samples[i]["label"].sum()) / samples[i]["label"][0].numel()
+                                    for i in train_index]))
         summary_folds.append({"fold": fold, "best_epoch": best.epoch, "validation_dice": best.dice,
+                              "train_foreground_fraction": foreground,
                               "validation_iou": best.iou,
                               "train_patients": sorted({patients[i] for i in train_index}),
                               "validation_patients": sorted({patients[i] for i in validation_index})})

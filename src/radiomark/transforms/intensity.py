@@ -1,4 +1,5 @@
-"""Windowing of CT values (HU) to [0, 1], fixed for inference and random for training."""
+"""Intensities to [0, 1]: CT windowing (HU; fixed for inference, random for training) and
+per-image percentile scaling (X-ray, where stored values have no physical unit)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from monai.transforms import MapTransform, RandomizableTransform, ScaleIntensityRange
+from monai.transforms import MapTransform, RandomizableTransform, ScaleIntensityRange, ScaleIntensityRangePercentiles
+
+from radiomark.recipes.schema import Preprocessing
 
 
 def window(values: Any, level: float, width: float) -> Any:
@@ -50,3 +53,15 @@ class RandomWindowd(MapTransform, RandomizableTransform):
 def as_unit_float(values: np.ndarray, level: float, width: float) -> np.ndarray:
     """``window`` for a NumPy array, returning float32."""
     return np.asarray(window(np.asarray(values, dtype=np.float32), level, width), dtype=np.float32)
+
+
+def to_unit_interval(values: np.ndarray, preprocessing: Preprocessing) -> np.ndarray:
+    """The recipe's intensity mapping to [0, 1] (float32): its fixed window, or its percentiles of
+    the image's own values mapped to 0 and 1 and clipped."""
+    if preprocessing.window is not None:
+        return as_unit_float(values, preprocessing.window.level, preprocessing.window.width)
+    assert preprocessing.percentiles is not None  # the schema guarantees one of the two
+    low, high = preprocessing.percentiles
+    scaled = ScaleIntensityRangePercentiles(lower=low, upper=high, b_min=0.0, b_max=1.0, clip=True)(
+        np.array(values, dtype=np.float32))
+    return np.asarray(scaled, dtype=np.float32)

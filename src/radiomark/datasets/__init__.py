@@ -1,0 +1,1 @@
+"""Importers that turn public datasets into radiomark's case layout (see :mod:`radiomark.training.data`)."""

@@ -1,0 +1,156 @@
+"""Training of the recipe's image-level classifier (``train --stage classify``).
+
+Writes ``<run>/classifier/``: ``recipe.yaml`` (the recipe as trained: classes, input, size),
+``best.pt`` (weights of the epoch with the best validation ROC-AUC), ``last.pt`` (everything needed
+to resume), ``history.json``, ``metrics.json`` (validation accuracy, F1, ROC-AUC, the patients on
+each side) and TensorBoard logs. The split is grouped by patient and stratified by class;
+validation figures are on held-out patients only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+
+from radiomark.classification import LabelledImage, classifier_input
+from radiomark.errors import InputError
+from radiomark.inference.predictor import Segmenter
+from radiomark.io import read_image
+from radiomark.io.atomic import atomic_file
+from radiomark.metrics import classification_scores
+from radiomark.models.factory import build_classifier
+from radiomark.recipes.schema import Recipe
+from radiomark.training.splits import stratified_patient_split
+
+#: progress(description, completed, total)
+TrainingProgress = Callable[[str, int, int], None]
+CLASSIFIER_DIR = "classifier"
+
+
+@dataclass(frozen=True)
+class ClassifierEpoch:
+    """Training loss and held-out validation scores of one epoch."""
+
+    epoch: int
+    train_loss: float
+    validation_loss: float
+    scores: dict[str, float]
+
+
+def prepare_inputs(recipe: Recipe, samples: Sequence[LabelledImage], segmenter: Segmenter | None,
+                   progress: TrainingProgress | None = None) -> torch.Tensor:
+    """Classifier inputs ``[N, 1, rows, columns]`` of ``samples`` (segmenting first when the
+    recipe's classifier looks at a crop)."""
+    inputs = []
+    for index, sample in enumerate(samples):
+        image = read_image(sample.path, select=recipe.series_selector)
+        structures = segmenter.predict(image) if segmenter is not None else None
+        inputs.append(torch.from_numpy(classifier_input(image, structures, recipe)))
+        if progress is not None:
+            progress("preparing classifier inputs", index + 1, len(samples))
+    return torch.stack(inputs)
+
+
+def _augment(recipe: Recipe) -> Any:
+    from monai.transforms import Compose, RandFlip
+
+    probability = recipe.classifier.flip_probability if recipe.classifier else 0.0
+    return Compose([RandFlip(prob=probability, spatial_axis=0), RandFlip(prob=probability, spatial_axis=1)])
+
+
+def predict_logits(network: torch.nn.Module, inputs: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """Logits of ``inputs`` in batches, without gradients."""
+    network.eval()
+    with torch.no_grad():
+        return torch.cat([network(inputs[i:i + batch_size])[:, 0] for i in range(0, len(inputs), batch_size)])
+
+
+def _save(payload: Any, path: Path) -> None:
+    with atomic_file(path) as temporary:
+        torch.save(payload, temporary)
+
+
+def train_classifier(recipe: Recipe, samples: Sequence[LabelledImage], inputs: torch.Tensor, out_dir: str | Path,
+                     *, epochs: int | None = None, progress: TrainingProgress | None = None) -> dict[str, Any]:
+    """Train the recipe's classifier on prepared ``inputs`` into ``out_dir/classifier`` (resumable)."""
+    from monai.utils import set_determinism
+    from torch.utils.tensorboard import SummaryWriter
+
+    spec = recipe.classifier
+    if spec is None:
+        raise InputError(None, f"recipe {recipe.name} has no classifier")
+    labels = np.asarray([sample.label for sample in samples])
+    if len(set(labels.tolist())) < 2:
+        raise InputError(out_dir, "classifier training needs images of both classes")
+    patients = [sample.patient_id for sample in samples]
+    train_index, validation_index = stratified_patient_split(patients, labels, spec.validation_fraction, spec.seed)
+    out = Path(out_dir)
+    folder = out / CLASSIFIER_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "recipe.yaml").write_text(yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False))
+    epochs = epochs or spec.epochs
+    set_determinism(spec.seed)
+    network = build_classifier(spec)
+    optimizer = torch.optim.AdamW(network.parameters(), lr=spec.learning_rate, weight_decay=spec.weight_decay)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+    positives = max(1, int(labels[train_index].sum()))
+    loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor((len(train_index) - positives) / positives))
+    history: list[ClassifierEpoch] = []
+    if (folder / "last.pt").exists():
+        state = torch.load(folder / "last.pt", weights_only=True)
+        network.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        history = [ClassifierEpoch(**record) for record in state["history"]]
+    best = max((record.scores["roc_auc"] for record in history), default=-1.0)
+    targets = torch.as_tensor(labels, dtype=torch.float32)
+    augment = _augment(recipe)
+    augment.set_random_state(spec.seed)
+    generator = torch.Generator().manual_seed(spec.seed)
+    with SummaryWriter(str(folder / "tensorboard")) as writer:
+        for epoch in range(len(history) + 1, epochs + 1):
+            network.train()
+            order = torch.as_tensor(train_index)[torch.randperm(len(train_index), generator=generator)]
+            losses = []
+            for start in range(0, len(order), spec.batch_size):
+                batch = order[start:start + spec.batch_size]
+                if len(batch) < 2:  # batch normalisation cannot train on a single image
+                    continue
+                images = torch.stack([torch.as_tensor(augment(inputs[i])) for i in batch.tolist()])
+                optimizer.zero_grad()
+                loss = loss_fn(network(images)[:, 0], targets[batch])
+                loss.backward()
+                optimizer.step()
+                losses.append(loss.item())
+            scheduler.step()
+            logits = predict_logits(network, inputs[validation_index], spec.batch_size)
+            validation_loss = float(loss_fn(logits, targets[validation_index]))
+            scores = classification_scores(labels[validation_index], torch.sigmoid(logits).numpy(), spec.threshold)
+            record = ClassifierEpoch(epoch, float(np.mean(losses)), validation_loss, scores)
+            history.append(record)
+            writer.add_scalars("loss", {"train": record.train_loss, "validation": validation_loss}, epoch)
+            writer.add_scalars("validation", scores, epoch)
+            if scores["roc_auc"] > best:
+                best = scores["roc_auc"]
+                _save(network.state_dict(), folder / "best.pt")
+            _save({"model": network.state_dict(), "optimizer": optimizer.state_dict(),
+                   "scheduler": scheduler.state_dict(), "history": [asdict(r) for r in history]}, folder / "last.pt")
+            (folder / "history.json").write_text(json.dumps([asdict(r) for r in history], indent=1))
+            if progress is not None:
+                progress(f"classifier epoch {epoch}: loss {record.train_loss:.3f}, val AUC {scores['roc_auc']:.3f}",
+                         epoch, epochs)
+    chosen = max(history, key=lambda r: r.scores["roc_auc"])
+    summary = {"recipe": recipe.name, "classes": list(spec.classes), "epochs": epochs, "best_epoch": chosen.epoch,
+               "validation": chosen.scores, "samples": len(samples), "patients": len(set(patients)),
+               "train_patients": sorted({patients[i] for i in train_index}),
+               "validation_patients": sorted({patients[i] for i in validation_index}),
+               "note": "validation figures are on held-out patients; the best epoch was chosen on them"}
+    (folder / "metrics.json").write_text(json.dumps(summary, indent=2))
+    return summary
