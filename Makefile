@@ -8,7 +8,7 @@ TORCH := torch==2.13.0
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 DEMO := demo-output
 
-.PHONY: demo test install clean default-model
+.PHONY: demo test install clean default-model default-model-neonatal-rds
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ install: $(STAMP)
 # A real abdominal CT slice (not necessarily at L3) shipped by the pydicom-data package.
 DEMO_SLICE = $$($(BIN)/python -c "from pydicom.data import get_testdata_file as f; print(f('explicit_VR-UN.dcm', download=False))")
 
+# A real chest CR (MONOCHROME1) from the same package.
+DEMO_CR = $$($(BIN)/python -c "from pydicom.data import get_testdata_file as f; print(f('RG1_UNCR.dcm', download=False))")
+
 demo: $(STAMP)
 	$(BIN)/radiomark phantom sarcopenia $(DEMO)/sarcopenia --cases 3 --format dicom
 	$(BIN)/radiomark phantom brain-gwr $(DEMO)/brain-gwr --cases 1 --format dicom
@@ -31,6 +34,7 @@ demo: $(STAMP)
 	$(BIN)/radiomark phantom disc-herniation $(DEMO)/disc-herniation --cases 1 --format dicom
 	$(BIN)/radiomark info $(DEMO)
 	$(BIN)/radiomark run sarcopenia $(DEMO_SLICE) --sex M --height 1.75 --weight 80 --out $(DEMO)/sarcopenia-run
+	$(BIN)/radiomark run neonatal-rds $(DEMO_CR) --dicom-sr --out $(DEMO)/neonatal-rds-run
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests
@@ -46,6 +50,19 @@ default-model: $(STAMP)
 	mkdir -p $(WEIGHTS)/fold_0
 	cp $(MODEL_RUN)/run/recipe.yaml $(MODEL_RUN)/run/metrics.json $(MODEL_RUN)/run/training_curve.png $(WEIGHTS)/
 	cp $(MODEL_RUN)/run/fold_0/best.pt $(MODEL_RUN)/run/fold_0/history.json $(WEIGHTS)/fold_0/
+
+# Re-creates the bundled neonatal-rds model: the lung segmenter on the JSRT training split, then the
+# normal-vs-pneumonia classifier on Kermany's train split (needs ../shared/data; about 40 minutes).
+NEONATAL_RUN := build/default-neonatal-rds
+NEONATAL_WEIGHTS := src/radiomark/models/weights/neonatal-rds
+default-model-neonatal-rds: $(STAMP)
+	rm -rf $(NEONATAL_RUN)/run
+	$(BIN)/python benchmarks/neonatal_rds.py --train-default-model --work $(NEONATAL_RUN)
+	mkdir -p $(NEONATAL_WEIGHTS)/fold_0 $(NEONATAL_WEIGHTS)/classifier
+	cp $(NEONATAL_RUN)/run/recipe.yaml $(NEONATAL_RUN)/run/metrics.json $(NEONATAL_RUN)/run/training_curve.png $(NEONATAL_WEIGHTS)/
+	cp $(NEONATAL_RUN)/run/fold_0/best.pt $(NEONATAL_RUN)/run/fold_0/history.json $(NEONATAL_WEIGHTS)/fold_0/
+	cp $(NEONATAL_RUN)/run/classifier/recipe.yaml $(NEONATAL_RUN)/run/classifier/best.pt \
+	   $(NEONATAL_RUN)/run/classifier/metrics.json $(NEONATAL_RUN)/run/classifier/history.json $(NEONATAL_WEIGHTS)/classifier/
 
 clean:
 	rm -rf $(VENV) $(DEMO)

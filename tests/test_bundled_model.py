@@ -1,9 +1,10 @@
-"""The bundled default sarcopenia model: loads, and segments a phantom it never saw, from DICOM."""
+"""The bundled default models: they load, carry their cards, and work on images they never saw."""
 
 from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from radiomark import api
@@ -12,6 +13,9 @@ from radiomark.io import read_image
 from radiomark.metrics import overlap_scores
 from radiomark.phantoms import generate_case, write_case
 from radiomark.pipeline import postprocess
+from radiomark.recipes import load_recipe
+from radiomark.training.splits import patient_splits
+from tests.helpers import pydicom_file, shared_data
 
 
 def test_bundled_model_ships_its_card_and_records():
@@ -35,3 +39,49 @@ def test_golden_run_from_dicom_to_measurements(tmp_path):
     document = json.loads((tmp_path / "out" / "sarcopenia-123456" / "measurements.json").read_text())
     assert document["clinical"]["sex"] == case.clinical["sex"]
     assert {f["name"] for f in document["findings"]} == {"sarcopenia"}
+
+
+def test_bundled_neonatal_model_ships_its_card_and_records():
+    folder = bundled_model_dir("neonatal-rds")
+    for name in ("MODEL_CARD.md", "recipe.yaml", "metrics.json", "fold_0/best.pt", "classifier/best.pt",
+                 "classifier/recipe.yaml", "classifier/metrics.json"):
+        assert (folder / name).is_file(), name
+    card = (folder / "MODEL_CARD.md").read_text()
+    assert "JSRT" in card and "Kermany" in card and "research" in card and "neonatal" in card
+    assert load_recipe(folder / "classifier" / "recipe.yaml").classifier.classes == ("normal", "pneumonia")
+
+
+def test_bundled_lung_model_on_held_out_jsrt_patients(tmp_path):
+    from radiomark.datasets.jsrt import import_jsrt
+
+    cases = import_jsrt(shared_data("cxr-jsrt"), tmp_path / "jsrt")
+    _, test = patient_splits([case.name for case in cases], 1, 0.2, seed=0)[0]  # the benchmark's split
+    for index in test[:4]:
+        (tmp_path / "held-out").mkdir(exist_ok=True)
+        (tmp_path / "held-out" / cases[index].name).symlink_to(cases[index])
+    summary = api.evaluate("neonatal-rds", tmp_path / "held-out", tmp_path / "eval", data_kind="JSRT held out")
+    assert summary["leaked_patients"] == []
+    assert min(summary["dice"].values()) > 0.93, summary["dice"]
+
+
+def test_bundled_neonatal_run_on_a_real_chest_cr(tmp_path):
+    import highdicom as hd
+    import pydicom
+
+    from radiomark.io.raster import read_raster
+
+    source = pydicom_file("RG1_UNCR.dcm")  # real CR, MONOCHROME1, PixelSpacing 0\\0 (unknown)
+    (result,) = api.run("neonatal-rds", source, tmp_path, dicom_sr=True).results
+    for name in ("labels.png", "measurements.json", "measurements.csv", "overlay.png", "report.html", "seg.dcm",
+                 "sr.dcm"):
+        assert (tmp_path / "RG1_UNCR" / name).is_file(), name
+    labels = read_raster(tmp_path / "RG1_UNCR" / "labels.png").array
+    columns = np.arange(labels.shape[1])
+    assert columns[np.nonzero(labels == 1)[1]].mean() < labels.shape[1] / 2 < columns[np.nonzero(labels == 2)[1]].mean()
+    area = result.measurements["lung_area"]
+    assert str(area.unit) == "{pixels}" and 0.15 < area.value / labels.size < 0.6
+    assert 0 <= result.measurements["pneumonia_probability"].value <= 1
+    assert [f.name for f in result.findings] == ["pneumonia"]
+    seg = hd.seg.segread(tmp_path / "RG1_UNCR" / "seg.dcm")
+    back = seg.get_pixels_by_source_instance([pydicom.dcmread(source).SOPInstanceUID], combine_segments=True)
+    np.testing.assert_array_equal(back[0], labels)

@@ -185,6 +185,7 @@ def run(recipe_name: str, input_path: str | os.PathLike[str], out: str | os.Path
         sex: str | None = None, height_m: float | None = None, weight_kg: float | None = None,
         slice_index: int | None = None, model: str | os.PathLike[str] | None = None, table: str | None = None,
         resume: bool = False, dicom_seg: bool = False, dicom_sr: bool = False, pixel_spacing_mm: float | None = None,
+        pdf: bool = False, anonymize: bool = False, keep_identifiers: tuple[str, ...] = (),
         progress: Callable[[int, int], None] | None = None,
         ) -> BatchResult:
     """Run a recipe on one study or a cohort folder; outputs go to ``out/<case>/`` and ``out/cohort.csv``.
@@ -195,10 +196,15 @@ def run(recipe_name: str, input_path: str | os.PathLike[str], out: str | os.Path
     written atomically) are skipped and their rows reused in the cohort table.
     Clinical values not given are taken from the DICOM tags where present. ``pixel_spacing_mm``
     gives square pixels of that size (mm) to radiographs whose file carries no spacing (PNG/JPEG).
+    ``pdf`` adds report.pdf; ``anonymize`` de-identifies seg.dcm / sr.dcm (dicognito, one
+    pseudonym mapping for the whole run) and withholds source paths; ``keep_identifiers`` names the
+    DICOM identifiers the reports and tables may show (none by default).
     """
     from radiomark.inference.classifier import ImageClassifier
     from radiomark.inference.predictor import Segmenter, bundled_model_dir
-    from radiomark.pipeline import CaseResult, Clinical, analyse, classify, postprocess, write_case_outputs
+    from radiomark.io.anonymize import new_anonymizer
+    from radiomark.pipeline import (CaseResult, Clinical, OutputOptions, analyse, classify, postprocess,
+                                    write_case_outputs)
     from radiomark.quality import quality_flags
 
     segmenter = Segmenter.load(model if model is not None else bundled_model_dir(recipe_name))
@@ -208,6 +214,7 @@ def run(recipe_name: str, input_path: str | os.PathLike[str], out: str | os.Path
     classifier = (ImageClassifier.load(segmenter.run_dir)
                   if recipe.classifier is not None and ImageClassifier.exists(segmenter.run_dir) else None)
     Clinical(sex, height_m, weight_kg)  # refuse bad clinical values before any work
+    options = OutputOptions(dicom_seg, dicom_sr, pdf, new_anonymizer() if anonymize else None, keep_identifiers)
     if pixel_spacing_mm is not None and not 0.01 <= pixel_spacing_mm <= 10:
         raise InputError(None, f"--spacing is the pixel size in mm (0.01 to 10), got {pixel_spacing_mm}")
     studies = discover_studies(Path(input_path))
@@ -231,10 +238,10 @@ def run(recipe_name: str, input_path: str | os.PathLike[str], out: str | os.Path
                 measurements, findings = classify(recipe, classifier, image, labels, measurements, findings)
             flags = quality_flags(recipe, image, prediction.labels, labels, measurements, prediction.rotation_fired)
             result = CaseResult(_case_id(study), str(study), clinical, measurements, findings, table_name, flags)
-            results.append(write_case_outputs(recipe, image, labels, result, Path(out) / result.case_id,
-                                              model=str(segmenter.run_dir), dicom_seg=dicom_seg,
-                                              dicom_sr=dicom_sr))
-            rows.append(result.row())
+            written = write_case_outputs(recipe, image, labels, result, Path(out) / result.case_id,
+                                         model=str(segmenter.run_dir), options=options)
+            results.append(written)
+            rows.append(written.row())
         except RadiomarkError as error:
             if len(studies) == 1:
                 raise  # a single study: a plain error, and nothing written

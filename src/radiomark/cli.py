@@ -235,6 +235,14 @@ def run(recipe: Annotated[RecipeName, typer.Argument(help="Recipe to run.")],
                             ] = False,
         spacing: Annotated[float | None, typer.Option("--spacing", help="Pixel size in mm for radiographs whose "
                                                                         "file has none (PNG/JPEG).")] = None,
+        pdf: Annotated[bool, typer.Option("--pdf", help="Also write report.pdf (one A4 page).")] = False,
+        anonymize: Annotated[bool, typer.Option("--anonymize", help="De-identify seg.dcm / sr.dcm (dicognito: "
+                                                                    "consistent pseudonyms, UIDs, shifted dates) "
+                                                                    "and withhold source paths.")] = False,
+        keep_identifiers: Annotated[str, typer.Option("--keep-identifiers", help="Comma-separated DICOM "
+                                                      "identifiers to show in reports and tables: patient_name, "
+                                                      "patient_id, birth_date, study_date, accession_number, "
+                                                      "study_description, institution (default: none).")] = "",
         ) -> None:
     """Segment, measure and decide; writes label map, measurements, CSV and overlay per case."""
     from radiomark import api
@@ -243,7 +251,8 @@ def run(recipe: Annotated[RecipeName, typer.Argument(help="Recipe to run.")],
         task = progress.add_task(f"{recipe}", total=None)
         batch = api.run(recipe, input_path, out, sex=sex, height_m=height, weight_kg=weight,
                         slice_index=slice_index, model=model, table=table, resume=resume, dicom_seg=dicom_seg,
-                        dicom_sr=dicom_sr, pixel_spacing_mm=spacing,
+                        dicom_sr=dicom_sr, pixel_spacing_mm=spacing, pdf=pdf, anonymize=anonymize,
+                        keep_identifiers=tuple(name.strip() for name in keep_identifiers.split(",") if name.strip()),
                         progress=lambda done, total: progress.update(task, completed=done, total=total))
     for result in batch.results:
         _show_result(result)

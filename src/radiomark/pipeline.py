@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +19,9 @@ from radiomark.biomarkers.measurement import Measurement, Unit
 from radiomark.decision import Finding, classifier_finding, decide
 from radiomark.errors import InputError, RecipeError
 from radiomark.image import Image, LabelMap
+from radiomark.io.anonymize import anonymize_files
 from radiomark.io.atomic import atomic_directory
+from radiomark.io.dicom import IDENTIFYING_TAGS
 from radiomark.io.nifti import write_nifti
 from radiomark.io.raster import write_png
 from radiomark.io.seg import write_dicom_seg
@@ -28,6 +30,7 @@ from radiomark.io.tables import write_csv
 from radiomark.postprocess import fill_holes, gate_by_intensity, keep_largest_component, remove_small_components
 from radiomark.recipes.schema import Recipe
 from radiomark.report.html import write_case_report
+from radiomark.report.pdf import write_case_pdf
 from radiomark.report.overlay import save_overlay
 from radiomark.transforms.intensity import as_unit_float, to_unit_interval
 
@@ -82,10 +85,13 @@ class CaseResult:
     table: str | None
     flags: list[str] = field(default_factory=list)
     outputs: dict[str, str] = field(default_factory=dict)
+    identifiers: dict[str, str] = field(default_factory=dict)
 
     def row(self) -> dict[str, Any]:
-        """A flat CSV row: identifiers, clinical data, measurements (unit in the header), findings."""
-        values: dict[str, Any] = {"case": self.case_id, "source": self.source, **asdict(self.clinical)}
+        """A flat CSV row: case, kept identifiers, clinical data, measurements (unit in the header),
+        findings, QC flags."""
+        values: dict[str, Any] = {"case": self.case_id, "source": self.source, **self.identifiers,
+                                  **asdict(self.clinical)}
         values |= {f"{m.name} [{m.unit}]": round(m.value, 4) for m in self.measurements.values()}
         values |= {f"{f.name} ({f.table})": {True: "yes", False: "no", None: "undecided"}[f.present]
                    for f in self.findings}
@@ -143,14 +149,44 @@ def classify(recipe: Recipe, classifier: ImageClassifier | None, image: Image, l
     return {**measurements, measurement.name: measurement}, [*findings, finding]
 
 
+@dataclass(frozen=True)
+class OutputOptions:
+    """Optional outputs of a case and the treatment of identifying data.
+
+    ``dicom_sr`` implies ``dicom_seg`` (the report's measurements point at the SEG's segments).
+    ``anonymizer`` (a dicognito ``Anonymizer``, see :mod:`radiomark.io.anonymize`) de-identifies
+    seg.dcm / sr.dcm and withholds the source path; ``keep_identifiers`` names the DICOM
+    identifiers (:data:`radiomark.io.dicom.IDENTIFYING_TAGS`) shown in the report and tables —
+    none by default.
+    """
+
+    dicom_seg: bool = False
+    dicom_sr: bool = False
+    pdf: bool = False
+    anonymizer: Any = None
+    keep_identifiers: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.keep_identifiers) - set(IDENTIFYING_TAGS))
+        if unknown:
+            raise InputError(None, f"--keep-identifiers: unknown {unknown}; choose from {', '.join(IDENTIFYING_TAGS)}")
+        if self.anonymizer is not None and self.keep_identifiers:
+            raise InputError(None, "--anonymize and --keep-identifiers contradict each other; give one")
+        if self.dicom_sr:
+            object.__setattr__(self, "dicom_seg", True)
+
+
+#: What the outputs say instead of the source path when identifying data is withheld.
+WITHHELD = "(withheld: --anonymize)"
+
+
 def write_case_outputs(recipe: Recipe, image: Image, labels: LabelMap, result: CaseResult, out_dir: Path,
-                       model: str, dicom_seg: bool = False, dicom_sr: bool = False) -> CaseResult:
-    """Write labels.nii.gz, measurements.json/.csv, overlay.png, report.html (seg.dcm, sr.dcm) atomically.
+                       model: str, options: OutputOptions = OutputOptions()) -> CaseResult:
+    """Write labels.nii.gz, measurements.json/.csv, overlay.png, report.html (seg.dcm, sr.dcm,
+    report.pdf as ``options`` say) atomically; returns the result as written, with its outputs.
 
     An image without known pixel spacing (a plain PNG radiograph) gets ``labels.png`` (label values
     as grey levels) instead of a NIfTI file, which would need a spacing.
-
-    ``dicom_sr`` implies ``dicom_seg``: the report's measurements point at the SEG's segments.
 
     An existing ``out_dir`` is replaced only when it holds an earlier radiomark result
     (``measurements.json``) and not the input itself: nothing else is ever deleted.
@@ -161,22 +197,30 @@ def write_case_outputs(recipe: Recipe, image: Image, labels: LabelMap, result: C
         raise InputError(out_dir, "the output folder would replace the input; choose another --out")
     if out_dir.exists() and not (out_dir / "measurements.json").is_file():
         raise InputError(out_dir, "exists and is not a radiomark result; refusing to replace it (choose another --out)")
-    dicom_seg = dicom_seg or dicom_sr
-    if dicom_seg and not labels.metadata.get("files"):
+    if options.dicom_seg and not labels.metadata.get("files"):
         raise InputError(result.source, "a DICOM SEG needs DICOM input; this image was not read from DICOM")
+    identifiers = dict(image.metadata.get("identifiers") or {})
+    result = replace(result, source=WITHHELD if options.anonymizer is not None else result.source,
+                     identifiers={name: identifiers.get(name, "") for name in options.keep_identifiers})
     label_file = "labels.nii.gz" if labels.spacing_mm is not None else "labels.png"
+    names = [label_file, "measurements.json", "measurements.csv", "overlay.png", "report.html"]
+    names += (["seg.dcm"] if options.dicom_seg else []) + (["sr.dcm"] if options.dicom_sr else [])
+    names += ["report.pdf"] if options.pdf else []
     with atomic_directory(out_dir) as folder:
         if labels.spacing_mm is None:
             write_png(labels, folder / label_file)
         else:
             write_nifti(labels, folder / label_file)
-        if dicom_seg:
+        if options.dicom_seg:
             write_dicom_seg(labels, folder / "seg.dcm", recipe.label_codes, algorithm=f"radiomark {recipe.name}")
-        if dicom_sr:
+        if options.dicom_sr:
             write_dicom_sr(result.measurements, folder / "seg.dcm", labels.metadata["files"],
                            segment_numbers(labels.labels), folder / "sr.dcm", algorithm=f"radiomark {recipe.name}")
-        document = {"case": result.case_id, "source": result.source, "recipe": recipe.name, "model": model,
-                    "qc_flags": result.flags,
+        if options.anonymizer is not None and options.dicom_seg:
+            anonymize_files([folder / name for name in ("seg.dcm", "sr.dcm") if (folder / name).exists()],
+                            options.anonymizer)
+        document = {"case": result.case_id, "source": result.source, "identifiers": result.identifiers,
+                    "recipe": recipe.name, "model": model, "qc_flags": result.flags,
                     "radiomark": __version__, "clinical": asdict(result.clinical),
                     "measurements": [asdict(m) for m in result.measurements.values()],
                     "findings": [asdict(f) for f in result.findings]}
@@ -191,8 +235,6 @@ def write_case_outputs(recipe: Recipe, image: Image, labels: LabelMap, result: C
             grey = to_unit_interval(image.array, recipe.preprocessing)
             shown = "grey levels scaled as the model sees them"
         save_overlay(grey, image, labels, folder / "overlay.png", title=f"{result.case_id}: {recipe.title} ({shown})")
-    names = (label_file, "measurements.json", "measurements.csv", "overlay.png", "report.html")
-    names += (("seg.dcm",) if dicom_seg else ()) + (("sr.dcm",) if dicom_sr else ())
-    return CaseResult(result.case_id, result.source, result.clinical, result.measurements, result.findings,
-                      result.table, result.flags,
-                      {name: str(out_dir / name) for name in names})
+        if options.pdf:
+            write_case_pdf(recipe, result, model, folder / "overlay.png", folder / "report.pdf")
+    return replace(result, outputs={name: str(out_dir / name) for name in names})

@@ -26,6 +26,9 @@ def quality_flags(recipe: Recipe, image: Image, predicted: LabelMap | None, fina
     if rotation_fired:
         flags.append("rotation rule fired: the first prediction covered too little area, so predictions of the "
                      "image rotated 90° both ways were averaged in")
+    if image.spacing_mm is None:
+        flags.append("pixel size unknown (no usable PixelSpacing / ImagerPixelSpacing): areas are in pixels; "
+                     "give --spacing MM to have them in cm²")
     empty = [name.replace("_", " ") for value, name in final.labels.items() if not np.any(final.array == value)]
     if empty:
         flags.append(f"nothing segmented for: {', '.join(empty)}")

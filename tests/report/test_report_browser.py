@@ -9,7 +9,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image as PILImage
 
 from radiomark import api
 from tests.helpers import tiny_phantoms
@@ -48,6 +50,9 @@ def test_reports_render_with_their_pictures_and_no_console_errors(tmp_path):
         driver.get(report.as_uri())
         images = driver.execute_script(script)
         title = driver.title
+        screenshot = tmp_path / "report-screenshot.png"
+        driver.set_window_size(1100, 1800)
+        assert driver.save_screenshot(str(screenshot))
         driver.get((tmp_path / "out" / "cohort.html").as_uri())
         cohort_images = driver.execute_script(script)
         errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
@@ -58,3 +63,7 @@ def test_reports_render_with_their_pictures_and_no_console_errors(tmp_path):
     assert [(src, complete) for src, complete, width in cohort_images if width > 100] == [
         ("cohort_distributions.png", True)]
     assert errors == []
+    with PILImage.open(screenshot) as picture:  # the screenshot shows a rendered page, not a blank one
+        grey = np.asarray(picture.convert("L"))
+    assert grey.shape[0] > 500 and grey.std() > 10
+    print(f"report screenshot: {screenshot}")

@@ -296,13 +296,17 @@ def read_dataset(path: Path, stop_before_pixels: bool = False) -> Dataset:
         return pydicom.dcmread(stream, stop_before_pixels=stop_before_pixels)
 
 
+#: Identifying attributes a report may show when the user asks to keep them (name -> DICOM keyword).
+IDENTIFYING_TAGS = {"patient_name": "PatientName", "patient_id": "PatientID", "birth_date": "PatientBirthDate",
+                    "study_date": "StudyDate", "accession_number": "AccessionNumber",
+                    "study_description": "StudyDescription", "institution": "InstitutionName"}
 #: Header tags radiomark reads; pydicom parses values lazily, so they are all parsed at scan time.
 USED_TAGS = ("SOPInstanceUID", "SOPClassUID", "SeriesInstanceUID", "StudyInstanceUID", "PatientID", "PatientSex",
              "PatientAge", "PatientSize", "PatientWeight", "Modality", "SeriesDescription", "EchoTime",
              "RepetitionTime", "InstanceNumber", "ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing",
              "ImagerPixelSpacing", "SliceThickness", "SpacingBetweenSlices", "FrameOfReferenceUID", "Rows",
              "Columns", "NumberOfFrames", "PhotometricInterpretation", "BitsStored", "PixelRepresentation",
-             "SharedFunctionalGroupsSequence")
+             "SharedFunctionalGroupsSequence", *IDENTIFYING_TAGS.values())
 
 
 def _touch_used_tags(path: Path, header: Dataset) -> None:
@@ -453,6 +457,7 @@ def _metadata(series: DicomSeries, header: Dataset) -> dict[str, Any]:
         "photometric_interpretation": str(header.get("PhotometricInterpretation", "")),
         "sop_instance_uids": [f.sop_instance_uid for f in series.files],
         "files": [str(f.path) for f in series.files],
+        "identifiers": {name: str(header.get(keyword, "") or "") for name, keyword in IDENTIFYING_TAGS.items()},
     }
 
 

@@ -58,8 +58,9 @@ def write_dicom_seg(labels: LabelMap, path: str | os.PathLike[str],
     # A source with an empty SliceThickness (type 2) would give a SEG without it, which highdicom
     # itself cannot read back: the in-memory copies get the thickness radiomark used (1 mm when
     # unknown, as for NIfTI output). The input files are not touched.
-    spacing = labels.require_spacing()
-    thickness = float(labels.metadata.get("slice_thickness_mm") or (spacing[0] if labels.ndim == 3 else 1.0))
+    # A projection radiograph may have no spacing at all: it gets the same 1 mm.
+    thickness = float(labels.metadata.get("slice_thickness_mm")
+                      or (labels.require_spacing()[0] if labels.ndim == 3 else 1.0))
     for source in sources:
         if not source.get("SliceThickness"):
             source.SliceThickness = f"{thickness:.6g}"

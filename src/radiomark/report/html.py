@@ -41,7 +41,12 @@ def render_case_report(recipe: Recipe, result: CaseResult, model: str) -> str:
         source = "; ".join(f"<b>{escape(f.name)}</b> decided by {escape(f.table)} {escape(f.citation)}"
                            for f in result.findings) or "No decision rule applies to this recipe."
     clinical = result.clinical
-    return template.substitute(
+    identifiers = ""
+    if result.identifiers:
+        names = "".join(f"<th>{escape(name.replace('_', ' '))}</th>" for name in result.identifiers)
+        values = "".join(f"<td>{escape(value or '—')}</td>" for value in result.identifiers.values())
+        identifiers = f"<h2>Identifiers kept</h2>\n<table><tr>{names}</tr><tr>{values}</tr></table>\n"
+    return template.substitute(identifiers=identifiers,
         title=escape(recipe.title), case_id=escape(result.case_id), source=escape(result.source),
         sex=escape(clinical.sex or "—"), height=_number(clinical.height_m), weight=_number(clinical.weight_kg, 1),
         bmi=_number(clinical.bmi, 1), measurement_rows=measurements, finding_rows=findings,
