@@ -27,6 +27,26 @@ def pydicom_file(name: str) -> Path:
     return Path(found)
 
 
+def ensure_debian_packages(binaries: dict[str, str]) -> None:
+    """Make the Debian ``binaries`` (path -> package) available: install the missing packages with
+    apt-get when the machine allows it (root), else skip the test with the reason."""
+    import os
+    import shutil
+    import subprocess
+
+    missing = sorted({package for binary, package in binaries.items() if not Path(binary).exists()})
+    if not missing:
+        return
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        pytest.skip(f"{', '.join(missing)} not installed and cannot be installed here (needs root and apt-get)")
+    environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *missing]):
+        done = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=900)
+        if done.returncode != 0:
+            pytest.skip(f"could not install {', '.join(missing)}: {' '.join(command)} failed: "
+                        f"{done.stderr.strip()[-300:]}")
+
+
 def tiny_recipe(folder: Path, name: str = "sarcopenia") -> Path:
     """A bundled recipe shrunk for tests: 64² input, a two-level UNet, three epochs (and a 32²
     EfficientNet-b0 classifier, two epochs, where the recipe has one)."""

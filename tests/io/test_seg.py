@@ -72,10 +72,12 @@ def test_sr_measurements_carry_units_and_point_at_their_segments(tmp_path):
     seg = pydicom.dcmread(case / "seg.dcm")
     sr = hd.sr.srread(case / "sr.dcm")
     segments, reported = {}, {}
+    segment_of_frame = [frames.SegmentIdentificationSequence[0].ReferencedSegmentNumber
+                        for frames in seg.PerFrameFunctionalGroupsSequence]
     for group in sr.content.get_planar_roi_measurement_groups():
         frame = group.referenced_segmentation_frame
         assert frame.referenced_sop_instance_uid == seg.SOPInstanceUID
-        segments[str(group.tracking_identifier)] = frame.referenced_segment_numbers
+        segments[str(group.tracking_identifier)] = [segment_of_frame[n - 1] for n in frame.referenced_frame_numbers]
         reported |= {m.name.meaning: (m.value, m.unit.value) for m in group.get_measurements()}
     assert segments == {"skeletal_muscle": [1], "subcutaneous_fat": [2], "visceral_fat": [3]}
     expected = result.measurements

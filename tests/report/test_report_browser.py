@@ -4,35 +4,18 @@ machine allows it (root with apt-get); otherwise the test is skipped with the re
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-from pathlib import Path
-
 import numpy as np
 import pytest
 from PIL import Image as PILImage
 
 from radiomark import api
-from tests.helpers import tiny_phantoms
+from tests.helpers import ensure_debian_packages, tiny_phantoms
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 
 
-def _ensure_chromium() -> None:
-    if Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists():
-        return
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        pytest.skip("Chromium is not installed and cannot be installed here (needs root and apt-get)")
-    environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium", "chromium-driver"]):
-        done = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=900)
-        if done.returncode != 0:
-            pytest.skip(f"could not install Chromium: {' '.join(command)} failed: {done.stderr.strip()[-300:]}")
-
-
 def test_reports_render_with_their_pictures_and_no_console_errors(tmp_path):
-    _ensure_chromium()
+    ensure_debian_packages({CHROMIUM: "chromium", CHROMEDRIVER: "chromium-driver"})
     webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is in the test extras")
     study = tiny_phantoms(tmp_path / "in", range(1), fmt="dicom", size=128) / "sarcopenia-0000"
     api.run("sarcopenia", study, tmp_path / "out", sex="M", height_m=1.8, weight_kg=80)

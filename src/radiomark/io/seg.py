@@ -74,6 +74,8 @@ def write_dicom_seg(labels: LabelMap, path: str | os.PathLike[str],
     except (AttributeError, ValueError, TypeError, KeyError) as error:  # highdicom refuses non-conformant sources
         raise InputError(path, f"cannot build a DICOM SEG from these source images ({type(error).__name__}: "
                                f"{error})") from error
+    if "ImageOrientationPatient" not in sources[0]:  # a projection radiograph: PatientOrientation is Type 2C
+        seg.PatientOrientation = sources[0].get("PatientOrientation", "")
     with atomic_file(path) as temporary:
         seg.save_as(temporary)
     return Path(path)

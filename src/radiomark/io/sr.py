@@ -87,9 +87,28 @@ def write_dicom_sr(measurements: Mapping[str, Measurement], segmentation_path: s
     except (AttributeError, ValueError, TypeError, KeyError) as error:  # highdicom validates as it builds
         where = source_files[0] if source_files else path
         raise InputError(where, f"cannot build the DICOM SR ({type(error).__name__}: {error})") from error
+    _conform_image_references(document, segmentation.SOPClassUID)
     with atomic_file(path) as temporary:
         document.save_as(temporary)
     return Path(path)
+
+
+def _conform_image_references(dataset: Any, segmentation_class: str) -> None:
+    """Drop two attributes highdicom writes against the standard (flagged by dciodvfy):
+    ReferencedSegmentNumber beside ReferencedFrameNumber in a segmentation-frame reference (the
+    frame already names its segment), and ReferencedFrameNumber in references to single-frame
+    source images."""
+    for element in dataset:
+        if element.VR != "SQ":
+            continue
+        for item in element.value:
+            if "ReferencedSOPClassUID" in item and "ReferencedFrameNumber" in item:
+                if item.ReferencedSOPClassUID == segmentation_class:
+                    if "ReferencedSegmentNumber" in item:
+                        del item.ReferencedSegmentNumber
+                elif int(item.get("NumberOfFrames", 1) or 1) == 1:
+                    del item.ReferencedFrameNumber
+            _conform_image_references(item, segmentation_class)
 
 
 def segment_numbers(labels: Mapping[int, str]) -> dict[str, int]:

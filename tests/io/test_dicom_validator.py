@@ -1,0 +1,38 @@
+"""DICOM SEG and SR outputs pass dciodvfy, David Clunie's IOD validator (Debian dicom3tools),
+installed by the test when missing and possible."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from radiomark import api
+from radiomark.phantoms import write_case
+from radiomark.phantoms.neonatal_rds import neonatal_rds_case
+from tests.helpers import ensure_debian_packages, tiny_phantoms, tiny_recipe
+
+DCIODVFY = "/usr/bin/dciodvfy"
+
+
+def _errors(path: Path) -> list[str]:
+    done = subprocess.run([DCIODVFY, "-new", str(path)], capture_output=True, text=True, timeout=120)
+    return [line for line in (done.stdout + done.stderr).splitlines() if line.startswith("Error")]
+
+
+def test_ct_seg_and_sr_have_no_validator_errors(tmp_path):
+    ensure_debian_packages({DCIODVFY: "dicom3tools"})
+    study = tiny_phantoms(tmp_path / "in", range(1), fmt="dicom", size=128) / "sarcopenia-0000"
+    api.run("sarcopenia", study, tmp_path / "out", dicom_sr=True, sex="M", height_m=1.8, weight_kg=80)
+    for name in ("seg.dcm", "sr.dcm"):
+        assert _errors(tmp_path / "out" / "sarcopenia-0000" / name) == [], name
+
+
+def test_radiograph_seg_and_sr_have_no_validator_errors(tmp_path):
+    ensure_debian_packages({DCIODVFY: "dicom3tools"})
+    folder = write_case(neonatal_rds_case(1, size=64), tmp_path / "in", "dicom")
+    write_case(neonatal_rds_case(2, size=64), tmp_path / "in", "dicom")
+    run = tmp_path / "run"
+    api.train(str(tiny_recipe(tmp_path, "neonatal-rds")), tmp_path / "in", run, epochs=1)
+    api.run("neonatal-rds", folder / "dicom", tmp_path / "out", model=run, dicom_sr=True)
+    for name in ("seg.dcm", "sr.dcm"):
+        assert _errors(tmp_path / "out" / "dicom" / name) == [], name
