@@ -36,3 +36,17 @@ def test_radiograph_seg_and_sr_have_no_validator_errors(tmp_path):
     api.run("neonatal-rds", folder / "dicom", tmp_path / "out", model=run, dicom_sr=True)
     for name in ("seg.dcm", "sr.dcm"):
         assert _errors(tmp_path / "out" / "dicom" / name) == [], name
+
+
+def test_phantom_dicom_of_every_recipe_has_no_validator_errors(tmp_path):
+    ensure_debian_packages({DCIODVFY: "dicom3tools"})
+    from radiomark.phantoms import generate_case
+    from radiomark.recipes import RecipeName
+
+    files = []
+    for recipe in RecipeName:
+        folder = write_case(generate_case(recipe, 1), tmp_path, "dicom")  # seed 1: the MONOCHROME1 radiograph
+        files += sorted(folder.rglob("IM0001.dcm"))
+    assert len(files) >= 5
+    assert {str(path.relative_to(tmp_path)): _errors(path) for path in files} == {
+        str(path.relative_to(tmp_path)): [] for path in files}

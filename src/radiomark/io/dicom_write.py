@@ -86,7 +86,15 @@ def _base_dataset(study: DicomStudy, spec: DicomSeriesSpec, series_uid: str, fra
     ds.StudyID, ds.AccessionNumber, ds.ReferringPhysicianName = "1", "", ""
     ds.Modality, ds.SeriesDescription, ds.SeriesNumber = spec.modality, spec.description, spec.series_number
     ds.Manufacturer = "radiomark phantom"
-    ds.ImageType = ["DERIVED", "SECONDARY"]
+    ds.ImageType = ["DERIVED", "SECONDARY", "AXIAL"] if spec.modality == "CT" else ["DERIVED", "SECONDARY"]
+    ds.PositionReferenceIndicator, ds.AcquisitionNumber = "", 1
+    if spec.modality in ("CT", "MR"):
+        ds.PatientPosition = "HFS"
+    if spec.modality == "MR":
+        ds.ImageType = ["DERIVED", "SECONDARY", "OTHER"]
+        ds.ScanningSequence, ds.SequenceVariant, ds.ScanOptions = "GR", "NONE", ""
+        ds.MRAcquisitionType, ds.EchoTrainLength, ds.Laterality = "3D", 1, ""
+        ds.EchoTime = ds.RepetitionTime = ""  # type 2: empty unless the series gives them (extra)
     for keyword, value in spec.extra.items():
         setattr(ds, keyword, value)
     return ds
@@ -120,6 +128,17 @@ def write_dicom_series(image: Image, folder: str | os.PathLike[str], study: Dico
         if spec.modality == "DX":
             ds.ImagerPixelSpacing = pixel_spacing
             ds.PresentationIntentType, ds.PatientOrientation = "FOR PRESENTATION", ["L", "F"]
+            chest = Dataset()
+            chest.CodeValue, chest.CodingSchemeDesignator, chest.CodeMeaning = "51185008", "SCT", "Chest"
+            ds.ImageLaterality, ds.AnatomicRegionSequence = "U", [chest]
+            ds.PresentationLUTShape = "INVERSE" if spec.monochrome1 else "IDENTITY"
+            ds.LossyImageCompression, ds.BurnedInAnnotation = "00", "NO"
+            ds.DetectorType, ds.PositionerType, ds.AcquisitionContextSequence = "", "", []
+            low, high = float(stored[index].min()), float(stored[index].max())
+            ds.WindowCenter, ds.WindowWidth = f"{(low + high) / 2:.10g}", f"{max(high - low, 1.0):.10g}"
+            # Stored values rise with attenuation (less beam intensity) unless stored as MONOCHROME1.
+            ds.PixelIntensityRelationship = "LIN"
+            ds.PixelIntensityRelationshipSign = 1 if spec.monochrome1 else -1
         else:
             position = np.asarray(volume.origin_mm) + volume.direction[:, 0] * volume.spacing_mm[0] * index
             ds.ImagePositionPatient = [f"{p:.10g}" for p in position]
@@ -127,7 +146,7 @@ def write_dicom_series(image: Image, folder: str | os.PathLike[str], study: Dico
             ds.PixelSpacing = pixel_spacing
             ds.SliceThickness = ds.SpacingBetweenSlices = f"{volume.spacing_mm[0]:.10g}"
             ds.SliceLocation = f"{float(position @ image.normal):.10g}"
-        if spec.slope != 1.0 or spec.intercept != 0.0 or spec.modality == "CT":
+        if spec.slope != 1.0 or spec.intercept != 0.0 or spec.modality in ("CT", "DX"):
             ds.RescaleSlope, ds.RescaleIntercept = f"{spec.slope:.10g}", f"{spec.intercept:.10g}"
             ds.RescaleType = "HU" if spec.modality == "CT" else "US"
         ds.set_pixel_data(stored[index], "MONOCHROME1" if spec.monochrome1 else "MONOCHROME2", 16,
