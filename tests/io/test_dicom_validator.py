@@ -6,6 +6,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pydicom
+
 from radiomark import api
 from radiomark.phantoms import write_case
 from radiomark.phantoms.neonatal_rds import neonatal_rds_case
@@ -36,6 +38,9 @@ def test_radiograph_seg_and_sr_have_no_validator_errors(tmp_path):
     api.run("neonatal-rds", folder / "dicom", tmp_path / "out", model=run, dicom_sr=True)
     for name in ("seg.dcm", "sr.dcm"):
         assert _errors(tmp_path / "out" / "dicom" / name) == [], name
+    meanings = {str(e.value) for e in pydicom.dcmread(tmp_path / "out" / "dicom" / "sr.dcm").iterall()
+                if e.keyword == "CodeMeaning"}
+    assert any(m.startswith("XR") for m in meanings) and not any(m.startswith("CT") for m in meanings)
 
 
 def test_phantom_dicom_of_every_recipe_has_no_validator_errors(tmp_path):

@@ -38,6 +38,17 @@ def _measurement(measurement: Measurement) -> Any:
     return hd.sr.Measurement(name=name, value=measurement.value, unit=unit)
 
 
+def _procedure(modality: str) -> Any:
+    """The LOINC procedure code of a report on images of ``modality`` (body region unspecified)."""
+    from pydicom.sr.codedict import codes
+
+    procedures = {"CT": codes.LN.CTUnspecifiedBodyRegion, "MR": codes.LN.MRIUnspecifiedBodyRegion,
+                  "CR": codes.LN.XRUnspecifiedBodyRegion, "DX": codes.LN.XRUnspecifiedBodyRegion}
+    if modality not in procedures:
+        raise InputError(None, f"no DICOM SR procedure code for modality {modality!r}")
+    return procedures[modality]
+
+
 def write_dicom_sr(measurements: Mapping[str, Measurement], segmentation_path: str | os.PathLike[str],
                    source_files: Sequence[str], segment_numbers: Mapping[str, int], path: str | os.PathLike[str],
                    algorithm: str) -> Path:
@@ -80,7 +91,7 @@ def write_dicom_sr(measurements: Mapping[str, Measurement], segmentation_path: s
                 uid=generate_uid(), name=algorithm, manufacturer_name="radiomark", model_name=__version__))
         context = hd.sr.ObservationContext(observer_device_context=device)
         report = hd.sr.MeasurementReport(observation_context=context, imaging_measurements=groups,
-                                         procedure_reported=codes.LN.CTUnspecifiedBodyRegion)
+                                         procedure_reported=_procedure(evidence[1].get("Modality", "")))
         document = hd.sr.Comprehensive3DSR(evidence=evidence, content=report, series_instance_uid=generate_uid(),
                                            series_number=901, sop_instance_uid=generate_uid(), instance_number=1,
                                            manufacturer="radiomark", is_complete=True)
