@@ -196,3 +196,20 @@ def test_run_without_a_trained_classifier_leaves_the_finding_undecided(trained: 
     result = api.run("neonatal-rds", data / "segment" / "neonatal-rds-0002" / "dicom", tmp_path / "out",
                      model=segmenter_only).results[0]
     assert result.findings[0].present is None and "no trained classifier" in result.findings[0].reason
+
+
+def test_classifier_onnx_export_matches_pytorch(trained: tuple[Path, Path], tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime", reason="ONNX Runtime is in the test extras")
+    from radiomark.inference.classifier import ImageClassifier
+    from radiomark.io import read_image
+
+    run = tmp_path / "run"
+    shutil.copytree(trained[0], run)
+    record = api.export(run, repeats=2)
+    assert record["classifier"]["equal"] and (run / "classifier" / "model.onnx").is_file()
+    image = read_image(data_dicom(trained))
+    lungs = Segmenter.load(run, backend="torch").predict(image)
+    by_torch = ImageClassifier.load(run, backend="torch").probability(image, lungs)
+    by_runtime = ImageClassifier.load(run, backend="onnxruntime")
+    assert by_runtime.backend == "onnxruntime"
+    assert by_runtime.probability(image, lungs) == pytest.approx(by_torch, abs=1e-4)

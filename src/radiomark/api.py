@@ -336,3 +336,10 @@ def evaluate(recipe_name: str, data: str | os.PathLike[str], out: str | os.PathL
         return evaluate_classifier(classifier, _crop_segmenter(classifier.recipe, folder), data, out, data_kind,
                                    patient_pattern, progress)
     return evaluate_model(Segmenter.load(folder), data, out, data_kind)
+
+
+def export(run_dir: str | os.PathLike[str], *, repeats: int = 10) -> dict[str, Any]:
+    """Export a run folder's networks to ONNX, checked against PyTorch and timed (``onnx.json``)."""
+    from radiomark.inference.onnx import export_onnx
+
+    return export_onnx(run_dir, repeats)

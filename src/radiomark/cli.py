@@ -322,3 +322,26 @@ def evaluate(recipe: Annotated[RecipeName, typer.Argument(help="Recipe of the mo
     if summary["leaked_patients"]:
         errors.print(f"[yellow]warning:[/] {len(summary['leaked_patients'])} patient(s) were used in training; "
                      "these figures are not held out")
+
+
+@app.command()
+@handles_errors
+def export(run_dir: Annotated[Path, typer.Argument(metavar="RUNDIR", help="Run folder of a trained model.")],
+           onnx: Annotated[bool, typer.Option("--onnx", help="Export to ONNX (the only format so far).")] = False,
+           repeats: Annotated[int, typer.Option("--repeats", min=1, help="Timing repeats.")] = 10) -> None:
+    """Export the networks of RUNDIR to ONNX, check them against PyTorch and time both; `run` then uses
+    ONNX Runtime where it was equal and faster."""
+    from radiomark import api
+
+    if not onnx:
+        raise RadiomarkError("choose a format: --onnx")
+    record = api.export(run_dir, repeats=repeats)
+    table = Table(title=f"ONNX export of {run_dir} (tolerance {record['tolerance']:g})")
+    for column in ("network", "max |Δ probability|", "PyTorch ms", "ONNX Runtime ms", "used by run"):
+        table.add_column(column)
+    for part in ("segmenter", "classifier"):
+        if part in record:
+            row = record[part]
+            table.add_row(part, f"{row['max_abs_difference']:.2e}", f"{row['torch_ms']:.1f}",
+                          f"{row['onnxruntime_ms']:.1f}", row["preferred"])
+    console.print(table)

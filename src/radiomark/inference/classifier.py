@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import torch
 from radiomark.classification import classifier_input
 from radiomark.errors import InputError
 from radiomark.image import Image, LabelMap
+from radiomark.inference.onnx import OnnxNetwork, choose_backend
 from radiomark.models.factory import build_classifier
 from radiomark.recipes import load_recipe
 from radiomark.recipes.schema import Recipe
@@ -21,13 +23,14 @@ class ImageClassifier:
     """The recipe and the classifier network of a run folder."""
 
     recipe: Recipe
-    network: torch.nn.Module
+    network: Callable[[torch.Tensor], torch.Tensor]
     run_dir: Path
+    backend: str = "torch"
 
     @classmethod
-    def load(cls, run_dir: str | Path) -> ImageClassifier:
+    def load(cls, run_dir: str | Path, backend: str = "auto") -> ImageClassifier:
         """Load ``run_dir/classifier/recipe.yaml`` (the recipe the classifier was trained with) and
-        ``run_dir/classifier/best.pt``."""
+        ``run_dir/classifier/best.pt`` (``backend``: see :func:`radiomark.inference.onnx.choose_backend`)."""
         folder = Path(run_dir)
         weights = folder / CLASSIFIER_DIR / "best.pt"
         if not (folder / CLASSIFIER_DIR / "recipe.yaml").is_file() or not weights.is_file():
@@ -41,6 +44,8 @@ class ImageClassifier:
             network.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
         except (RuntimeError, OSError, EOFError) as error:
             raise InputError(weights, f"cannot load the weights ({' '.join(str(error).split())[:200]})") from None
+        if choose_backend(folder, "classifier", backend):
+            return cls(recipe, OnnxNetwork(folder / CLASSIFIER_DIR / "model.onnx"), folder, "onnxruntime")
         return cls(recipe, network.eval(), folder)
 
     @staticmethod

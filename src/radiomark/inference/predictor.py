@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -12,6 +13,7 @@ import torch
 
 from radiomark.errors import GeometryError, InputError
 from radiomark.image import Image, LabelMap
+from radiomark.inference.onnx import OnnxNetwork, choose_backend
 from radiomark.models.factory import build_network
 from radiomark.recipes import load_recipe
 from radiomark.recipes.schema import Recipe
@@ -52,16 +54,18 @@ class Segmenter:
     """The recipe and the fold networks of a run folder; their sigmoid outputs are averaged."""
 
     recipe: Recipe
-    networks: tuple[torch.nn.Module, ...]
+    networks: tuple[Callable[[torch.Tensor], torch.Tensor], ...]
     run_dir: Path
     train_foreground_fraction: float | None = None
+    backend: str = "torch"
 
     @classmethod
-    def load(cls, run_dir: str | Path, recipe: Recipe | None = None) -> Segmenter:
+    def load(cls, run_dir: str | Path, recipe: Recipe | None = None, backend: str = "auto") -> Segmenter:
         """Load ``run_dir/recipe.yaml`` and every ``run_dir/fold_*/best.pt``.
 
         ``recipe`` replaces the stored recipe's post-processing (the network part must match the
-        weights); it lets a benchmark switch post-processing steps on and off.
+        weights); it lets a benchmark switch post-processing steps on and off. ``backend``: see
+        :func:`radiomark.inference.onnx.choose_backend` (ONNX Runtime when exported and faster).
         """
         folder = Path(run_dir)
         if not (folder / "recipe.yaml").is_file():
@@ -79,11 +83,16 @@ class Segmenter:
             except (RuntimeError, OSError, EOFError) as error:
                 raise InputError(path, f"cannot load the weights ({' '.join(str(error).split())[:200]})") from None
             networks.append(network.eval())
+        if choose_backend(folder, "segmenter", backend):
+            networks = [OnnxNetwork(path.parent / "model.onnx") for path in weights]
+            backend = "onnxruntime"
+        else:
+            backend = "torch"
         fraction = _train_foreground_fraction(folder)
         if recipe.postprocessing.rotation_rule is not None and fraction is None:
             raise InputError(folder / "metrics.json", "the recipe's rotation rule needs the training images' "
                                                       "train_foreground_fraction, which this model folder lacks")
-        return cls(recipe, tuple(networks), folder, fraction)
+        return cls(recipe, tuple(networks), folder, fraction, backend)
 
     def _network_probabilities(self, network_input: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():

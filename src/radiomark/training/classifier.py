@@ -65,9 +65,12 @@ def _augment(recipe: Recipe) -> Any:
     return Compose([RandFlip(prob=probability, spatial_axis=0), RandFlip(prob=probability, spatial_axis=1)])
 
 
-def predict_logits(network: torch.nn.Module, inputs: torch.Tensor, batch_size: int) -> torch.Tensor:
-    """Logits of ``inputs`` in batches, without gradients."""
-    network.eval()
+def predict_logits(network: Callable[[torch.Tensor], torch.Tensor], inputs: torch.Tensor,
+                   batch_size: int) -> torch.Tensor:
+    """Logits of ``inputs`` in batches, without gradients (a PyTorch module in eval mode, or an
+    ONNX Runtime network)."""
+    if isinstance(network, torch.nn.Module):
+        network.eval()
     with torch.no_grad():
         return torch.cat([network(inputs[i:i + batch_size])[:, 0] for i in range(0, len(inputs), batch_size)])
 
