@@ -166,6 +166,11 @@ def _show_result(result: Any) -> None:
         console.print(f"[yellow]QC:[/] {escape(flag)}")
 
 
+def _described(progress: Progress, task: Any) -> Callable[[str, int, int], None]:
+    """A progress callback (description, completed, total) updating ``task`` of ``progress``."""
+    return lambda text, done, total: progress.update(task, description=text, completed=done, total=total)
+
+
 StageOption = Annotated[Stage, typer.Option("--stage", help="segment: the segmenter (case folders); classify: "
                                                            "the image classifier (one folder per class).")]
 PatientPatternOption = Annotated[str | None, typer.Option(
@@ -188,9 +193,7 @@ def train(recipe: Annotated[str, typer.Argument(help="Recipe name or a recipe YA
     with _progress() as progress:
         task = progress.add_task("training", total=None)
         summary = api.train(recipe, data, out, epochs=epochs, folds=folds, stage=stage,
-                            patient_pattern=patient_pattern,
-                            progress=lambda text, done, total: progress.update(task, description=text,
-                                                                                  completed=done, total=total))
+                            patient_pattern=patient_pattern, progress=_described(progress, task))
     if stage is Stage.CLASSIFY:
         _show_classification(summary["validation"], f"held-out validation ({len(summary['validation_patients'])} "
                                                     f"patients, best epoch {summary['best_epoch']})")
@@ -303,9 +306,7 @@ def evaluate(recipe: Annotated[RecipeName, typer.Argument(help="Recipe of the mo
     with _progress() as progress:
         task = progress.add_task("evaluating", total=None)
         summary = api.evaluate(recipe, data, out, model=model, data_kind=data_kind, stage=stage,
-                               patient_pattern=patient_pattern,
-                               progress=lambda text, done, total: progress.update(task, description=text,
-                                                                                     completed=done, total=total))
+                               patient_pattern=patient_pattern, progress=_described(progress, task))
     if stage is Stage.CLASSIFY:
         _show_classification(summary, f"{summary['images']} images of {summary['patients']} patients ({data_kind})")
     else:

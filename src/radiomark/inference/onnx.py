@@ -1,10 +1,11 @@
 """ONNX export of a run folder's networks and their ONNX Runtime execution on CPU.
 
 ``export_onnx`` writes ``fold_<k>/model.onnx`` (segmenter) and ``classifier/model.onnx`` next to
-the PyTorch weights, checks that ONNX Runtime reproduces PyTorch's outputs (sigmoid probabilities,
-what radiomark uses) on a seeded random input within ``TOLERANCE``, times both (median milliseconds per image on this machine) and records all of
-it in ``onnx.json``. A segmenter / classifier loaded with ``backend="auto"`` then runs on ONNX
-Runtime only where that file says it was both equal and faster.
+the PyTorch weights, checks that ONNX Runtime reproduces PyTorch's outputs (sigmoid
+probabilities, what radiomark uses) on a seeded random input within ``TOLERANCE``, times both
+(median milliseconds per image on this machine) and records all of it in ``onnx.json``. A
+segmenter / classifier loaded with ``backend="auto"`` then runs on ONNX Runtime only where that
+file says it was both equal and faster.
 """
 
 from __future__ import annotations

@@ -23,10 +23,10 @@ from radiomark.classification import LabelledImage, classifier_input
 from radiomark.errors import InputError
 from radiomark.inference.predictor import Segmenter
 from radiomark.io import read_image
-from radiomark.io.atomic import atomic_file
 from radiomark.metrics import classification_scores
 from radiomark.models.factory import build_classifier
 from radiomark.recipes.schema import Recipe
+from radiomark.training.checkpoint import resume_state, save_checkpoint, save_state
 from radiomark.training.splits import stratified_patient_split
 
 #: progress(description, completed, total)
@@ -75,11 +75,6 @@ def predict_logits(network: Callable[[torch.Tensor], torch.Tensor], inputs: torc
         return torch.cat([network(inputs[i:i + batch_size])[:, 0] for i in range(0, len(inputs), batch_size)])
 
 
-def _save(payload: Any, path: Path) -> None:
-    with atomic_file(path) as temporary:
-        torch.save(payload, temporary)
-
-
 def train_classifier(recipe: Recipe, samples: Sequence[LabelledImage], inputs: torch.Tensor, out_dir: str | Path,
                      *, epochs: int | None = None, progress: TrainingProgress | None = None) -> dict[str, Any]:
     """Train the recipe's classifier on prepared ``inputs`` into ``out_dir/classifier`` (resumable)."""
@@ -105,13 +100,7 @@ def train_classifier(recipe: Recipe, samples: Sequence[LabelledImage], inputs: t
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
     positives = max(1, int(labels[train_index].sum()))
     loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor((len(train_index) - positives) / positives))
-    history: list[ClassifierEpoch] = []
-    if (folder / "last.pt").exists():
-        state = torch.load(folder / "last.pt", weights_only=True)
-        network.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        history = [ClassifierEpoch(**record) for record in state["history"]]
+    history = [ClassifierEpoch(**record) for record in resume_state(folder, network, optimizer, scheduler)]
     best = max((record.scores["roc_auc"] for record in history), default=-1.0)
     targets = torch.as_tensor(labels, dtype=torch.float32)
     augment = _augment(recipe)
@@ -142,9 +131,8 @@ def train_classifier(recipe: Recipe, samples: Sequence[LabelledImage], inputs: t
             writer.add_scalars("validation", scores, epoch)
             if scores["roc_auc"] > best:
                 best = scores["roc_auc"]
-                _save(network.state_dict(), folder / "best.pt")
-            _save({"model": network.state_dict(), "optimizer": optimizer.state_dict(),
-                   "scheduler": scheduler.state_dict(), "history": [asdict(r) for r in history]}, folder / "last.pt")
+                save_checkpoint(network.state_dict(), folder / "best.pt")
+            save_state(folder, network, optimizer, scheduler, [asdict(r) for r in history])
             (folder / "history.json").write_text(json.dumps([asdict(r) for r in history], indent=1))
             if progress is not None:
                 progress(f"classifier epoch {epoch}: loss {record.train_loss:.3f}, val AUC {scores['roc_auc']:.3f}",

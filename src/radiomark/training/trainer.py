@@ -20,9 +20,9 @@ import torch
 import yaml
 
 from radiomark.errors import InputError
-from radiomark.io.atomic import atomic_file
 from radiomark.models.factory import build_network
 from radiomark.recipes.schema import Recipe
+from radiomark.training.checkpoint import resume_state, save_checkpoint, save_state
 from radiomark.training.data import Case, to_network_input
 from radiomark.training.losses import DiceBCELoss
 from radiomark.training.splits import patient_splits
@@ -110,11 +110,6 @@ def _validate(model: torch.nn.Module, loader: Any, loss_fn: torch.nn.Module,
     return float(np.mean(losses)), dict(zip(names, per_dice, strict=True)), dict(zip(names, per_iou, strict=True))
 
 
-def _save(payload: Any, path: Path) -> None:
-    with atomic_file(path) as temporary:
-        torch.save(payload, temporary)
-
-
 def train_fold(recipe: Recipe, train_samples: list[dict[str, torch.Tensor]],
                validation_samples: list[dict[str, torch.Tensor]], fold_dir: Path, epochs: int,
                progress: TrainingProgress | None = None) -> list[EpochRecord]:
@@ -131,14 +126,7 @@ def train_fold(recipe: Recipe, train_samples: list[dict[str, torch.Tensor]],
                                   weight_decay=recipe.training.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
     loss_fn = DiceBCELoss(recipe.loss)
-    history: list[EpochRecord] = []
-    last = fold_dir / "last.pt"
-    if last.exists():
-        state = torch.load(last, weights_only=True)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        history = [EpochRecord(**record) for record in state["history"]]
+    history = [EpochRecord(**record) for record in resume_state(fold_dir, model, optimizer, scheduler)]
     best = max((r.mean_dice for r in history), default=-1.0)
     validation = _loader(validation_samples, recipe, train=False, seed=seed)
     with SummaryWriter(str(fold_dir / "tensorboard")) as writer:
@@ -160,9 +148,8 @@ def train_fold(recipe: Recipe, train_samples: list[dict[str, torch.Tensor]],
                 writer.add_scalars(f"validation/{name}", {"dice": dice[name], "iou": iou[name]}, epoch)
             if record.mean_dice > best:
                 best = record.mean_dice
-                _save(model.state_dict(), fold_dir / "best.pt")
-            _save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                   "scheduler": scheduler.state_dict(), "history": [asdict(r) for r in history]}, last)
+                save_checkpoint(model.state_dict(), fold_dir / "best.pt")
+            save_state(fold_dir, model, optimizer, scheduler, [asdict(r) for r in history])
             (fold_dir / "history.json").write_text(json.dumps([asdict(r) for r in history], indent=1))
             if progress is not None:
                 progress(f"{fold_dir.name} epoch {epoch}: loss {record.train_loss:.3f}, "
