@@ -213,3 +213,41 @@ def test_classifier_onnx_export_matches_pytorch(trained: tuple[Path, Path], tmp_
     by_runtime = ImageClassifier.load(run, backend="onnxruntime")
     assert by_runtime.backend == "onnxruntime"
     assert by_runtime.probability(image, lungs) == pytest.approx(by_torch, abs=1e-4)
+
+
+def test_joint_fine_tuning_updates_both_networks_and_keeps_the_originals(trained: tuple[Path, Path],
+                                                                          tmp_path: Path) -> None:
+    import yaml
+
+    run, data = tmp_path / "run", trained[1]
+    shutil.copytree(trained[0], run)
+    with pytest.raises(InputError, match="needs classifier input 'masked'"):
+        api.train("neonatal-rds", data / "classify", run, stage="joint", epochs=1)
+    document = yaml.safe_load((run / "classifier" / "recipe.yaml").read_text())
+    document["classifier"]["input"] = "masked"
+    (run / "classifier" / "recipe.yaml").write_text(yaml.safe_dump(document))
+    summary = api.train("neonatal-rds", data / "classify", run, stage="joint", epochs=2)
+    assert [record["epoch"] for record in summary["history"]] == [0, 1, 2]
+    assert json.loads((run / "joint.json").read_text())["best_epoch"] == summary["best_epoch"]
+    for part in ("fold_0", "classifier"):
+        before = torch.load(run / part / "best.before_joint.pt", weights_only=True)
+        after = torch.load(run / part / "best.pt", weights_only=True)
+        changed = any(not torch.equal(before[key], after[key]) for key in before)
+        assert changed == (summary["best_epoch"] > 0), part
+    result = api.run("neonatal-rds", data_dicom(trained), tmp_path / "out", model=run).results[0]
+    assert 0 <= result.measurements["rds_probability"].value <= 1
+
+
+def test_masked_views_crop_to_the_lungs() -> None:
+    from radiomark.training.joint import masked_views
+
+    images = torch.rand(2, 1, 32, 32)
+    lungs = torch.zeros(2, 1, 32, 32)
+    lungs[0, 0, 8:16, 4:28] = 1.0  # the second image has no lungs: its whole grid is kept
+    spec = RECIPE.classifier.model_copy(update={"spatial_size": (8, 24), "crop_margin": 0.0})
+    views = masked_views(images, lungs.requires_grad_(), spec)
+    assert views.shape == (2, 1, 8, 24)
+    torch.testing.assert_close(views[0, 0], images[0, 0, 8:16, 4:28])  # same size: no resampling
+    assert float(views[1].detach().abs().sum()) == 0.0  # masked by zero lungs
+    views.sum().backward()
+    assert lungs.grad is not None and float(lungs.grad.abs().sum()) > 0  # the loss reaches the mask

@@ -296,11 +296,20 @@ def train(recipe_name: str, data: str | os.PathLike[str], out: str | os.PathLike
     ``stage`` segment: case folders, the segmenter (``folds`` patient-level folds). ``stage``
     classify: class folders (see :mod:`radiomark.classification`), the classifier into
     ``out/classifier``; a crop-based classifier uses the segmenter in ``out`` when there is one,
-    else the bundled one.
+    else the bundled one. ``stage`` joint: class folders, the segmenter and classifier already in
+    ``out`` fine-tuned together (3 epochs unless given; see :mod:`radiomark.training.joint`).
     """
     from radiomark.recipes import load_recipe
 
     recipe = load_recipe(recipe_name)
+    if Stage(stage) is Stage.JOINT:
+        from radiomark.classification import find_labelled_images
+        from radiomark.inference.classifier import ImageClassifier
+        from radiomark.training.joint import train_joint
+
+        classes = ImageClassifier.load(out, backend="torch").recipe.classifier.classes  # type: ignore[union-attr]
+        samples = find_labelled_images(data, classes, patient_pattern)
+        return train_joint(samples, out, epochs=epochs or 3, progress=progress)
     if Stage(stage) is Stage.CLASSIFY:
         from radiomark.classification import find_labelled_images
         from radiomark.training.classifier import prepare_inputs, train_classifier
@@ -331,6 +340,8 @@ def evaluate(recipe_name: str, data: str | os.PathLike[str], out: str | os.PathL
     from radiomark.inference.predictor import Segmenter, bundled_model_dir
 
     folder = Path(model) if model is not None else bundled_model_dir(recipe_name)
+    if Stage(stage) is Stage.JOINT:
+        raise InputError(None, "--stage joint is for training; evaluate the tuned model with --stage classify")
     if Stage(stage) is Stage.CLASSIFY:
         classifier = ImageClassifier.load(folder)
         return evaluate_classifier(classifier, _crop_segmenter(classifier.recipe, folder), data, out, data_kind,

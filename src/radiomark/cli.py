@@ -172,7 +172,8 @@ def _described(progress: Progress, task: Any) -> Callable[[str, int, int], None]
 
 
 StageOption = Annotated[Stage, typer.Option("--stage", help="segment: the segmenter (case folders); classify: "
-                                                           "the image classifier (one folder per class).")]
+                                                           "the image classifier (one folder per class); joint "
+                                                           "(train only): both fine-tuned together.")]
 PatientPatternOption = Annotated[str | None, typer.Option(
     "--patient-pattern", help="Classifier data: regular expression whose first group, searched in a file name, "
                               "is the patient id (default: each image its own patient).")]
@@ -194,10 +195,11 @@ def train(recipe: Annotated[str, typer.Argument(help="Recipe name or a recipe YA
         task = progress.add_task("training", total=None)
         summary = api.train(recipe, data, out, epochs=epochs, folds=folds, stage=stage,
                             patient_pattern=patient_pattern, progress=_described(progress, task))
-    if stage is Stage.CLASSIFY:
+    if stage is not Stage.SEGMENT:
         _show_classification(summary["validation"], f"held-out validation ({len(summary['validation_patients'])} "
                                                     f"patients, best epoch {summary['best_epoch']})")
-        console.print(f"classifier and metrics.json in {out / 'classifier'}")
+        console.print(f"classifier and metrics in {out / 'classifier'}" if stage is Stage.CLASSIFY else
+                      f"tuned weights in {out}, history in {out / 'joint.json'}")
         return
     held_out = len({p for fold in summary["folds"] for p in fold["validation_patients"]})
     table = Table(title=f"validation on {held_out} held-out of {summary['patients']} patients "

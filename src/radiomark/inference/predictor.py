@@ -29,6 +29,17 @@ def bundled_model_dir(recipe_name: str) -> Path:
     return folder
 
 
+def network_grid_input(image: Image, recipe: Recipe) -> tuple[torch.Tensor, tuple[bool, bool], tuple[int, int]]:
+    """A 2D image as the segmenter sees it: ``[1, 1, rows, columns]`` on the network grid, with the
+    flips and fitted shape that bring results back (see :mod:`radiomark.transforms.spatial`)."""
+    size = recipe.preprocessing.spatial_size
+    flips, fitted = canonical_flips(image), fitted_shape(image, size)
+    unit = to_unit_interval(image.array, recipe.preprocessing)
+    unit = torch.from_numpy(np.ascontiguousarray(flip(unit, flips)))[None]
+    # Padding is 0 on the [0, 1] scale (air on a CT window), as in training.
+    return torch.as_tensor(to_network_grid(unit, fitted, size, mode="area", pad_value=0.0))[None], flips, fitted
+
+
 @dataclass(frozen=True)
 class Prediction:
     """A segmentation on the image's grid: the label map, the per-structure probabilities
@@ -121,12 +132,7 @@ class Segmenter:
         """
         if image.ndim != 2:
             raise GeometryError(image.metadata.get("source"), f"this model segments 2D slices, got {image.shape}")
-        size = self.recipe.preprocessing.spatial_size
-        flips, fitted = canonical_flips(image), fitted_shape(image, size)
-        unit = torch.from_numpy(np.ascontiguousarray(flip(to_unit_interval(image.array, self.recipe.preprocessing),
-                                                          flips)))[None]
-        # Padding is 0 on the [0, 1] scale (air on a CT window), as in training.
-        network_input = torch.as_tensor(to_network_grid(unit, fitted, size, mode="area", pad_value=0.0))[None]
+        network_input, flips, fitted = network_grid_input(image, self.recipe)
         probabilities, rotated = self._rotation_rule(network_input, self._network_probabilities(network_input))
         radius = self.recipe.postprocessing.median_filter_radius
         if radius:

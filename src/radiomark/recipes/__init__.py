@@ -25,10 +25,12 @@ class RecipeName(StrEnum):
 
 
 class Stage(StrEnum):
-    """What ``train`` / ``evaluate`` work on: a recipe's segmenter or its image classifier."""
+    """What ``train`` / ``evaluate`` work on: a recipe's segmenter, its image classifier, or both
+    fine-tuned together (``joint``, training only)."""
 
     SEGMENT = "segment"
     CLASSIFY = "classify"
+    JOINT = "joint"
 
 
 #: Recipes whose declarative file exists (the others are still to come).

@@ -1,0 +1,156 @@
+"""Joint fine-tuning of the segmenter and the classifier (``train --stage joint``), as the seed
+study joined its lung segmenter and RDS classifier.
+
+The classifier must look at the ``masked`` lung crop: on the segmenter's network grid the image is
+multiplied by the lung probability (the union of the lung channels), cropped to the box of
+probabilities above 0.5 plus ``crop_margin`` and resized (bilinear) to the classifier's input, so
+the classification loss reaches the segmenter's weights through the mask. A second term keeps the
+lungs lungs: binary cross-entropy between the tuned segmenter's probabilities and those of the
+segmenter before tuning, weighted by ``lung_weight`` (0 lets the mask drift wherever it helps
+the classifier). Both networks start from the run folder's weights (a single-fold segmenter); the
+epoch with the best validation ROC-AUC replaces ``fold_0/best.pt`` and ``classifier/best.pt``, the
+originals are kept as ``best.before_joint.pt``, ``joint.json`` records the history, and an ONNX
+export of the folder (now stale) is removed.
+
+Inference then crops and masks on the image grid with the thresholded mask; after tuning the lung
+probabilities are close to 0 or 1, so the two views differ little.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from radiomark.classification import LabelledImage
+from radiomark.errors import InputError
+from radiomark.inference.classifier import ImageClassifier
+from radiomark.inference.onnx import RECORD
+from radiomark.inference.predictor import Segmenter, network_grid_input
+from radiomark.io import read_image
+from radiomark.metrics import classification_scores
+from radiomark.recipes.schema import Classifier
+from radiomark.training.checkpoint import save_checkpoint
+from radiomark.training.classifier import CLASSIFIER_DIR, TrainingProgress
+from radiomark.training.splits import stratified_patient_split
+
+
+def masked_views(images: torch.Tensor, lungs: torch.Tensor, spec: Classifier) -> torch.Tensor:
+    """The classifier's differentiable view of network-grid ``images`` ``[B, 1, H, W]`` given the lung
+    probability ``lungs`` ``[B, 1, H, W]``: masked, cropped to the lungs plus margin, resized."""
+    views = []
+    for image, lung in zip(images, lungs, strict=True):
+        masked = image * lung
+        inside = torch.nonzero(lung[0].detach() > 0.5)
+        if len(inside):
+            (top, left), (bottom, right) = inside.min(0).values.tolist(), inside.max(0).values.tolist()
+            margin_rows = int(round(spec.crop_margin * (bottom - top + 1)))
+            margin_columns = int(round(spec.crop_margin * (right - left + 1)))
+            masked = masked[:, max(0, top - margin_rows):bottom + margin_rows + 1,
+                            max(0, left - margin_columns):right + margin_columns + 1]
+        views.append(F.interpolate(masked[None], size=spec.spatial_size, mode="bilinear", align_corners=False)[0])
+    return torch.stack(views)
+
+
+def train_joint(samples: Sequence[LabelledImage], run_dir: str | Path, *, epochs: int = 3,
+                lung_weight: float = 1.0, progress: TrainingProgress | None = None) -> dict[str, Any]:
+    """Fine-tune the segmenter and classifier of ``run_dir`` together on the class-folder ``samples``."""
+    from monai.utils import set_determinism
+
+    folder = Path(run_dir)
+    segmenter, classifier = Segmenter.load(folder, backend="torch"), ImageClassifier.load(folder, backend="torch")
+    spec = classifier.recipe.classifier
+    assert spec is not None  # ImageClassifier.load checks
+    if spec.input != "masked":
+        raise InputError(folder / CLASSIFIER_DIR / "recipe.yaml", f"joint fine-tuning needs classifier input "
+                         f"'masked' (the loss reaches the segmenter through the mask), not {spec.input!r}")
+    if len(segmenter.networks) != 1:
+        raise InputError(folder, f"joint fine-tuning needs a single-fold segmenter, found {len(segmenter.networks)}")
+    labels = np.asarray([sample.label for sample in samples])
+    if len(set(labels.tolist())) < 2:
+        raise InputError(folder, "joint fine-tuning needs images of both classes")
+    patients = [sample.patient_id for sample in samples]
+    train_index, validation_index = stratified_patient_split(patients, labels, spec.validation_fraction, spec.seed)
+    grids = []
+    for index, sample in enumerate(samples):
+        image = read_image(sample.path, select=segmenter.recipe.series_selector)
+        grids.append(network_grid_input(image, segmenter.recipe)[0][0].half())
+        if progress is not None:
+            progress("preparing joint inputs", index + 1, len(samples))
+    inputs, targets = torch.stack(grids), torch.as_tensor(labels, dtype=torch.float32)
+    set_determinism(spec.seed)
+    lung_net, class_net = segmenter.networks[0], classifier.network
+    assert isinstance(lung_net, torch.nn.Module) and isinstance(class_net, torch.nn.Module)
+    teacher = copy.deepcopy(lung_net).eval()
+    parameters = [*lung_net.parameters(), *class_net.parameters()]
+    optimizer = torch.optim.AdamW(parameters, lr=spec.learning_rate / 10, weight_decay=spec.weight_decay)
+    positives = max(1, int(labels[train_index].sum()))
+    loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor((len(train_index) - positives) / positives))
+
+    def forward(batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        probabilities = torch.sigmoid(lung_net(batch))
+        lungs = probabilities.amax(1, keepdim=True)
+        return class_net(masked_views(batch, lungs, spec))[:, 0], probabilities
+
+    def validate() -> dict[str, float]:
+        lung_net.eval()
+        class_net.eval()
+        with torch.no_grad():
+            logits = torch.cat([forward(inputs[validation_index[i:i + spec.batch_size]].float())[0]
+                                for i in range(0, len(validation_index), spec.batch_size)])
+        return classification_scores(labels[validation_index], torch.sigmoid(logits).numpy(), spec.threshold)
+
+    history = [{"epoch": 0, "train_loss": None, "validation": validate()}]
+    best = history[0]["validation"]["roc_auc"]
+    generator = torch.Generator().manual_seed(spec.seed)
+    for original in (folder / "fold_0" / "best.pt", folder / CLASSIFIER_DIR / "best.pt"):
+        backup = original.with_name("best.before_joint.pt")
+        if not backup.exists():
+            shutil.copy2(original, backup)
+    for epoch in range(1, epochs + 1):
+        lung_net.train()
+        class_net.train()
+        losses = []
+        order = torch.as_tensor(train_index)[torch.randperm(len(train_index), generator=generator)]
+        for start in range(0, len(order), spec.batch_size):
+            batch = order[start:start + spec.batch_size]
+            if len(batch) < 2:  # batch normalisation cannot train on a single image
+                continue
+            images = inputs[batch].float()
+            optimizer.zero_grad()
+            logits, probabilities = forward(images)
+            loss = loss_fn(logits, targets[batch])
+            if lung_weight > 0:
+                with torch.no_grad():
+                    reference = torch.sigmoid(teacher(images))
+                loss = loss + lung_weight * F.binary_cross_entropy(probabilities, reference)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        scores = validate()
+        history.append({"epoch": epoch, "train_loss": float(np.mean(losses)), "validation": scores})
+        if scores["roc_auc"] > best:
+            best = scores["roc_auc"]
+            save_checkpoint(lung_net.state_dict(), folder / "fold_0" / "best.pt")
+            save_checkpoint(class_net.state_dict(), folder / CLASSIFIER_DIR / "best.pt")
+        if progress is not None:
+            progress(f"joint epoch {epoch}: loss {history[-1]['train_loss']:.3f}, val AUC {scores['roc_auc']:.3f}",
+                     epoch, epochs)
+    chosen = max(history, key=lambda record: record["validation"]["roc_auc"])
+    summary = {"epochs": epochs, "lung_weight": lung_weight, "best_epoch": chosen["epoch"],
+               "validation": chosen["validation"], "before": history[0]["validation"], "history": history,
+               "validation_patients": sorted({patients[i] for i in validation_index}),
+               "note": "best epoch 0 means tuning did not improve the validation ROC-AUC: weights unchanged"}
+    (folder / "joint.json").write_text(json.dumps(summary, indent=2))
+    if chosen["epoch"] > 0:  # the exported networks no longer match the weights
+        (folder / RECORD).unlink(missing_ok=True)
+        for stale in (folder / "fold_0" / "model.onnx", folder / CLASSIFIER_DIR / "model.onnx"):
+            stale.unlink(missing_ok=True)
+    return summary
