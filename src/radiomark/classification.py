@@ -16,6 +16,7 @@ not aspect-preserving, as the seed study resized to 512 × 512.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +24,7 @@ import numpy as np
 
 from radiomark.errors import InputError
 from radiomark.image import Image, LabelMap
-from radiomark.recipes.schema import Recipe
+from radiomark.recipes.schema import Classifier, Recipe
 from radiomark.transforms.intensity import to_unit_interval
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".dcm", ".nii", ".nii.gz")
@@ -90,3 +91,17 @@ def classifier_input(image: Image, structures: LabelMap | None, recipe: Recipe) 
                 unit = np.where(mask, unit, 0.0).astype(np.float32)
             unit = unit[box[0], box[1]]
     return np.asarray(Resize(spec.spatial_size, mode="area")(unit[None]), dtype=np.float32)
+
+
+def split_samples(samples: Sequence[LabelledImage], spec: Classifier, where: str | Path,
+                  ) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray]:
+    """Labels, patients and the (train, validation) indices of ``samples``: grouped by patient,
+    stratified by class (both classes are needed; ``where`` names the data in the error)."""
+    from radiomark.training.splits import stratified_patient_split
+
+    labels = np.asarray([sample.label for sample in samples])
+    if len(set(labels.tolist())) < 2:
+        raise InputError(where, "training needs images of both classes")
+    patients = [sample.patient_id for sample in samples]
+    train, validation = stratified_patient_split(patients, labels, spec.validation_fraction, spec.seed)
+    return labels, patients, train, validation

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import yaml
 
-from radiomark.classification import LabelledImage, classifier_input
+from radiomark.classification import LabelledImage, split_samples, classifier_input
 from radiomark.errors import InputError
 from radiomark.inference.predictor import Segmenter
 from radiomark.io import read_image
@@ -27,7 +27,6 @@ from radiomark.metrics import classification_scores
 from radiomark.models.factory import build_classifier
 from radiomark.recipes.schema import Recipe
 from radiomark.training.checkpoint import resume_state, save_checkpoint, save_state
-from radiomark.training.splits import stratified_patient_split
 
 #: progress(description, completed, total)
 TrainingProgress = Callable[[str, int, int], None]
@@ -84,11 +83,7 @@ def train_classifier(recipe: Recipe, samples: Sequence[LabelledImage], inputs: t
     spec = recipe.classifier
     if spec is None:
         raise InputError(None, f"recipe {recipe.name} has no classifier")
-    labels = np.asarray([sample.label for sample in samples])
-    if len(set(labels.tolist())) < 2:
-        raise InputError(out_dir, "classifier training needs images of both classes")
-    patients = [sample.patient_id for sample in samples]
-    train_index, validation_index = stratified_patient_split(patients, labels, spec.validation_fraction, spec.seed)
+    labels, patients, train_index, validation_index = split_samples(samples, spec, out_dir)
     out = Path(out_dir)
     folder = out / CLASSIFIER_DIR
     folder.mkdir(parents=True, exist_ok=True)

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from radiomark.classification import LabelledImage
+from radiomark.classification import LabelledImage, split_samples
 from radiomark.errors import InputError
 from radiomark.inference.classifier import ImageClassifier
 from radiomark.inference.onnx import RECORD
@@ -39,7 +39,6 @@ from radiomark.metrics import classification_scores
 from radiomark.recipes.schema import Classifier
 from radiomark.training.checkpoint import save_checkpoint
 from radiomark.training.classifier import CLASSIFIER_DIR, TrainingProgress
-from radiomark.training.splits import stratified_patient_split
 
 
 def masked_views(images: torch.Tensor, lungs: torch.Tensor, spec: Classifier) -> torch.Tensor:
@@ -73,11 +72,7 @@ def train_joint(samples: Sequence[LabelledImage], run_dir: str | Path, *, epochs
                          f"'masked' (the loss reaches the segmenter through the mask), not {spec.input!r}")
     if len(segmenter.networks) != 1:
         raise InputError(folder, f"joint fine-tuning needs a single-fold segmenter, found {len(segmenter.networks)}")
-    labels = np.asarray([sample.label for sample in samples])
-    if len(set(labels.tolist())) < 2:
-        raise InputError(folder, "joint fine-tuning needs images of both classes")
-    patients = [sample.patient_id for sample in samples]
-    train_index, validation_index = stratified_patient_split(patients, labels, spec.validation_fraction, spec.seed)
+    labels, patients, train_index, validation_index = split_samples(samples, spec, folder)
     grids = []
     for index, sample in enumerate(samples):
         image = read_image(sample.path, select=segmenter.recipe.series_selector)
