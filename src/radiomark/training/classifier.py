@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import yaml
 
-from radiomark.classification import LabelledImage, split_samples, classifier_input
+from radiomark.classification import LabelledImage, classifier_input, split_samples
 from radiomark.errors import InputError
 from radiomark.inference.predictor import Segmenter
 from radiomark.io import read_image
