@@ -9,7 +9,8 @@ Data (all real, all from ../shared/data; no neonatal images exist there):
   split 80 / 20 by patient with seed 0; the segmenter never sees the 40 test patients (its own
   validation split, used to pick the best epoch, comes out of the 158 training patients).
   Each post-processing step is switched on in turn, as in the seed study's table.
-* the same 40 test images rotated 90° clockwise: the case the study's rotation rule is for;
+* the same 40 test images rotated 90° clockwise: the case the study's rotation rule is for (and
+  the side-by-side lung check of the quality-control flags);
 * cxr-pediatric-pneumonia (PneumoniaMNIST, 28×28): the classifier machinery trained on its train
   split (whole image, upsampled to 64×64) and scored on its test split;
 * cxr-pediatric-kermany: the bundled classifier (normal vs pneumonia, lung crop 128×128) on the
@@ -258,14 +259,15 @@ def markdown(results: dict) -> str:
              f"commit {environment_['git_commit'][:10]}", "",
              "## Lung segmentation, held-out patients (the seed study's table)", "",
              "| data | post-processing | right lung Dice | left lung Dice | mean Dice | mIoU | min IoU | rotation "
-             "rule fired | lung area mean rel. error (%) |", "|---|---|---|---|---|---|---|---|---|"]
+             "rule fired | cases with QC flags | lung area mean rel. error (%) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for key in ("jsrt", "jsrt_rotated"):
         for name, summary in results[key].items():
             lines.append(f"| {summary['data_kind']} ({summary['cases']}) | {name} | "
                          f"{summary['dice']['right_lung']:.4f} | {summary['dice']['left_lung']:.4f} | "
                          f"{summary['mean_dice']:.4f} | "
                          f"{summary['mean_iou']:.4f} | {min(summary['min_iou'].values()):.3f} | "
-                         f"{summary['rotation_rule_fired']} | "
+                         f"{summary['rotation_rule_fired']} | {summary['cases_with_qc_flags']} | "
                          f"{summary['agreement']['mean_relative_error_percent']:.2f} |")
     lines += ["", "## Classifier (normal vs pneumonia: no RDS data exists here)", "",
               "| data | images | patients | accuracy | F1 | sensitivity | specificity | ROC-AUC |",

@@ -31,3 +31,25 @@ def test_each_check_fires_when_its_condition_holds():
     assert any(f.startswith("skeletal muscle area") and "outside the plausible range 40–350" in f for f in flags)
     assert quality_flags(RECIPE, coronal, None, LabelMap.like(coronal, case.labels.array, case.labels.labels),
                          {})[0] == "the image is coronal, the recipe expects an axial slice"
+
+
+def test_radiograph_checks_side_by_side_lungs_and_unknown_spacing():
+    from radiomark.biomarkers.lung_area import measure_lung_area
+
+    recipe = load_recipe("neonatal-rds")
+    case = generate_case("neonatal-rds", 2)
+    measures = measure_lung_area(case.image, case.labels)
+    assert quality_flags(recipe, case.image, case.labels, case.labels, measures) == []  # upright phantom
+    rotated_image = Image(np.rot90(case.image.array).copy(), case.image.spacing_mm)
+    rotated = LabelMap.like(rotated_image, np.rot90(case.labels.array).copy(), case.labels.labels)
+    flags = quality_flags(recipe, rotated_image, rotated, rotated, measures)
+    assert any("not side by side" in flag for flag in flags), flags
+    swapped = LabelMap.like(case.image, np.choose(case.labels.array, [0, 2, 1]).astype(np.uint8), case.labels.labels)
+    assert any("not side by side" in f for f in quality_flags(recipe, case.image, swapped, swapped, measures))
+    uncalibrated = Image(case.image.array, None)
+    flags = quality_flags(recipe, uncalibrated, None, LabelMap.like(uncalibrated, case.labels.array,
+                                                                    case.labels.labels), {})
+    assert flags == ["pixel size unknown (no usable PixelSpacing / ImagerPixelSpacing): areas are in pixels; give "
+                     "--spacing MM to have them in cm²"]
+    one_lung = LabelMap.like(case.image, np.where(case.labels.array == 1, 1, 0).astype(np.uint8), case.labels.labels)
+    assert quality_flags(recipe, case.image, one_lung, one_lung, measures) == ["nothing segmented for: left lung"]

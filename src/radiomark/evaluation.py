@@ -17,6 +17,7 @@ from radiomark.io.atomic import atomic_file
 from radiomark.io.tables import write_csv
 from radiomark.metrics import bland_altman, classification_scores, overlap_scores
 from radiomark.pipeline import BIOMARKERS, postprocess
+from radiomark.quality import quality_flags
 from radiomark.report.figures import pyplot, save_png
 from radiomark.training.classifier import CLASSIFIER_DIR, TrainingProgress, predict_logits, prepare_inputs
 from radiomark.training.data import load_cases
@@ -48,25 +49,30 @@ def evaluate(segmenter: Segmenter, data_dir: str | Path, out_dir: str | Path, da
     Scores are computed on each image's own grid after the recipe's post-processing (all of it,
     including the segmenter's network-grid steps). The recipe's ``agreement_measure`` is computed
     on the predicted and on the reference labels and compared (absolute / relative error,
-    Bland–Altman). Patients that the model saw in training are listed under ``leaked_patients``
-    (their figures are not held out).
+    Bland–Altman). Each case's quality-control flags are listed, and the cases with any counted.
+    Patients that the model saw in training are listed under ``leaked_patients`` (their figures
+    are not held out).
     """
     recipe = segmenter.recipe
     cases = load_cases(data_dir, recipe)
     leaked = sorted(_trained_patients(segmenter.run_dir) & {case.patient_id for case in cases})
     rows, measured, reference = [], [], []
     name, unit = recipe.agreement_measure, ""
-    rotations = 0
+    rotations = flagged = 0
     for case in cases:
         prediction = segmenter.segment(case.image)
         rotations += prediction.rotation_fired
         predicted = postprocess(recipe, case.image, prediction.labels)
         scores = overlap_scores(predicted, case.labels)
+        measured_here = BIOMARKERS[recipe.biomarkers](case.image, predicted)
+        flags = quality_flags(recipe, case.image, prediction.labels, predicted, measured_here,
+                              prediction.rotation_fired)
+        flagged += bool(flags)
         row: dict[str, Any] = {"case": case.case_id, "patient": case.patient_id,
-                               "rotation_rule_fired": prediction.rotation_fired}
+                               "rotation_rule_fired": prediction.rotation_fired, "qc_flags": "; ".join(flags)}
         if name is not None:
             biomarkers = BIOMARKERS[recipe.biomarkers]
-            value = biomarkers(case.image, predicted)[name]
+            value = measured_here[name]
             truth = biomarkers(case.image, case.labels)[name]
             measured.append(value.value)
             reference.append(truth.value)
@@ -79,6 +85,7 @@ def evaluate(segmenter: Segmenter, data_dir: str | Path, out_dir: str | Path, da
         "recipe": recipe.name, "model": str(segmenter.run_dir), "data": str(data_dir), "data_kind": data_kind,
         "cases": len(cases), "patients": len({c.patient_id for c in cases}), "leaked_patients": leaked,
         "postprocessing": recipe.postprocessing.model_dump(mode="json"), "rotation_rule_fired": rotations,
+        "cases_with_qc_flags": flagged,
         "dice": {n: float(np.mean([r[f"{n}_dice"] for r in rows])) for n in names},
         "iou": {n: float(np.mean([r[f"{n}_iou"] for r in rows])) for n in names},
         "min_iou": {n: float(np.min([r[f"{n}_iou"] for r in rows])) for n in names},

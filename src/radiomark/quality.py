@@ -42,9 +42,27 @@ def quality_flags(recipe: Recipe, image: Image, predicted: LabelMap | None, fina
             if before and (before - after) / before > spec.max_removed_fraction:
                 flags.append(f"post-processing removed {100 * (before - after) / before:.0f} % of the predicted "
                              f"{name.replace('_', ' ')}")
+    if spec.side_by_side is not None and final.ndim == 2:
+        flags += _side_by_side(final, *spec.side_by_side)
     for name, (low, high) in spec.plausible_ranges.items():
         measurement = measurements.get(name)
         if measurement is not None and not low <= measurement.value <= high:
             flags.append(f"{name.replace('_', ' ')} {measurement.value:.1f} {measurement.unit} is outside the "
                          f"plausible range {low:g}–{high:g}")
     return flags
+
+
+def _side_by_side(labels: LabelMap, first: str, second: str) -> list[str]:
+    """A flag when ``first`` is not left of ``second`` in the image or their row ranges overlap by
+    less than half of the shorter one (a rotated or flipped radiograph, or a failed segmentation)."""
+    masks = [labels.mask(first), labels.mask(second)]
+    if not all(mask.any() for mask in masks):
+        return []  # the "nothing segmented" flag covers it
+    rows = [np.nonzero(mask.any(axis=1))[0] for mask in masks]
+    columns = [np.nonzero(mask)[1].mean() for mask in masks]
+    overlap = min(rows[0][-1], rows[1][-1]) - max(rows[0][0], rows[1][0]) + 1
+    shorter = min(len(rows[0]), len(rows[1]))
+    if columns[0] < columns[1] and overlap >= shorter / 2:
+        return []
+    return [f"{first.replace('_', ' ')} and {second.replace('_', ' ')} are not side by side as expected: the image "
+            "may be rotated or flipped, or the segmentation failed; check the overlay"]

@@ -121,6 +121,9 @@ class Quality(_Strict):
     max_removed_fraction: float = Field(0.15, ge=0, le=1, description="of a structure's predicted pixels")
     plausible_ranges: dict[str, tuple[float, float]] = Field(default_factory=dict,
                                                              description="measurement name -> (low, high)")
+    side_by_side: tuple[str, str] | None = Field(
+        None, description="two structures expected left and right of each other in the image (first at smaller "
+                          "column indices) with overlapping row ranges, e.g. the lungs of a frontal radiograph")
 
 
 class CutoffRule(_Strict):
