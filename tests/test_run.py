@@ -118,7 +118,8 @@ def test_a_volume_needs_slice_and_runs_with_it(tmp_path, tiny_model):
     write_nifti(volume, tmp_path / "volume.nii.gz")
     result = runner.invoke(app, ["run", "sarcopenia", str(tmp_path / "volume.nii.gz"), "--out", str(tmp_path / "o"),
                                  "--model", str(tiny_model)])
-    assert result.exit_code == 2 and "volume of 3 slices; give --slice K" in result.stderr
+    message = " ".join(result.stderr.split())
+    assert result.exit_code == 2 and "of 3 slices and recipe sarcopenia reads one image; give --slice K" in message
     assert result.stderr.strip().count("\n") == 0 and not (tmp_path / "o").exists()
     result = runner.invoke(app, ["run", "sarcopenia", str(tmp_path / "volume.nii.gz"), "--out", str(tmp_path / "o"),
                                  "--model", str(tiny_model), "--slice", "1"])

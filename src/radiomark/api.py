@@ -148,8 +148,8 @@ def _study_image(study: Path, recipe: Recipe, slice_index: int | None, pixel_spa
         image = replace(image, spacing_mm=(pixel_spacing_mm, pixel_spacing_mm))
     if image.ndim == 3:
         if slice_index is None:
-            raise InputError(study, f"this is a volume of {image.shape[0]} slices; give --slice K (the L3 slice, "
-                                    f"0..{image.shape[0] - 1} from inferior to superior)")
+            raise InputError(study, f"this is a volume of {image.shape[0]} slices and recipe {recipe.name} reads one "
+                                    f"image; give --slice K (0..{image.shape[0] - 1}, from inferior to superior)")
         files = list(image.metadata.get("files") or [])
         image = image.take_slice(slice_index)
         if files:  # the slice's own source file, for outputs that reference it (DICOM SEG)

@@ -147,7 +147,7 @@ def phantom(recipe: Annotated[RecipeName, typer.Argument(help="Recipe whose phan
 SexOption = Annotated[str | None, typer.Option("--sex", help="M or F (default: the DICOM PatientSex).")]
 HeightOption = Annotated[float | None, typer.Option("--height", help="Height in metres (default: PatientSize).")]
 WeightOption = Annotated[float | None, typer.Option("--weight", help="Weight in kg (default: PatientWeight).")]
-SliceOption = Annotated[int | None, typer.Option("--slice", help="For a volume: the L3 slice index (0 = inferior).")]
+SliceOption = Annotated[int | None, typer.Option("--slice", help="Volume: slice to use, e.g. L3 (0 = inferior).")]
 TableOption = Annotated[str | None, typer.Option("--table", help="Cut-off table (default: the recipe's).")]
 
 

@@ -4,6 +4,7 @@ answers each with exit 0 or a one-line error and exit 2, never a traceback."""
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -50,3 +51,26 @@ def test_the_cli_never_shows_a_traceback(corpus):
         assert "Traceback" not in result.output
         if result.exit_code == 2:
             assert result.stderr.strip().count("\n") == 0, f"{item.name}: {result.stderr}"
+
+
+def test_the_radiograph_recipe_answers_every_corpus_input_in_one_cohort_run(corpus, tmp_path):
+    import csv
+
+    from radiomark.cli import app
+
+    root = corpus[0].path.parent
+    assert all(item.path.parent == root for item in corpus)
+    result = CliRunner().invoke(app, ["run", "neonatal-rds", str(root), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1, result.output  # some studies work, the others are listed
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert "Traceback" not in result.output
+    with open(tmp_path / "out" / "failures.csv", newline="") as stream:
+        failures = list(csv.DictReader(stream))
+    done = [p.name for p in (tmp_path / "out").iterdir() if (p / "measurements.json").is_file()]
+    assert failures and done
+    for failure in failures:
+        assert "\n" not in failure["message"] and Path(failure["study"]).name in failure["message"], failure
+    refused = {Path(f["study"]).name: f["message"] for f in failures}
+    assert "no series matches selection 'modality=" in refused["CT_small.dcm"]  # a CT slice is no radiograph
+    assert "not a readable PNG/JPEG" in refused["fake.png"]
+    assert {"RG1_UNCR", "16bit.png", "rgb.png"} <= set(done), done  # radiographs, DICOM or PNG, go through
