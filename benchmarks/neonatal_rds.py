@@ -268,7 +268,7 @@ def markdown(results: dict) -> str:
                          f"{summary['mean_dice']:.4f} | "
                          f"{summary['mean_iou']:.4f} | {min(summary['min_iou'].values()):.3f} | "
                          f"{summary['rotation_rule_fired']} | {summary['cases_with_qc_flags']} | "
-                         f"{summary['agreement']['mean_relative_error_percent']:.2f} |")
+                         f"{summary['agreement']['lung_area']['mean_relative_error_percent']:.2f} |")
     lines += ["", "## Classifier (normal vs pneumonia: no RDS data exists here)", "",
               "| data | images | patients | accuracy | F1 | sensitivity | specificity | ROC-AUC |",
               "|---|---|---|---|---|---|---|---|"]

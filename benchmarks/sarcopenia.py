@@ -141,7 +141,7 @@ def markdown(results: dict) -> str:
     for key in DATA_KEYS:
         if key in results:
             summary = results[key]
-            agreement = summary["agreement"]
+            agreement = summary["agreement"]["skeletal_muscle_area"]
             lines.append(f"| {summary['data_kind']} | {agreement['mean_absolute_error']:.2f} | "
                          f"{agreement['mean_relative_error_percent']:.2f} | "
                          f"{agreement['bland_altman']['bias']:.2f} |")

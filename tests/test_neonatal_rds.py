@@ -166,7 +166,7 @@ def test_train_run_evaluate_end_to_end(trained: tuple[Path, Path], tmp_path: Pat
     for name in ("roc.png", "confusion_matrix.png", "per_image.csv"):
         assert (tmp_path / "eval" / name).is_file()
     segmentation = api.evaluate("neonatal-rds", data / "segment", tmp_path / "seg-eval", model=run)
-    assert segmentation["agreement"]["measure"] == "lung_area" and segmentation["cases"] == 12
+    assert segmentation["agreement"]["lung_area"]["n"] == 12 and segmentation["cases"] == 12
 
 
 def data_dicom(trained: tuple[Path, Path]) -> Path:

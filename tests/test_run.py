@@ -97,9 +97,10 @@ def test_evaluate_reports_overlap_agreement_and_leaks(tmp_path, tiny_model):
     summary = json.loads((tmp_path / "eval" / "evaluation.json").read_text())
     assert summary["cases"] == 3 and summary["leaked_patients"] == []
     assert 0.0 <= summary["iou"]["skeletal_muscle"] <= 1.0
-    assert summary["agreement"]["measure"] == "skeletal_muscle_area"
-    assert summary["agreement"]["bland_altman"]["n"] == 3
-    assert (tmp_path / "eval" / "bland_altman.png").is_file()
+    muscle = summary["agreement"]["skeletal_muscle_area"]
+    assert muscle["unit"] == "cm2" and muscle["bland_altman"]["n"] == 3 and muscle["missing"] == 0
+    assert -1.0 <= muscle["pearson_r"] <= 1.0 and muscle["icc_a1"] <= 1.0
+    assert (tmp_path / "eval" / "bland_altman_skeletal_muscle_area.png").is_file()
     seen = tiny_model.parent / "data"
     leaked = api.evaluate("sarcopenia", seen, tmp_path / "eval2", model=tiny_model)
     assert len(leaked["leaked_patients"]) == 6

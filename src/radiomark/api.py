@@ -15,6 +15,7 @@ from radiomark.io import read_image, write_image
 from radiomark.io.dicom import ProgressCallback, scan_dicom
 from radiomark.io.nifti import is_nifti_path
 from radiomark.io.raster import is_raster_path
+from radiomark.io.study import ECHO_FILE, StudyImages
 from radiomark.phantoms import PhantomFormat, generate_case, write_case
 from radiomark.recipes import RecipeName, Stage
 
@@ -117,14 +118,16 @@ class BatchResult:
 def discover_studies(path: Path) -> list[Path]:
     """One study, or the studies of a cohort folder.
 
-    ``path`` is one study when it is a file or when the DICOM under it belongs to a single
-    StudyInstanceUID; otherwise each entry of the folder (a subfolder, a NIfTI or DICOM file) is
-    a study of its own.
+    ``path`` is one study when it is a file, when it holds NIfTI files named ``echo<N>`` (the
+    echoes of one acquisition) or when the DICOM under it belongs to a single StudyInstanceUID;
+    otherwise each entry of the folder (a subfolder, a NIfTI or DICOM file) is a study of its own.
     """
     if path.is_file():
         return [path]
     if not path.is_dir():
         raise InputError(path, "no such file or folder")
+    if any(entry.is_file() and is_nifti_path(entry) and ECHO_FILE.search(entry.name) for entry in path.iterdir()):
+        return [path]
     try:
         studies = {series.study_uid for series in scan_dicom(path)}
     except InputError:
@@ -137,8 +140,17 @@ def discover_studies(path: Path) -> list[Path]:
     return entries
 
 
-def _study_image(study: Path, recipe: Recipe, slice_index: int | None, pixel_spacing_mm: float | None) -> Image:
-    image = read_image(study, select=recipe.series_selector)
+def _study_images(study: Path, recipe: Recipe, slice_index: int | None, pixel_spacing_mm: float | None
+                  ) -> StudyImages:
+    """The images of ``study`` as the recipe takes them: its channels (and QSM map) for a 3D
+    recipe; one 2D image for a 2D recipe, a volume's ``slice_index`` slice or a radiograph with
+    ``pixel_spacing_mm``."""
+    from radiomark.io.study import read_study
+
+    images = read_study(study, recipe)
+    if recipe.preprocessing.spatial_dims == 3:
+        return images
+    image = images.image
     if pixel_spacing_mm is not None:
         if image.spacing_mm is not None:
             raise InputError(study, f"already has a pixel spacing ({', '.join(f'{s:g}' for s in image.spacing_mm)} "
@@ -156,7 +168,7 @@ def _study_image(study: Path, recipe: Recipe, slice_index: int | None, pixel_spa
             image = replace(image, metadata={**image.metadata, "files": [files[slice_index]]})
     elif slice_index is not None and slice_index != 0:
         raise InputError(study, f"--slice {slice_index} given for a single-slice image")
-    return image
+    return StudyImages((image,))
 
 
 def _case_id(study: Path) -> str:
@@ -217,6 +229,8 @@ def run(recipe_name: str, input_path: str | os.PathLike[str], out: str | os.Path
     options = OutputOptions(dicom_seg, dicom_sr, pdf, new_anonymizer() if anonymize else None, keep_identifiers)
     if pixel_spacing_mm is not None and not 0.01 <= pixel_spacing_mm <= 10:
         raise InputError(None, f"--spacing is the pixel size in mm (0.01 to 10), got {pixel_spacing_mm}")
+    if recipe.preprocessing.spatial_dims == 3 and (slice_index is not None or pixel_spacing_mm is not None):
+        raise InputError(None, f"recipe {recipe.name} reads whole volumes; --slice and --spacing do not apply")
     studies = discover_studies(Path(input_path))
     results, failures, resumed, rows = [], [], [], []
     for index, study in enumerate(studies):
@@ -229,11 +243,12 @@ def run(recipe_name: str, input_path: str | os.PathLike[str], out: str | os.Path
             resumed.append(_case_id(study))
             continue
         try:
-            image = _study_image(study, recipe, slice_index, pixel_spacing_mm)
+            images = _study_images(study, recipe, slice_index, pixel_spacing_mm)
+            image = images.image
             clinical = Clinical.from_image(image, sex, height_m, weight_kg)
-            prediction = segmenter.segment(image)
+            prediction = segmenter.segment(images.channels)
             labels = postprocess(recipe, image, prediction.labels)
-            measurements, findings, table_name = analyse(recipe, image, labels, clinical, table)
+            measurements, findings, table_name = analyse(recipe, images, labels, clinical, table)
             if recipe.classifier is not None:
                 measurements, findings = classify(recipe, classifier, image, labels, measurements, findings)
             flags = quality_flags(recipe, image, prediction.labels, labels, measurements, prediction.rotation_fired)
@@ -261,17 +276,21 @@ def measure(recipe_name: str, image_path: str | os.PathLike[str], mask_path: str
     from radiomark.quality import quality_flags
     from radiomark.recipes import load_recipe
 
+    from radiomark.io.study import read_study
+
     recipe = load_recipe(recipe_name)
-    image = read_image(image_path, select=recipe.series_selector)
+    images = read_study(image_path, recipe)
+    image = images.image
     labels = read_nifti(mask_path, labels=recipe.labels)
-    if image.ndim == 3 and labels.ndim == 3:
+    if image.ndim == 3 and labels.ndim == 3 and recipe.preprocessing.spatial_dims == 2:
         if slice_index is None:
             raise InputError(image_path, "this is a volume; give --slice K")
         image, labels = image.take_slice(slice_index), labels.take_slice(slice_index)
+        images = StudyImages((image,))
     if not labels.geometry_equal(image, atol=1e-3):
         raise InputError(mask_path, f"the mask grid {labels.shape} does not match the image grid {image.shape}")
     clinical = Clinical.from_image(image, sex, height_m, weight_kg)
-    measurements, findings, table_name = analyse(recipe, image, labels, clinical, table)
+    measurements, findings, table_name = analyse(recipe, images, labels, clinical, table)
     flags = quality_flags(recipe, image, None, labels, measurements)
     result = CaseResult(_case_id(Path(image_path)), str(image_path), clinical, measurements, findings, table_name,
                         flags)
@@ -289,7 +308,8 @@ def _crop_segmenter(recipe: Recipe, run_dir: Path) -> Segmenter | None:
 
 def train(recipe_name: str, data: str | os.PathLike[str], out: str | os.PathLike[str], *,
           epochs: int | None = None, folds: int = 1, stage: Stage | str = Stage.SEGMENT,
-          patient_pattern: str | None = None, progress: Callable[[str, int, int], None] | None = None,
+          patient_pattern: str | None = None, validation_patients: tuple[str, ...] = (),
+          progress: Callable[[str, int, int], None] | None = None,
           ) -> dict[str, Any]:
     """Train ``recipe_name`` (a name or a recipe YAML path) on the data under ``data``.
 
@@ -298,6 +318,7 @@ def train(recipe_name: str, data: str | os.PathLike[str], out: str | os.PathLike
     ``out/classifier``; a crop-based classifier uses the segmenter in ``out`` when there is one,
     else the bundled one. ``stage`` joint: class folders, the segmenter and classifier already in
     ``out`` fine-tuned together (3 epochs unless given; see :mod:`radiomark.training.joint`).
+    ``validation_patients`` (segmenter) fixes the validation patients instead of a random split.
     """
     from radiomark.recipes import load_recipe
 
@@ -325,7 +346,8 @@ def train(recipe_name: str, data: str | os.PathLike[str], out: str | os.PathLike
     from radiomark.training.data import load_cases
     from radiomark.training.trainer import train as train_recipe
 
-    return train_recipe(recipe, load_cases(data, recipe), out, epochs=epochs, folds=folds, progress=progress)
+    return train_recipe(recipe, load_cases(data, recipe), out, epochs=epochs, folds=folds,
+                        validation_patients=validation_patients, progress=progress)
 
 
 def evaluate(recipe_name: str, data: str | os.PathLike[str], out: str | os.PathLike[str], *,

@@ -157,7 +157,9 @@ def _show_result(result: Any) -> None:
     table.add_column("value", justify="right")
     table.add_column("unit")
     for measurement in result.measurements.values():
-        table.add_row(measurement.name.replace("_", " "), f"{measurement.value:.2f}", escape(measurement.unit))
+        value = measurement.value
+        shown = f"{value:.2f}" if abs(value) >= 1 or value == 0 else f"{value:.3g}"
+        table.add_row(measurement.name.replace("_", " "), shown, escape(measurement.unit))
     for finding in result.findings:
         verdict = {True: "[red]yes[/]", False: "[green]no[/]", None: "[yellow]undecided[/]"}[finding.present]
         table.add_row(f"{finding.name} ({finding.table})", verdict, escape(finding.reason))
@@ -187,6 +189,9 @@ def train(recipe: Annotated[str, typer.Argument(help="Recipe name or a recipe YA
           folds: Annotated[int, typer.Option("--folds", min=1, help="Patient-level folds (1 = one split).")] = 1,
           epochs: Annotated[int | None, typer.Option("--epochs", min=1, help="Epochs (default: recipe).")] = None,
           stage: StageOption = Stage.SEGMENT, patient_pattern: PatientPatternOption = None,
+          validation_patients: Annotated[str, typer.Option(
+              "--validation-patients", help="Comma-separated patient ids that validate (segmenter; default: a "
+                                            "random patient split).")] = "",
           ) -> None:
     """Train a recipe's segmentation model or image classifier with patient-level validation."""
     from radiomark import api
@@ -194,7 +199,9 @@ def train(recipe: Annotated[str, typer.Argument(help="Recipe name or a recipe YA
     with _progress() as progress:
         task = progress.add_task("training", total=None)
         summary = api.train(recipe, data, out, epochs=epochs, folds=folds, stage=stage,
-                            patient_pattern=patient_pattern, progress=_described(progress, task))
+                            patient_pattern=patient_pattern,
+                            validation_patients=tuple(p.strip() for p in validation_patients.split(",") if p.strip()),
+                            progress=_described(progress, task))
     if stage is not Stage.SEGMENT:
         _show_classification(summary["validation"], f"held-out validation ({len(summary['validation_patients'])} "
                                                     f"patients, best epoch {summary['best_epoch']})")
@@ -211,6 +218,23 @@ def train(recipe: Annotated[str, typer.Argument(help="Recipe name or a recipe YA
         table.add_row(name, f"{dice:.3f}", f"{summary['mean_validation_iou'][name]:.3f}")
     console.print(table)
     console.print(f"model, metrics.json and training_curve.png in {out}")
+
+
+def _show_agreement(agreement: dict[str, Any], out: Path) -> None:
+    """One row per measurement compared between predicted and reference masks."""
+    if not agreement:
+        return
+    table = Table(title=f"measurements from predicted vs reference masks (Bland–Altman plots in {out})")
+    for column in ("measurement", "n", "mean abs. error", "mean rel. error %", "bias", "Pearson r", "ICC(A,1)"):
+        table.add_column(column, justify="left" if column == "measurement" else "right")
+    for name, stats in agreement.items():
+        if not stats["n"]:
+            table.add_row(name.replace("_", " "), "0", *["–"] * 5)
+            continue
+        table.add_row(f"{name.replace('_', ' ')} [{escape(stats['unit'])}]", str(stats["n"]),
+                      f"{stats['mean_absolute_error']:.3g}", f"{stats['mean_relative_error_percent']:.1f}",
+                      f"{stats['bland_altman']['bias']:.3g}", f"{stats['pearson_r']:.3f}", f"{stats['icc_a1']:.3f}")
+    console.print(table)
 
 
 def _show_classification(scores: dict[str, float], title: str) -> None:
@@ -274,8 +298,9 @@ def run(recipe: Annotated[RecipeName, typer.Argument(help="Recipe to run.")],
 
 @app.command()
 @handles_errors
-def measure(recipe: Annotated[RecipeName, typer.Argument(help="Recipe whose measurements to take.")],
-            image: Annotated[Path, typer.Argument(help="The image (DICOM or NIfTI).")],
+def measure(recipe: Annotated[str, typer.Argument(help="Recipe name or a recipe YAML file.")],
+            image: Annotated[Path, typer.Argument(help="The study (DICOM folder or file, NIfTI file, or a folder "
+                                                       "of NIfTI echoes).")],
             mask: Annotated[Path, typer.Argument(help="Its label map (NIfTI, e.g. manually corrected).")],
             out: Annotated[Path, typer.Option("--out", help="Output folder.")],
             sex: SexOption = None, height: HeightOption = None, weight: WeightOption = None,
@@ -312,16 +337,13 @@ def evaluate(recipe: Annotated[RecipeName, typer.Argument(help="Recipe of the mo
     if stage is Stage.CLASSIFY:
         _show_classification(summary, f"{summary['images']} images of {summary['patients']} patients ({data_kind})")
     else:
-        table = Table(title=f"{summary['cases']} slices of {summary['patients']} patients ({data_kind})")
+        table = Table(title=f"{summary['cases']} images of {summary['patients']} patients ({data_kind})")
         for column in ("structure", "Dice", "IoU", "min IoU"):
             table.add_column(column)
         for name, dice in summary["dice"].items():
             table.add_row(name, f"{dice:.3f}", f"{summary['iou'][name]:.3f}", f"{summary['min_iou'][name]:.3f}")
         console.print(table)
-        agreement = summary.get("agreement")
-        if agreement is not None:
-            console.print(f"{agreement['measure']}: mean absolute error {agreement['mean_absolute_error']:.2f} "
-                          f"{agreement['unit']}, mean relative error {agreement['mean_relative_error_percent']:.2f} %")
+        _show_agreement(summary["agreement"], out)
     if summary["leaked_patients"]:
         errors.print(f"[yellow]warning:[/] {len(summary['leaked_patients'])} patient(s) were used in training; "
                      "these figures are not held out")

@@ -15,8 +15,8 @@ from radiomark.inference.classifier import ImageClassifier
 from radiomark.inference.predictor import Segmenter
 from radiomark.io.atomic import atomic_file
 from radiomark.io.tables import write_csv
-from radiomark.metrics import bland_altman, classification_scores, overlap_scores
-from radiomark.pipeline import BIOMARKERS, postprocess
+from radiomark.metrics import agreement, classification_scores, overlap_scores
+from radiomark.pipeline import measure, postprocess
 from radiomark.quality import quality_flags
 from radiomark.report.figures import pyplot, save_png
 from radiomark.training.classifier import CLASSIFIER_DIR, TrainingProgress, predict_logits, prepare_inputs
@@ -44,40 +44,45 @@ def _plot_bland_altman(measured: list[float], reference: list[float], stats: dic
 
 
 def evaluate(segmenter: Segmenter, data_dir: str | Path, out_dir: str | Path, data_kind: str) -> dict[str, Any]:
-    """Evaluate ``segmenter`` on the cases under ``data_dir``; writes JSON, CSV and a Bland–Altman PNG.
+    """Evaluate ``segmenter`` on the cases under ``data_dir``; writes evaluation.json, per_case.csv
+    and one Bland–Altman PNG per agreement measure.
 
     Scores are computed on each image's own grid after the recipe's post-processing (all of it,
-    including the segmenter's network-grid steps). The recipe's ``agreement_measure`` is computed
-    on the predicted and on the reference labels and compared (absolute / relative error,
-    Bland–Altman). Each case's quality-control flags are listed, and the cases with any counted.
-    Patients that the model saw in training are listed under ``leaked_patients`` (their figures
-    are not held out).
+    including the segmenter's network-grid steps). Each of the recipe's ``agreement_measures`` is
+    computed on the predicted and on the reference labels and compared (absolute / relative error,
+    Bland–Altman, Pearson r, ICC(A,1)); a case where either side lacks the measure (an empty
+    structure) is counted under ``missing``. Each case's quality-control flags are listed, and
+    the cases with any counted. Patients that the model saw in training are listed under
+    ``leaked_patients`` (their figures are not held out).
     """
     recipe = segmenter.recipe
     cases = load_cases(data_dir, recipe)
     leaked = sorted(_trained_patients(segmenter.run_dir) & {case.patient_id for case in cases})
-    rows, measured, reference = [], [], []
-    name, unit = recipe.agreement_measure, ""
+    rows: list[dict[str, Any]] = []
+    pairs: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in recipe.agreement_measures}
+    units: dict[str, str] = {}
+    missing = dict.fromkeys(recipe.agreement_measures, 0)
     rotations = flagged = 0
     for case in cases:
-        prediction = segmenter.segment(case.image)
+        prediction = segmenter.segment(case.study.channels)
         rotations += prediction.rotation_fired
         predicted = postprocess(recipe, case.image, prediction.labels)
         scores = overlap_scores(predicted, case.labels)
-        measured_here = BIOMARKERS[recipe.biomarkers](case.image, predicted)
+        measured_here = measure(recipe, case.study, predicted)
+        truth = measure(recipe, case.study, case.labels)
         flags = quality_flags(recipe, case.image, prediction.labels, predicted, measured_here,
                               prediction.rotation_fired)
         flagged += bool(flags)
         row: dict[str, Any] = {"case": case.case_id, "patient": case.patient_id,
                                "rotation_rule_fired": prediction.rotation_fired, "qc_flags": "; ".join(flags)}
-        if name is not None:
-            biomarkers = BIOMARKERS[recipe.biomarkers]
-            value = measured_here[name]
-            truth = biomarkers(case.image, case.labels)[name]
-            measured.append(value.value)
-            reference.append(truth.value)
-            unit = str(value.unit)
-            row |= {name: value.value, f"reference_{name}": truth.value}
+        for name in recipe.agreement_measures:
+            if name not in measured_here or name not in truth:
+                missing[name] += 1
+                continue
+            pairs[name][0].append(measured_here[name].value)
+            pairs[name][1].append(truth[name].value)
+            units[name] = str(truth[name].unit)
+            row |= {name: measured_here[name].value, f"reference_{name}": truth[name].value}
         row |= {f"{structure}_{kind}": score for structure, pair in scores.items() for kind, score in pair.items()}
         rows.append(row)
     names = [recipe.labels[v] for v in sorted(recipe.labels)]
@@ -89,17 +94,19 @@ def evaluate(segmenter: Segmenter, data_dir: str | Path, out_dir: str | Path, da
         "dice": {n: float(np.mean([r[f"{n}_dice"] for r in rows])) for n in names},
         "iou": {n: float(np.mean([r[f"{n}_iou"] for r in rows])) for n in names},
         "min_iou": {n: float(np.min([r[f"{n}_iou"] for r in rows])) for n in names},
+        "agreement": {},
     }
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    if name is not None:
-        errors = np.asarray(measured) - np.asarray(reference)
-        relative = np.abs(errors) / np.maximum(np.abs(np.asarray(reference)), 1e-9)
-        summary["agreement"] = {"measure": name, "unit": unit, "mean_absolute_error": float(np.abs(errors).mean()),
-                                "mean_relative_error_percent": float(100 * relative.mean()),
-                                "bland_altman": bland_altman(measured, reference)}
-        _plot_bland_altman(measured, reference, summary["agreement"]["bland_altman"], out / "bland_altman.png",
-                           f"{name.replace('_', ' ')} ({unit})", f"{len(cases)} images ({data_kind})")
+    for name, (measured, reference) in pairs.items():
+        if not measured:
+            summary["agreement"][name] = {"n": 0, "missing": missing[name]}
+            continue
+        stats = agreement(measured, reference) | {"unit": units[name], "missing": missing[name],
+                                                  "plot": f"bland_altman_{name}.png"}
+        summary["agreement"][name] = stats
+        _plot_bland_altman(measured, reference, stats["bland_altman"], out / stats["plot"],
+                           f"{name.replace('_', ' ')} ({units[name]})", f"{len(measured)} cases ({data_kind})")
     with atomic_file(out / "evaluation.json") as temporary:
         temporary.write_text(json.dumps(summary, indent=2))
     write_csv(rows, out / "per_case.csv")

@@ -1,9 +1,10 @@
-"""Agreement between predictions and references: Dice / IoU per structure, Bland–Altman, and
-classification scores (scikit-learn)."""
+"""Agreement between predictions and references: Dice / IoU per structure, Bland–Altman, Pearson r
+and intraclass correlation of a measurement, and classification scores (scikit-learn)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -33,6 +34,51 @@ def bland_altman(measured: Sequence[float], reference: Sequence[float]) -> dict[
     sd = float(difference.std(ddof=1)) if difference.size > 1 else 0.0
     return {"bias": bias, "sd": sd, "lower_limit": bias - 1.96 * sd, "upper_limit": bias + 1.96 * sd,
             "n": int(difference.size)}
+
+
+def intraclass_correlation(measured: Sequence[float], reference: Sequence[float]) -> float:
+    """ICC(A,1): two-way random effects, absolute agreement, single measurement (McGraw & Wong
+    1996; Shrout & Fleiss ICC(2,1)) of two raters — model and reference — over the same cases.
+    NaN for fewer than 2 cases or no variance at all.
+
+    Written out (a few lines of ANOVA mean squares) rather than taken from pingouin, whose
+    dependencies radiomark lacks (pandas, statsmodels, seaborn, xarray: 179 MB installed, measured
+    2026-11-29); the test checks it against Shrout & Fleiss's published example, where pingouin's
+    ``intraclass_corr`` gives ICC(A,1) = 0.289764 as well.
+    """
+    ratings = np.column_stack([np.asarray(measured, dtype=float), np.asarray(reference, dtype=float)])
+    return icc_absolute_agreement(ratings)
+
+
+def icc_absolute_agreement(ratings: np.ndarray) -> float:
+    """ICC(A,1) of a ``cases × raters`` matrix (see :func:`intraclass_correlation`)."""
+    n, k = ratings.shape
+    if n < 2:
+        return float("nan")
+    grand = ratings.mean()
+    rows = k * ((ratings.mean(axis=1) - grand) ** 2).sum() / (n - 1)
+    columns = n * ((ratings.mean(axis=0) - grand) ** 2).sum() / (k - 1)
+    residual = ((ratings - ratings.mean(axis=1, keepdims=True) - ratings.mean(axis=0, keepdims=True) + grand) ** 2
+                ).sum() / ((n - 1) * (k - 1))
+    denominator = rows + (k - 1) * residual + k * (columns - residual) / n
+    return float((rows - residual) / denominator) if denominator > 0 else float("nan")
+
+
+def agreement(measured: Sequence[float], reference: Sequence[float]) -> dict[str, Any]:
+    """How a measurement from predicted masks agrees with the same measurement from reference
+    masks: mean absolute and relative error, Bland–Altman, Pearson r (SciPy; NaN below 3 cases or
+    without variance) and ICC(A,1)."""
+    from scipy.stats import pearsonr
+
+    measured_array, reference_array = np.asarray(measured, dtype=float), np.asarray(reference, dtype=float)
+    errors = measured_array - reference_array
+    relative = np.abs(errors) / np.maximum(np.abs(reference_array), 1e-9)
+    varied = measured_array.size >= 3 and np.ptp(measured_array) > 0 and np.ptp(reference_array) > 0
+    return {"n": int(errors.size), "mean_absolute_error": float(np.abs(errors).mean()),
+            "mean_relative_error_percent": float(100 * relative.mean()),
+            "pearson_r": float(pearsonr(measured_array, reference_array).statistic) if varied else float("nan"),
+            "icc_a1": intraclass_correlation(measured_array, reference_array),
+            "bland_altman": bland_altman(measured_array, reference_array)}
 
 
 def classification_scores(truth: Sequence[int] | np.ndarray, probability: Sequence[float] | np.ndarray,

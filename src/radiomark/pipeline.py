@@ -16,6 +16,7 @@ from radiomark import __version__
 from radiomark.biomarkers.body_composition import measure_body_composition
 from radiomark.biomarkers.lung_area import measure_lung_area
 from radiomark.biomarkers.measurement import Measurement, Unit
+from radiomark.biomarkers.nigra import measure_nigra
 from radiomark.decision import Finding, classifier_finding, decide
 from radiomark.errors import InputError, RecipeError
 from radiomark.image import Image, LabelMap
@@ -26,6 +27,7 @@ from radiomark.io.nifti import write_nifti
 from radiomark.io.raster import write_png
 from radiomark.io.seg import write_dicom_seg
 from radiomark.io.sr import segment_numbers, write_dicom_sr
+from radiomark.io.study import StudyImages
 from radiomark.io.tables import write_csv
 from radiomark.postprocess import fill_holes, gate_by_intensity, keep_largest_component, remove_small_components
 from radiomark.recipes.schema import Recipe
@@ -36,10 +38,6 @@ from radiomark.transforms.intensity import as_unit_float, to_unit_interval
 
 if TYPE_CHECKING:
     from radiomark.inference.classifier import ImageClassifier
-
-BIOMARKERS: dict[str, Callable[..., dict[str, Measurement]]] = {"body_composition": measure_body_composition,
-                                                                 "lung_area": measure_lung_area}
-
 
 @dataclass(frozen=True)
 class Clinical:
@@ -112,11 +110,27 @@ def postprocess(recipe: Recipe, image: Image, labels: LabelMap) -> LabelMap:
     return remove_small_components(labels, spec.min_component_area_mm2)
 
 
-def analyse(recipe: Recipe, image: Image, labels: LabelMap, clinical: Clinical,
+#: The recipe's biomarkers: (recipe, study, labels on its first image's grid, clinical data) -> measurements.
+BIOMARKERS: dict[str, Callable[[Recipe, StudyImages, LabelMap, Clinical], dict[str, Measurement]]] = {
+    "body_composition": lambda recipe, study, labels, clinical: measure_body_composition(
+        study.image, labels, clinical.height_m, clinical.weight_kg),
+    "lung_area": lambda recipe, study, labels, clinical: measure_lung_area(study.image, labels),
+    "nigra": lambda recipe, study, labels, clinical: measure_nigra(study.image, labels, study.qsm,
+                                                                    recipe.neuromelanin),  # type: ignore[arg-type]
+}
+
+
+def measure(recipe: Recipe, study: StudyImages, labels: LabelMap, clinical: Clinical | None = None
+            ) -> dict[str, Measurement]:
+    """The recipe's measurements of ``labels`` on ``study`` (without patient data unless given)."""
+    return BIOMARKERS[recipe.biomarkers](recipe, study, labels, clinical or Clinical())
+
+
+def analyse(recipe: Recipe, study: StudyImages, labels: LabelMap, clinical: Clinical,
             table: str | None = None) -> tuple[dict[str, Measurement], list[Finding], str | None]:
-    """Measurements of ``labels`` on ``image``, the findings of cut-off ``table`` (the recipe's
+    """Measurements of ``labels`` on ``study``, the findings of cut-off ``table`` (the recipe's
     default when None) and the table's name; no findings and no table for a recipe without tables."""
-    measurements = BIOMARKERS[recipe.biomarkers](image, labels, clinical.height_m, clinical.weight_kg)
+    measurements = measure(recipe, study, labels, clinical)
     if not recipe.cutoff_tables:
         if table is not None:
             raise RecipeError(f"recipe {recipe.name} has no cut-off tables (--table {table} given)")

@@ -44,5 +44,46 @@ def test_edited_recipes_are_validated(tmp_path):
         load_recipe(_edited(tmp_path, default_cutoff_table="nope"))
     with pytest.raises(RecipeError, match="unknown recipe 'sarcopaenia'"):
         load_recipe("sarcopaenia")
-    with pytest.raises(RecipeError, match="recipe nigra has no definition yet"):
-        load_recipe("nigra")
+    with pytest.raises(RecipeError, match="recipe brain-gwr has no definition yet"):
+        load_recipe("brain-gwr")
+
+
+def test_the_nigra_recipe_is_3d_multi_echo_and_checked(tmp_path):
+    recipe = load_recipe("nigra")
+    assert recipe.inputs.echoes == (1, 2, 3) and recipe.preprocessing.spatial_dims == 3
+    assert recipe.network.name == "vnet" and recipe.loss.lambda_bce == 0.0  # the study: V-Net, Dice loss
+    assert recipe.neuromelanin.roi == ("substantia_nigra_right", "substantia_nigra_left")
+    assert recipe.neuromelanin.qsm_threshold_ppm == 0.015
+
+    def edited(**changes):
+        from importlib import resources
+
+        document = yaml.safe_load(resources.files("radiomark.recipes").joinpath("nigra.yaml").read_text())
+        for key, value in changes.items():
+            section, _, field = key.partition("__")
+            if field:
+                document[section][field] = value
+            else:
+                document[section] = value
+        path = tmp_path / "nigra-edited.yaml"
+        path.write_text(yaml.safe_dump(document))
+        return path
+
+    with pytest.raises(RecipeError, match="a 3D recipe takes target_spacing_mm and patch_size, not spatial_size"):
+        load_recipe(edited(preprocessing__spatial_size=[64, 64]))
+    with pytest.raises(RecipeError, match="inputs.echoes must be distinct ranks"):
+        load_recipe(edited(inputs={"echoes": [1, 1]}))
+    with pytest.raises(RecipeError, match="neuromelanin name unknown labels \\['red_nucleus'\\]"):
+        load_recipe(edited(neuromelanin__reference=["red_nucleus"]))
+    with pytest.raises(RecipeError, match="flexible_unet is 2D here"):
+        load_recipe(edited(network={"name": "flexible_unet"}))
+
+
+def test_recipes_of_earlier_runs_still_load(tmp_path):
+    from importlib import resources
+
+    document = yaml.safe_load(resources.files("radiomark.recipes").joinpath("sarcopenia.yaml").read_text())
+    document["agreement_measure"] = document.pop("agreement_measures")[0]  # radiomark 0.1.0 run folders
+    path = tmp_path / "old.yaml"
+    path.write_text(yaml.safe_dump(document))
+    assert load_recipe(path).agreement_measures == ("skeletal_muscle_area",)

@@ -103,9 +103,11 @@ def export_onnx(run_dir: str | Path, repeats: int = 10) -> dict[str, Any]:
     folds = sorted(folder.glob("fold_*/best.pt"))
     record: dict[str, Any] = {"tolerance": TOLERANCE, "torch_threads": torch.get_num_threads(),
                               "note": "timings are medians on the machine that exported, one image per call"}
+    spec = segmenter.recipe.preprocessing
+    patch = spec.spatial_size if spec.spatial_dims == 2 else spec.patch_size  # what one network call sees
     record["segmenter"] = _export_and_compare(
         [(network, path.parent / "model.onnx") for network, path in zip(segmenter.networks, folds, strict=True)],
-        (1, *segmenter.recipe.preprocessing.spatial_size), repeats)
+        (len(segmenter.recipe.inputs.echoes), *patch), repeats)
     if ImageClassifier.exists(folder):
         classifier = ImageClassifier.load(folder, backend="torch")
         assert classifier.recipe.classifier is not None

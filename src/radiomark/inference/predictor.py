@@ -1,9 +1,9 @@
-"""A trained 2D segmenter (one or several folds) applied to a slice on its own grid."""
+"""A trained segmenter (one or several folds) applied to a 2D slice or a 3D study on its own grid."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -17,6 +17,7 @@ from radiomark.inference.onnx import OnnxNetwork, choose_backend
 from radiomark.models.factory import build_network
 from radiomark.recipes import load_recipe
 from radiomark.recipes.schema import Recipe
+from radiomark.transforms import volume
 from radiomark.transforms.intensity import to_unit_interval
 from radiomark.transforms.spatial import canonical_flips, fitted_shape, flip, from_network_grid, to_network_grid
 
@@ -40,10 +41,23 @@ def network_grid_input(image: Image, recipe: Recipe) -> tuple[torch.Tensor, tupl
     return torch.as_tensor(to_network_grid(unit, fitted, size, mode="area", pad_value=0.0))[None], flips, fitted
 
 
+def whole_image_logits(network: Callable[[torch.Tensor], torch.Tensor], recipe: Recipe,
+                       images: torch.Tensor) -> torch.Tensor:
+    """Logits of a batch on the network grid: the network on the whole image (2D), or MONAI
+    sliding-window inference over the recipe's patches with Gaussian weighting (3D)."""
+    spec = recipe.preprocessing
+    if spec.spatial_dims == 2:
+        return network(images)
+    from monai.inferers import sliding_window_inference
+
+    return torch.as_tensor(sliding_window_inference(images, spec.patch_size, sw_batch_size=2, predictor=network,
+                                                    overlap=spec.sliding_window_overlap, mode="gaussian"))
+
+
 @dataclass(frozen=True)
 class Prediction:
     """A segmentation on the image's grid: the label map, the per-structure probabilities
-    ``[labels, rows, columns]`` and whether the rotation rule fired."""
+    ``[labels, *image.shape]`` and whether the rotation rule fired."""
 
     labels: LabelMap
     probabilities: np.ndarray
@@ -107,7 +121,8 @@ class Segmenter:
 
     def _network_probabilities(self, network_input: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
-            return torch.stack([torch.sigmoid(net(network_input))[0] for net in self.networks]).mean(0)
+            return torch.stack([torch.sigmoid(whole_image_logits(net, self.recipe, network_input))[0]
+                                for net in self.networks]).mean(0)
 
     def _rotation_rule(self, network_input: torch.Tensor, probabilities: torch.Tensor) -> tuple[torch.Tensor, bool]:
         """Average with the predictions of the input rotated ±90° when the foreground is too small."""
@@ -121,34 +136,65 @@ class Segmenter:
                                dims=(1, 2)) for k in (1, -1)]
         return torch.stack([probabilities, *rotated]).mean(0), True
 
-    def segment(self, image: Image) -> Prediction:
-        """Segment a 2D ``image``: probabilities and label map on its own grid.
+    def _median_filter(self, probabilities: torch.Tensor) -> torch.Tensor:
+        radius = self.recipe.postprocessing.median_filter_radius
+        if not radius:
+            return probabilities
+        from monai.transforms import MedianSmooth
 
-        The slice's intensities are mapped to [0, 1] (recipe preprocessing), flipped to the
+        return torch.as_tensor(MedianSmooth(radius)(probabilities))
+
+    def _labels(self, image: Image, probabilities: np.ndarray, rotated: bool = False) -> Prediction:
+        """A pixel takes the most probable structure where that probability exceeds 0.5."""
+        best = probabilities.argmax(axis=0)
+        labels = np.where(probabilities.max(axis=0) > 0.5, best + 1, 0)
+        return Prediction(LabelMap.like(image, labels, self.recipe.labels), probabilities, rotated)
+
+    def _segment_volume(self, channels: Sequence[Image]) -> Prediction:
+        """Channels onto the LPS-aligned network grid (:mod:`radiomark.transforms.volume`),
+        sliding-window probabilities there (fold mean, median filter), back onto the first
+        channel's grid."""
+        spec, first = self.recipe.preprocessing, channels[0]
+        if spec.target_spacing_mm is None or spec.patch_size is None:
+            raise InputError(self.run_dir, "the model's recipe has no planned target_spacing_mm / patch_size")
+        reference = volume.network_grid(first, spec.target_spacing_mm)
+        network_input = torch.from_numpy(volume.channels_on_grid(channels, spec, reference))[None]
+        probabilities = self._median_filter(self._network_probabilities(network_input))
+        return self._labels(first, volume.from_network_grid(probabilities.numpy(), reference, first))
+
+    def segment(self, image: Image | Sequence[Image]) -> Prediction:
+        """Segment an image, or a study's channels in the recipe's order: probabilities and label
+        map on the (first) image's own grid.
+
+        A 3D recipe resamples the volume onto its network grid (see :meth:`_segment_volume`). A
+        2D recipe maps the slice's intensities are mapped to [0, 1] (recipe preprocessing), flipped to the
         canonical orientation, scaled and padded onto the network grid (see
         :mod:`radiomark.transforms.spatial`); the rotation rule and median filter of the recipe
         act there, and the probabilities are brought back the same way. A pixel takes the most
         probable structure where that probability exceeds 0.5.
         """
+        channels = (image,) if isinstance(image, Image) else tuple(image)
+        wanted = len(self.recipe.inputs.echoes)
+        if len(channels) != wanted:
+            raise InputError(channels[0].metadata.get("source"), f"this model takes {wanted} input image(s) (echo "
+                                                                 f"ranks {list(self.recipe.inputs.echoes)}), got "
+                                                                 f"{len(channels)}")
+        if self.recipe.preprocessing.spatial_dims == 3:
+            return self._segment_volume(channels)
+        image = channels[0]
         if image.ndim != 2:
             raise GeometryError(image.metadata.get("source"), f"this model segments 2D slices, got {image.shape}")
         network_input, flips, fitted = network_grid_input(image, self.recipe)
         probabilities, rotated = self._rotation_rule(network_input, self._network_probabilities(network_input))
-        radius = self.recipe.postprocessing.median_filter_radius
-        if radius:
-            from monai.transforms import MedianSmooth
-
-            probabilities = torch.as_tensor(MedianSmooth(radius)(probabilities))
+        probabilities = self._median_filter(probabilities)
         back = np.ascontiguousarray(flip(np.asarray(from_network_grid(probabilities, fitted, image.shape),
                                                     dtype=np.float32), flips))
-        best = back.argmax(axis=0)
-        labels = np.where(back.max(axis=0) > 0.5, best + 1, 0)
-        return Prediction(LabelMap.like(image, labels, self.recipe.labels), back, rotated)
+        return self._labels(image, back, rotated)
 
-    def probabilities(self, image: Image) -> np.ndarray:
-        """Per-structure probabilities ``[labels, rows, columns]`` on ``image``'s own grid."""
+    def probabilities(self, image: Image | Sequence[Image]) -> np.ndarray:
+        """Per-structure probabilities ``[labels, *image.shape]`` on ``image``'s own grid."""
         return self.segment(image).probabilities
 
-    def predict(self, image: Image) -> LabelMap:
+    def predict(self, image: Image | Sequence[Image]) -> LabelMap:
         """Label map on ``image``'s grid (see :meth:`segment`)."""
         return self.segment(image).labels

@@ -1,8 +1,8 @@
 """Choosing a series by rules on its tags, e.g. ``"modality=MR,description=~T2,orientation=axial"``.
 
 A rule is ``field=value`` (equal, ignoring case) or ``field=~regex`` (the regular expression is
-searched in the value, ignoring case). All rules must hold. The fields are the keys of
-:data:`SELECTOR_FIELDS`.
+searched in the value, ignoring case); ``field!=value`` and ``field!~regex`` hold where those do
+not. All rules must hold. The fields are the keys of :data:`SELECTOR_FIELDS`.
 """
 
 from __future__ import annotations
@@ -26,13 +26,18 @@ SELECTOR_FIELDS: dict[str, Callable[[DicomSeries], object]] = {
 }
 
 
+#: ``field`` ``operator`` ``value``; the operator is ``=``, ``=~``, ``!=`` or ``!~``.
+_RULE = re.compile(r"\s*(\w+)\s*(=~|!~|!=|=)(.*)")
+
+
 @dataclass(frozen=True)
 class SeriesRule:
-    """One ``field=value`` or ``field=~regex`` condition."""
+    """One ``field=value`` or ``field=~regex`` condition, or its negation (``!=``, ``!~``)."""
 
     field: str
     value: str
     is_regex: bool
+    negated: bool = False
 
     def __post_init__(self) -> None:
         if self.field not in SELECTOR_FIELDS:
@@ -51,11 +56,14 @@ class SeriesRule:
         found = SELECTOR_FIELDS[self.field](series)
         text = "" if found is None else str(found)
         if self.is_regex:
-            return re.search(self.value, text, flags=re.IGNORECASE) is not None
-        return text.casefold() == self.value.casefold()
+            matches = re.search(self.value, text, flags=re.IGNORECASE) is not None
+        else:
+            matches = text.casefold() == self.value.casefold()
+        return matches != self.negated
 
     def __str__(self) -> str:
-        return f"{self.field}={'~' if self.is_regex else ''}{self.value}"
+        operator = {(False, False): "=", (False, True): "=~", (True, False): "!=", (True, True): "!~"}
+        return f"{self.field}{operator[self.negated, self.is_regex]}{self.value}"
 
 
 @dataclass(frozen=True)
@@ -66,15 +74,15 @@ class SeriesSelector:
 
     @classmethod
     def parse(cls, text: str) -> SeriesSelector:
-        """Parse comma-separated rules such as ``"modality=MR,description=~T2"``."""
+        """Parse comma-separated rules such as ``"modality=MR,description=~T2,description!~qsm"``."""
         rules = []
         for part in filter(None, (p.strip() for p in text.split(","))):
-            field, sep, value = part.partition("=")
-            if not sep or not field.strip():
-                raise InputError(None, f"selection rule {part!r} is not of the form field=value or field=~regex")
-            value = value.strip()
-            is_regex = value.startswith("~")
-            rules.append(SeriesRule(field.strip().lower(), value[1:] if is_regex else value, is_regex))
+            match = _RULE.fullmatch(part)
+            if match is None:
+                raise InputError(None, f"selection rule {part!r} is not of the form field=value, field=~regex, "
+                                       "field!=value or field!~regex")
+            field, operator, value = match.groups()
+            rules.append(SeriesRule(field.lower(), value.strip(), "~" in operator, operator.startswith("!")))
         if not rules:
             raise InputError(None, f"empty series selection {text!r}")
         return cls(tuple(rules))

@@ -57,8 +57,9 @@ def write_dicom_sr(measurements: Mapping[str, Measurement], segmentation_path: s
     ``source_files`` are the images the SEG was made on (they are part of the SR's evidence); errors
     name the first of them.
 
-    Measurements of a structure (``measurement.structure``) form one planar-ROI group referencing
-    that segment; the others (ratios of two structures) form a group of their own.
+    Measurements of a structure (``measurement.structure``) form one ROI group referencing that
+    segment — planar for a single-slice SEG, volumetric (the whole segment) for a volume; the
+    others (ratios, measures over several structures) form a group of their own.
     """
     import highdicom as hd
     import pydicom
@@ -81,10 +82,16 @@ def write_dicom_sr(measurements: Mapping[str, Measurement], segmentation_path: s
                 groups.append(hd.sr.MeasurementsAndQualitativeEvaluations(tracking_identifier=tracking,
                                                                           measurements=items))
                 continue
-            segment = hd.sr.ReferencedSegmentationFrame.from_segmentation(
-                segmentation, segment_number=segment_numbers[structure])
-            groups.append(hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
-                tracking_identifier=tracking, referenced_segment=segment, measurements=items))
+            if len(source_files) == 1:
+                segment = hd.sr.ReferencedSegmentationFrame.from_segmentation(
+                    segmentation, segment_number=segment_numbers[structure])
+                groups.append(hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
+                    tracking_identifier=tracking, referenced_segment=segment, measurements=items))
+            else:
+                volume = hd.sr.ReferencedSegment.from_segmentation(segmentation,
+                                                                   segment_number=segment_numbers[structure])
+                groups.append(hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations(
+                    tracking_identifier=tracking, referenced_segment=volume, measurements=items))
         device = hd.sr.ObserverContext(
             observer_type=codes.DCM.Device,
             observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(

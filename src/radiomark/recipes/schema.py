@@ -6,7 +6,7 @@ for cut-offs (the unit of the measurement the rule names).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -24,12 +24,24 @@ class Window(_Strict):
 
 class Preprocessing(_Strict):
     """What happens to an image before the network sees it: exactly one intensity mapping to [0, 1]
-    — a fixed ``window`` (CT, HU) or per-image ``percentiles`` (X-ray: the (low, high) percentiles
-    of the image's own values map to 0 and 1, clipped) — then placement on the network grid."""
+    — a fixed ``window`` (CT, HU) or per-image ``percentiles`` (X-ray, MRI: the (low, high)
+    percentiles of each channel's own values map to 0 and 1, clipped) — then placement on the
+    network grid.
+
+    2D recipes (``spatial_dims: 2``) scale each slice onto ``spatial_size``. 3D recipes resample
+    each volume onto a grid aligned with the LPS axes (array axes slice/row/column = +z/+y/+x) at
+    ``target_spacing_mm`` (slice, row, column) and train on patches of ``patch_size`` voxels; both
+    may be left out, and training then plans them from the data (median spacing, a patch that
+    fits the memory budget), as nnU-Net does, and stores the planned values in the run's recipe.
+    """
 
     window: Window | None = None
     percentiles: tuple[float, float] | None = None
-    spatial_size: tuple[int, int] = Field(description="network input size (rows, columns) in pixels")
+    spatial_dims: Literal[2, 3] = 2
+    spatial_size: tuple[int, int] | None = Field(None, description="2D: network input size (rows, columns) in pixels")
+    target_spacing_mm: tuple[float, float, float] | None = Field(None, description="3D: (slice, row, column) mm")
+    patch_size: tuple[int, int, int] | None = Field(None, description="3D: training / sliding-window patch, voxels")
+    sliding_window_overlap: float = Field(0.5, ge=0, lt=1, description="3D inference: overlap of patches")
 
     @model_validator(mode="after")
     def _one_intensity_mapping(self) -> Preprocessing:
@@ -37,6 +49,29 @@ class Preprocessing(_Strict):
             raise ValueError("preprocessing needs exactly one of window (HU) or percentiles")
         if self.percentiles is not None and not 0 <= self.percentiles[0] < self.percentiles[1] <= 100:
             raise ValueError(f"percentiles must satisfy 0 <= low < high <= 100, got {self.percentiles}")
+        if self.spatial_dims == 2 and (self.spatial_size is None or self.target_spacing_mm or self.patch_size):
+            raise ValueError("a 2D recipe needs spatial_size and takes no target_spacing_mm or patch_size")
+        if self.spatial_dims == 3 and self.spatial_size is not None:
+            raise ValueError("a 3D recipe takes target_spacing_mm and patch_size, not spatial_size")
+        return self
+
+
+class Inputs(_Strict):
+    """The images of a study the network sees, as channels.
+
+    ``echoes`` are ranks by echo time among the series the recipe's ``series_selector`` picks (1 =
+    shortest TE): ``[1, 2, 3]`` feeds the first three echo magnitudes of a multi-echo GRE as three
+    channels; ``[1]`` is a single image. ``qsm_selector`` (series rules) or a NIfTI file whose name
+    contains ``qsm`` supplies an optional susceptibility map in ppm for the recipe's measures.
+    """
+
+    echoes: tuple[int, ...] = (1,)
+    qsm_selector: str | None = None
+
+    @model_validator(mode="after")
+    def _ranks(self) -> Inputs:
+        if not self.echoes or min(self.echoes) < 1 or len(set(self.echoes)) != len(self.echoes):
+            raise ValueError(f"inputs.echoes must be distinct ranks 1, 2, ..., got {self.echoes}")
         return self
 
 
@@ -49,8 +84,10 @@ class RandomWindow(_Strict):
 
 
 class Augmentation(_Strict):
-    """Training augmentation (MONAI transforms plus the random window). Flips: left–right with
-    ``flip_probability``, up–down with half of it; set 0 where sides matter (left/right labels)."""
+    """Training augmentation (MONAI transforms plus the random window). 2D flips: left–right with
+    ``flip_probability``, up–down with half of it; set 0 where sides matter (left/right labels).
+    3D flips: left–right only, and structures named ``*_right`` / ``*_left`` swap labels with it;
+    rotation is about each axis by up to ``rotate_degrees``."""
 
     random_window: RandomWindow | None = None
     flip_probability: float = Field(0.5, ge=0, le=1)
@@ -61,17 +98,22 @@ class Augmentation(_Strict):
 
 
 class Network(_Strict):
-    """A MONAI network: ``unet`` (UNet) or ``flexible_unet`` (FlexibleUNet, EfficientNet encoder)."""
+    """A MONAI network: ``unet`` (UNet), ``flexible_unet`` (FlexibleUNet, EfficientNet encoder),
+    ``vnet`` (VNet: fixed depth 4, 5×5×5 kernels; patches divisible by 16) or ``dynunet``
+    (DynUNet, the nnU-Net architecture: 3×3(×3) kernels, instance norm; ``channels`` are the
+    filters per level and ``strides`` the down-sampling per level, an int or one per axis — for a
+    3D recipe both are planned from the patch size when ``strides`` is left out)."""
 
-    name: Literal["unet", "flexible_unet"] = "unet"
+    name: Literal["unet", "flexible_unet", "vnet", "dynunet"] = "unet"
     channels: tuple[int, ...] = (16, 32, 64, 128)
-    strides: tuple[int, ...] = (2, 2, 2)
+    strides: tuple[int | tuple[int, ...], ...] | None = (2, 2, 2)
     num_res_units: int = 1
     backbone: str = "efficientnet-b0"
+    dropout: float = Field(0.0, ge=0, lt=1, description="vnet: dropout of its deeper transitions")
 
 
 class Loss(_Strict):
-    """Weighted BCE + Dice on one sigmoid channel per structure."""
+    """Weighted BCE + Dice on one sigmoid channel per structure (``lambda_bce: 0`` is Dice alone)."""
 
     name: Literal["dice_bce"] = "dice_bce"
     bce_pos_weight: tuple[float, ...]
@@ -88,6 +130,10 @@ class Training(_Strict):
     weight_decay: float = Field(1e-5, ge=0)
     validation_fraction: float = Field(0.2, gt=0, lt=1)
     seed: int = 0
+    patches_per_volume: int = Field(2, ge=1, description="3D: random patches drawn from each volume per epoch")
+    foreground_patch_fraction: float = Field(0.5, ge=0, le=1, description="3D: share of patches centred on "
+                                                                          "a labelled voxel")
+    memory_budget_voxels: int = Field(64 ** 3, ge=16 ** 3, description="3D planning: largest patch (voxels)")
 
 
 class RotationRule(_Strict):
@@ -169,6 +215,28 @@ class Classifier(_Strict):
     seed: int = 0
 
 
+class Neuromelanin(_Strict):
+    """Measures of the ``nigra`` recipe (see :mod:`radiomark.biomarkers.nigra`).
+
+    ``roi`` and ``reference`` name the structures of the substantia nigra and of the reference
+    region (crus cerebri); intensities are those of the first input echo. The volume ratio
+    counts ROI voxels above mean + ``ratio_high_sd`` SD over those above mean +
+    ``ratio_low_sd`` SD, mean and SD taken over ``ratio_statistics`` (the ROI itself, as the seed
+    study did, or the reference region). ``nm_volume_sd``: the NM-SN volume holds ROI voxels above
+    reference mean + that many reference SDs. QSM: mean susceptibility of ROI voxels above
+    ``qsm_threshold_ppm``, and of the whole ROI.
+    """
+
+    roi_name: str = "substantia_nigra"
+    roi: tuple[str, ...]
+    reference: tuple[str, ...]
+    ratio_high_sd: float = 3.0
+    ratio_low_sd: float = 1.0
+    ratio_statistics: Literal["roi", "reference"] = "roi"
+    nm_volume_sd: float = 3.0
+    qsm_threshold_ppm: float = 0.015
+
+
 class Recipe(_Strict):
     """One clinical task: labels, preprocessing, model, loss, post-processing, decision tables."""
 
@@ -176,6 +244,7 @@ class Recipe(_Strict):
     title: str
     modality: str
     series_selector: str
+    inputs: Inputs = Field(default_factory=Inputs)
     labels: dict[int, str]
     label_codes: dict[str, tuple[tuple[str, str, str], tuple[str, str, str]]] = Field(
         default_factory=dict, description="per label: (category, type) coded as (scheme, value, meaning)")
@@ -185,13 +254,24 @@ class Recipe(_Strict):
     loss: Loss
     training: Training
     postprocessing: Postprocessing
-    biomarkers: Literal["body_composition", "lung_area"]
-    agreement_measure: str | None = Field(None, description="measurement compared between predicted and "
-                                                            "reference labels by evaluate")
+    biomarkers: Literal["body_composition", "lung_area", "nigra"]
+    neuromelanin: Neuromelanin | None = None
+    agreement_measures: tuple[str, ...] = Field((), description="measurements compared between predicted "
+                                                                "and reference labels by evaluate")
     classifier: Classifier | None = None
     quality: Quality = Field(default_factory=Quality)
     cutoff_tables: dict[str, CutoffTable] = Field(default_factory=dict)
     default_cutoff_table: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _earlier_names(cls, data: Any) -> Any:
+        """Run folders of radiomark 0.1.0 name one ``agreement_measure``."""
+        if isinstance(data, dict) and "agreement_measure" in data:
+            data = dict(data)
+            single = data.pop("agreement_measure")
+            data.setdefault("agreement_measures", [] if single is None else [single])
+        return data
 
     @model_validator(mode="after")
     def _consistent(self) -> Recipe:
@@ -199,9 +279,19 @@ class Recipe(_Strict):
             raise ValueError(f"labels must be numbered 1..N, got {sorted(self.labels)}")
         if len(self.loss.bce_pos_weight) != len(self.labels):
             raise ValueError(f"loss.bce_pos_weight needs {len(self.labels)} values, one per label")
-        unknown = (set(self.postprocessing.hu_gating) | set(self.label_codes)) - set(self.labels.values())
+        named = set(self.postprocessing.hu_gating) | set(self.label_codes)
+        if self.neuromelanin is not None:
+            named |= set(self.neuromelanin.roi) | set(self.neuromelanin.reference)
+        unknown = named - set(self.labels.values())
         if unknown:
-            raise ValueError(f"postprocessing.hu_gating or label_codes name unknown labels {sorted(unknown)}")
+            raise ValueError(f"postprocessing.hu_gating, label_codes or neuromelanin name unknown labels "
+                             f"{sorted(unknown)}")
+        if (self.biomarkers == "nigra") != (self.neuromelanin is not None):
+            raise ValueError("the nigra biomarkers need the neuromelanin section, and only they use it")
+        if self.preprocessing.spatial_dims == 3 and self.network.name == "flexible_unet":
+            raise ValueError("flexible_unet is 2D here; a 3D recipe uses unet, vnet or dynunet")
+        if self.preprocessing.spatial_dims == 2 and self.network.name == "vnet":
+            raise ValueError("vnet is a 3D network; a 2D recipe uses unet or flexible_unet")
         if self.cutoff_tables and self.default_cutoff_table not in self.cutoff_tables:
             raise ValueError(f"default_cutoff_table {self.default_cutoff_table!r} is not one of "
                              f"{sorted(self.cutoff_tables)}")

@@ -1,12 +1,15 @@
 """Training / evaluation cases on disk and their conversion to network tensors.
 
 Data layout (``DIR`` of ``train``/``evaluate``): every folder below ``DIR`` that holds a
-``labels.nii.gz`` is one case. Its image is, in this order of preference, ``image.nii.gz``, another
-``*.nii.gz`` file, the series under ``dicom/`` chosen by the recipe's series selector, or DICOM
-files in the folder itself. The label map must lie on the image grid and use the recipe's label
-values. Optional ``case.json`` gives ``patient_id``, ``sex``, ``height_m``, ``weight_kg`` (phantom
-``truth.json`` files are read the same way). Without a patient id, the DICOM PatientID, else the
-folder name, identifies the patient. A volume contributes each labelled axial slice as a sample.
+``labels.nii.gz`` is one case. Its images are read by :func:`radiomark.io.study.read_study`:
+``image.nii.gz`` or another ``*.nii.gz`` file (``echo1.nii.gz``, ``echo2.nii.gz``, ... for
+multi-echo recipes, ``qsm.nii.gz`` beside them), else the series under ``dicom/`` (or DICOM files
+in the folder itself) chosen by the recipe's series selector. The label map must lie on the grid
+of the first image and use the recipe's label values. Optional ``case.json`` gives
+``patient_id``, ``sex``, ``height_m``, ``weight_kg`` (phantom ``truth.json`` files are read the
+same way). Without a patient id, the DICOM PatientID, else the folder name, identifies the
+patient. For a 2D recipe a volume contributes each labelled axial slice as a sample; for a 3D
+recipe each case is one volume.
 """
 
 from __future__ import annotations
@@ -22,13 +25,13 @@ import torch
 
 from radiomark.errors import GeometryError, InputError
 from radiomark.image import Image, LabelMap
-from radiomark.io import read_image
 from radiomark.io.nifti import read_nifti
+from radiomark.io.study import LABELS_FILE, StudyImages, read_study
 from radiomark.recipes.schema import Recipe
+from radiomark.transforms import volume
 from radiomark.transforms.intensity import to_unit_interval
 from radiomark.transforms.spatial import canonical_flips, fitted_shape, flip, to_network_grid
 
-LABELS_FILE = "labels.nii.gz"
 #: Value padding takes outside a CT slice (HU of air).
 AIR_HU = -1024.0
 #: What ``case.json`` (or a phantom's ``truth.json``) may say about the patient.
@@ -37,13 +40,19 @@ CLINICAL_KEYS = ("patient_id", "sex", "height_m", "weight_kg")
 
 @dataclass(frozen=True)
 class Case:
-    """One 2D sample: an image slice (HU), its labels and who it belongs to."""
+    """One sample: a study's images (a 2D slice, or a volume for 3D recipes; CT in HU), the
+    labels on the grid of its first image, and who it belongs to."""
 
     case_id: str
     patient_id: str
-    image: Image
+    study: StudyImages
     labels: LabelMap
     clinical: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def image(self) -> Image:
+        """The first image, on whose grid the labels lie."""
+        return self.study.image
 
 
 def find_case_folders(data_dir: Path) -> list[Path]:
@@ -55,17 +64,6 @@ def find_case_folders(data_dir: Path) -> list[Path]:
     if not folders:
         raise InputError(data_dir, f"no case folders found (a case is a folder holding {LABELS_FILE})")
     return folders
-
-
-def read_case_image(folder: Path, recipe: Recipe) -> Image:
-    """The image of a case folder (see the module docstring for the order of preference)."""
-    if (folder / "image.nii.gz").is_file():
-        return read_image(folder / "image.nii.gz")
-    others = sorted(p for p in folder.glob("*.nii*") if p.name != LABELS_FILE and not p.name.startswith("."))
-    if others:
-        return read_image(others[0])
-    source = folder / "dicom" if (folder / "dicom").is_dir() else folder
-    return read_image(source, select=recipe.series_selector)
 
 
 def _clinical(folder: Path) -> dict[str, Any]:
@@ -81,8 +79,9 @@ def _clinical(folder: Path) -> dict[str, Any]:
 
 
 def load_case_folder(folder: Path, recipe: Recipe) -> list[Case]:
-    """The 2D samples of one case folder."""
-    image = read_case_image(folder, recipe)
+    """The samples of one case folder: its volume (3D recipe) or its labelled slices (2D)."""
+    study = read_study(folder, recipe)
+    image = study.image
     labels = read_nifti(folder / LABELS_FILE, labels=recipe.labels)
     if not labels.geometry_equal(image, atol=1e-3):
         raise GeometryError(folder / LABELS_FILE, f"labels grid {labels.shape} does not match the image grid "
@@ -93,10 +92,10 @@ def load_case_folder(folder: Path, recipe: Recipe) -> list[Case]:
                                                f"({recipe.labels})")
     clinical = _clinical(folder)
     patient = str(clinical.get("patient_id") or image.metadata.get("patient_id") or folder.name)
-    if image.ndim == 2:
-        return [Case(folder.name, patient, image, labels, clinical)]
+    if image.ndim == 2 or recipe.preprocessing.spatial_dims == 3:
+        return [Case(folder.name, patient, study, labels, clinical)]
     slices = [k for k in range(image.shape[0]) if labels.array[k].any()]
-    return [Case(f"{folder.name}#{k}", patient, image.take_slice(k), labels.take_slice(k), clinical)
+    return [Case(f"{folder.name}#{k}", patient, StudyImages((image.take_slice(k),)), labels.take_slice(k), clinical)
             for k in slices]
 
 
@@ -106,6 +105,26 @@ def load_cases(data_dir: str | Path, recipe: Recipe) -> list[Case]:
 
 
 def to_network_input(case: Case, recipe: Recipe) -> dict[str, torch.Tensor]:
+    """A training sample on the network grid (see :func:`to_network_slice`, :func:`to_network_volume`)."""
+    if recipe.preprocessing.spatial_dims == 3:
+        return to_network_volume(case, recipe)
+    return to_network_slice(case, recipe)
+
+
+def to_network_volume(case: Case, recipe: Recipe) -> dict[str, torch.Tensor]:
+    """Image ``[channels, D, H, W]`` and one-hot target ``[labels, D, H, W]`` on the recipe's
+    LPS-aligned network grid at its target spacing (see :mod:`radiomark.transforms.volume`)."""
+    spacing = recipe.preprocessing.target_spacing_mm
+    if spacing is None:
+        raise InputError(None, f"recipe {recipe.name}: target_spacing_mm is not planned yet")
+    reference = volume.network_grid(case.image, spacing)
+    image = volume.channels_on_grid(case.study.channels, recipe.preprocessing, reference)
+    labels = volume.to_network_grid(case.labels, reference, linear=False)
+    target = np.stack([labels == value for value in sorted(recipe.labels)]).astype(np.float32)
+    return {"image": torch.from_numpy(image), "label": torch.from_numpy(target)}
+
+
+def to_network_slice(case: Case, recipe: Recipe) -> dict[str, torch.Tensor]:
     """Image ``[1, H, W]`` and one-hot target ``[labels, H, W]`` on the network grid (canonical
     orientation, uniform physical scaling, centre padding; see :mod:`radiomark.transforms.spatial`).
 

@@ -16,10 +16,10 @@ from radiomark.recipes.schema import Loss
 class DiceBCELoss(torch.nn.Module):
     """``lambda_dice * Dice(sigmoid) + lambda_bce * BCEWithLogits(pos_weight per channel)``."""
 
-    def __init__(self, spec: Loss) -> None:
+    def __init__(self, spec: Loss, spatial_dims: int = 2) -> None:
         super().__init__()
         self.dice = DiceLoss(sigmoid=True)
-        weights = torch.tensor(spec.bce_pos_weight, dtype=torch.float32).view(-1, 1, 1)
+        weights = torch.tensor(spec.bce_pos_weight, dtype=torch.float32).view(-1, *[1] * spatial_dims)
         self.bce = torch.nn.BCEWithLogitsLoss(pos_weight=weights)
         self.lambda_dice, self.lambda_bce = spec.lambda_dice, spec.lambda_bce
 

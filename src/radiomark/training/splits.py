@@ -11,13 +11,23 @@ from radiomark.errors import InputError
 
 
 def patient_splits(patient_ids: Sequence[str], folds: int, validation_fraction: float,
-                   seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+                   seed: int, validation_patients: Sequence[str] = ()) -> list[tuple[np.ndarray, np.ndarray]]:
     """(train indices, validation indices) per fold, grouped by patient.
 
     ``folds == 1`` gives one random split with about ``validation_fraction`` of the patients held
-    out; ``folds > 1`` gives k-fold cross-validation over patients.
+    out; ``folds > 1`` gives k-fold cross-validation over patients. ``validation_patients`` fixes
+    the one split instead: those patients validate, all others train.
     """
     groups = np.asarray(patient_ids)
+    if validation_patients:
+        unknown = sorted(set(validation_patients) - set(patient_ids))
+        if unknown or folds != 1:
+            raise InputError(None, f"validation patients {unknown} are not in the data" if unknown else
+                                   "fixed validation patients give one split; --folds must be 1")
+        held = np.isin(groups, list(validation_patients))
+        if held.all():
+            raise InputError(None, "every patient is a validation patient; none is left to train on")
+        return [(np.flatnonzero(~held), np.flatnonzero(held))]
     patients = np.unique(groups)
     if patients.size < max(2, folds):
         raise InputError(None, f"{patients.size} patient(s) cannot be split into {max(2, folds)} groups; "

@@ -1,9 +1,13 @@
-"""The training loop shared by the 2D segmentation recipes.
+"""The training loop shared by the segmentation recipes, 2D and 3D.
 
-A run folder holds ``recipe.yaml`` (the recipe as trained), one ``fold_<k>/`` per fold with
-``best.pt`` (weights of the epoch with the best mean validation Dice), ``last.pt`` (everything
-needed to resume), ``history.json`` and TensorBoard logs, and at the top ``metrics.json`` and
-``training_curve.png``. Splits are by patient; validation figures are on held-out patients only.
+A run folder holds ``recipe.yaml`` (the recipe as trained; for 3D recipes completed by
+:mod:`radiomark.training.plan`, whose derivation is in ``plan.json``), one ``fold_<k>/`` per fold
+with ``best.pt`` (weights of the epoch with the best mean validation Dice), ``last.pt``
+(everything needed to resume), ``history.json`` and TensorBoard logs, and at the top
+``metrics.json`` and ``training_curve.png``. Splits are by patient; validation figures are on
+held-out patients only. 2D recipes train on whole slices on the network grid; 3D recipes on
+random patches (a share centred on labelled voxels) and validate whole volumes by sliding-window
+inference on the network grid.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import torch
 import yaml
 
 from radiomark.errors import InputError
+from radiomark.inference.predictor import whole_image_logits
 from radiomark.models.factory import build_network
 from radiomark.recipes.schema import Recipe
 from radiomark.training.checkpoint import resume_state, save_checkpoint, save_state
@@ -58,11 +63,40 @@ def _fixed_intensity(recipe: Recipe) -> Any:
                                 a_max=window.level + window.width / 2, b_min=0.0, b_max=1.0, clip=True)
 
 
+def _volume_transforms(recipe: Recipe) -> Any:
+    """3D training augmentation: pad to the patch, random patches, left–right flip with side swap,
+    rotation / scaling, gamma, noise (MONAI)."""
+    from monai.transforms import (Compose, RandAdjustContrastd, RandAffined, RandCropByPosNegLabeld,
+                                  RandGaussianNoised, SpatialPadd)
+
+    from radiomark.transforms.sides import RandFlipSidesd, side_swap
+    from radiomark.transforms.volume import LEFT_RIGHT_AXIS
+
+    augment, training = recipe.augmentation, recipe.training
+    patch = recipe.preprocessing.patch_size
+    names = [recipe.labels[value] for value in sorted(recipe.labels)]
+    foreground = training.foreground_patch_fraction
+    angle = math.radians(augment.rotate_degrees)
+    steps: list[Any] = [
+        SpatialPadd(["image", "label"], patch),
+        RandCropByPosNegLabeld(["image", "label"], "label", patch, pos=foreground, neg=1 - foreground,
+                               num_samples=training.patches_per_volume),
+        RandFlipSidesd(["image", "label"], "label", side_swap(names), LEFT_RIGHT_AXIS, augment.flip_probability),
+        RandAffined(["image", "label"], prob=0.5, rotate_range=(angle, angle, angle), scale_range=augment.scale,
+                    mode=("bilinear", "nearest"), padding_mode="zeros")]
+    if augment.gamma is not None:
+        steps.append(RandAdjustContrastd(["image"], prob=0.5, gamma=augment.gamma))
+    steps.append(RandGaussianNoised(["image"], prob=0.5, std=augment.noise_std))
+    return Compose(steps)
+
+
 def _transforms(recipe: Recipe, train: bool) -> Any:
     from monai.transforms import Compose, RandAdjustContrastd, RandAffined, RandFlipd, RandGaussianNoised
 
     from radiomark.transforms.intensity import RandomWindowd
 
+    if recipe.preprocessing.spatial_dims == 3:
+        return _volume_transforms(recipe) if train else Compose([])
     if not train:
         return _fixed_intensity(recipe)
     augment, window = recipe.augmentation, recipe.preprocessing.window
@@ -87,11 +121,12 @@ def _loader(samples: list[dict[str, torch.Tensor]], recipe: Recipe, train: bool,
 
     dataset = Dataset(samples, transform=_transforms(recipe, train))
     generator = torch.Generator().manual_seed(seed)
-    return DataLoader(dataset, batch_size=recipe.training.batch_size, shuffle=train, num_workers=0,
-                      generator=generator)
+    # 3D validation runs on whole volumes of different sizes: one at a time.
+    batch_size = 1 if recipe.preprocessing.spatial_dims == 3 and not train else recipe.training.batch_size
+    return DataLoader(dataset, batch_size=batch_size, shuffle=train, num_workers=0, generator=generator)
 
 
-def _validate(model: torch.nn.Module, loader: Any, loss_fn: torch.nn.Module,
+def _validate(model: torch.nn.Module, loader: Any, loss_fn: torch.nn.Module, recipe: Recipe,
               names: Sequence[str]) -> tuple[float, dict[str, float], dict[str, float]]:
     from monai.metrics import DiceMetric, MeanIoU
 
@@ -101,7 +136,7 @@ def _validate(model: torch.nn.Module, loader: Any, loss_fn: torch.nn.Module,
     model.eval()
     with torch.no_grad():
         for batch in loader:
-            logits = model(batch["image"])
+            logits = whole_image_logits(model, recipe, batch["image"])
             losses.append(float(loss_fn(logits, batch["label"])))
             predicted = (torch.sigmoid(logits) > 0.5).float()
             dice(predicted, batch["label"])
@@ -125,7 +160,7 @@ def train_fold(recipe: Recipe, train_samples: list[dict[str, torch.Tensor]],
     optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.training.learning_rate,
                                   weight_decay=recipe.training.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
-    loss_fn = DiceBCELoss(recipe.loss)
+    loss_fn = DiceBCELoss(recipe.loss, recipe.preprocessing.spatial_dims)
     history = [EpochRecord(**record) for record in resume_state(fold_dir, model, optimizer, scheduler)]
     best = max((r.mean_dice for r in history), default=-1.0)
     validation = _loader(validation_samples, recipe, train=False, seed=seed)
@@ -140,7 +175,7 @@ def train_fold(recipe: Recipe, train_samples: list[dict[str, torch.Tensor]],
                 optimizer.step()
                 losses.append(loss.item())
             scheduler.step()
-            validation_loss, dice, iou = _validate(model, validation, loss_fn, names)
+            validation_loss, dice, iou = _validate(model, validation, loss_fn, recipe, names)
             record = EpochRecord(epoch, float(np.mean(losses)), validation_loss, dice, iou)
             history.append(record)
             writer.add_scalars("loss", {"train": record.train_loss, "validation": validation_loss}, epoch)
@@ -175,19 +210,27 @@ def _plot_curves(histories: Sequence[list[EpochRecord]], path: Path) -> None:
 
 
 def train(recipe: Recipe, cases: Sequence[Case], out_dir: str | Path, *, epochs: int | None = None,
-          folds: int = 1, progress: TrainingProgress | None = None) -> dict[str, Any]:
-    """Train ``recipe`` on ``cases`` into ``out_dir`` (resumable); returns the metrics summary."""
+          folds: int = 1, validation_patients: Sequence[str] = (), progress: TrainingProgress | None = None
+          ) -> dict[str, Any]:
+    """Train ``recipe`` on ``cases`` into ``out_dir`` (resumable); returns the metrics summary.
+    ``validation_patients`` fixes the validation split (see :func:`patient_splits`)."""
     if not cases:
         raise InputError(out_dir, "no training cases")
+    from radiomark.training.plan import plan
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     epochs = epochs or recipe.training.epochs
+    recipe, record = plan(recipe, [case.image for case in cases])
+    if record:
+        (out / "plan.json").write_text(json.dumps(record, indent=2))
     (out / "recipe.yaml").write_text(yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False))
     samples = [to_network_input(case, recipe) for case in cases]
     patients = [case.patient_id for case in cases]
     histories, summary_folds = [], []
     for fold, (train_index, validation_index) in enumerate(
-            patient_splits(patients, folds, recipe.training.validation_fraction, recipe.training.seed)):
+            patient_splits(patients, folds, recipe.training.validation_fraction, recipe.training.seed,
+                           validation_patients)):
         history = train_fold(recipe, [samples[i] for i in train_index], [samples[i] for i in validation_index],
                              out / f"fold_{fold}", epochs, progress)
         histories.append(history)
@@ -206,7 +249,8 @@ def train(recipe: Recipe, cases: Sequence[Case], out_dir: str | Path, *, epochs:
                                         for n in names},
                "mean_validation_iou": {n: float(np.mean([f["validation_iou"][n] for f in summary_folds]))
                                        for n in names},
-               "note": "validation figures are on held-out patients, at the network input size"}
+               "note": "validation figures are on held-out patients, on the network grid"
+                       + (" (whole volumes, sliding window)" if recipe.preprocessing.spatial_dims == 3 else "")}
     (out / "metrics.json").write_text(json.dumps(summary, indent=2))
     _plot_curves(histories, out / "training_curve.png")
     return summary

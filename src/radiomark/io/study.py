@@ -1,0 +1,148 @@
+"""A study's images as a recipe needs them: the network's input channels and an optional QSM map.
+
+Channels are echoes ranked by echo time (rank 1 = shortest TE) among the series the recipe's
+series selector picks; a single-image recipe asks for rank 1, which is simply the one series
+that matches. Where the images come from:
+
+* a DICOM folder or file: the matching series; several of them count as the echoes of one
+  acquisition when they belong to one study, share their grid size and have distinct EchoTimes
+  (one series holding several echo times is split per echo by the scanner of
+  :mod:`radiomark.io.dicom`);
+* a NIfTI file: one image (rank 1);
+* a folder of NIfTI files: files named ``echo<N>`` (``echo1.nii.gz``, BIDS ``..._echo-2_...``)
+  are echo N; otherwise ``image.nii.gz``, else the first other NIfTI file, is rank 1; a file whose
+  name contains ``qsm`` is the QSM map and ``labels.nii.gz`` is never an image; a ``dicom/``
+  subfolder (the case layout of training data) is read as DICOM.
+
+Every channel must lie on the grid of the first; a QSM map on another grid is resampled onto it
+(linear, SimpleITK).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from radiomark.errors import GeometryError, InputError
+from radiomark.image import Image
+from radiomark.io.dicom import DicomSeries, read_dicom_series, scan_dicom
+from radiomark.io.nifti import is_nifti_path, read_nifti
+from radiomark.io.raster import is_raster_path, read_raster
+from radiomark.io.selection import SeriesSelector, choose_series, describe_series
+from radiomark.recipes.schema import Recipe
+
+#: A NIfTI file of echo N: ``echo1.nii.gz``, ``sub-01_echo-2_GRE.nii.gz``.
+ECHO_FILE = re.compile(r"echo[-_]?(\d+)", re.IGNORECASE)
+LABELS_FILE = "labels.nii.gz"
+
+
+@dataclass(frozen=True)
+class StudyImages:
+    """The images of one study: ``channels`` in the recipe's order (the first defines the grid
+    every output lies on) and ``qsm``, a susceptibility map in ppm on that grid, when given."""
+
+    channels: tuple[Image, ...]
+    qsm: Image | None = None
+
+    def __post_init__(self) -> None:
+        if not self.channels:
+            raise InputError(None, "a study needs at least one image")
+
+    @property
+    def image(self) -> Image:
+        """The first channel: the image measurements and outputs refer to."""
+        return self.channels[0]
+
+
+def _ranked_echoes(found: Sequence[DicomSeries], where: str, selector: SeriesSelector) -> list[DicomSeries]:
+    """The matching series in echo-time order when they are the echoes of one acquisition, else the
+    one series that matches (choose_series raises, listing candidates, for none or several)."""
+    matching = [series for series in found if not selector.failed_rules(series)]
+    times = [series.echo_time_ms for series in matching]
+    if (len(matching) > 1 and None not in times and len(set(times)) == len(times)
+            and len({(s.study_uid, s.size, s.n_slices) for s in matching}) == 1):
+        return sorted(matching, key=lambda series: series.echo_time_ms or 0.0)
+    return [choose_series(found, where, selector=selector)]
+
+
+def _nifti_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir()
+                  if p.is_file() and is_nifti_path(p) and p.name != LABELS_FILE and not p.name.startswith("."))
+
+
+def _nifti_echoes(folder: Path, files: list[Path]) -> list[Path]:
+    numbered = {}
+    for path in files:
+        match = ECHO_FILE.search(path.name)
+        if match:
+            number = int(match.group(1))
+            if number in numbered:
+                raise InputError(folder, f"two files for echo {number}: {numbered[number].name}, {path.name}")
+            numbered[number] = path
+    if numbered:
+        expected = list(range(1, max(numbered) + 1))
+        if sorted(numbered) != expected:
+            raise InputError(folder, f"echo files numbered {sorted(numbered)}; expected {expected}")
+        return [numbered[n] for n in expected]
+    others = [p for p in files if "qsm" not in p.name.lower()]
+    preferred = [p for p in others if p.name == "image.nii.gz"]
+    return (preferred or others)[:1]
+
+
+def _pick(ranked: Sequence[object], echoes: Sequence[int], where: Path, names: Sequence[str]) -> list[object]:
+    if max(echoes) > len(ranked):
+        raise InputError(where, f"the recipe needs echo ranks {list(echoes)} but {len(ranked)} image(s) were "
+                                f"found ({'; '.join(names)}); multi-echo input is a DICOM study with one EchoTime "
+                                "per echo, or NIfTI files named echo1.nii.gz, echo2.nii.gz, ...")
+    return [ranked[rank - 1] for rank in echoes]
+
+
+def _on_grid(images: Sequence[Image], where: Path) -> None:
+    first = images[0]
+    for rank, other in enumerate(images[1:], start=2):
+        if not other.geometry_equal(first, atol=1e-3):
+            raise GeometryError(where, f"input image {rank} ({other.shape}) is not on the grid of image 1 "
+                                       f"({first.shape}); the channels of a study must share one grid")
+
+
+def read_study(path: str | os.PathLike[str], recipe: Recipe) -> StudyImages:
+    """Read the channels and optional QSM map of one study as ``recipe`` wants them (see the module
+    docstring): its ``series_selector`` picks the image series, ``inputs.echoes`` the echo ranks,
+    ``inputs.qsm_selector`` the QSM series of a DICOM study."""
+    from radiomark.transforms.volume import resample_like
+
+    echoes = recipe.inputs.echoes
+
+    source = Path(path)
+    if not source.exists():
+        raise InputError(source, "no such file or folder")
+    qsm: Image | None = None
+    nifti = _nifti_files(source) if source.is_dir() else []
+    if source.is_file() and (is_nifti_path(source) or is_raster_path(source)):
+        channels = _pick([source], echoes, source, [source.name])
+        images = [read_nifti(source) if is_nifti_path(source) else read_raster(source)]
+    elif nifti:
+        ranked = _nifti_echoes(source, nifti)
+        channels = _pick(ranked, echoes, source, [p.name for p in ranked])
+        images = [read_nifti(p) for p in channels]  # type: ignore[arg-type]
+        qsm_files = [p for p in nifti if "qsm" in p.name.lower()]
+        if len(qsm_files) > 1:
+            raise InputError(source, f"several QSM files: {', '.join(p.name for p in qsm_files)}")
+        qsm = read_nifti(qsm_files[0]) if qsm_files else None
+    else:
+        folder = source / "dicom" if (source / "dicom").is_dir() else source
+        found = scan_dicom(folder)
+        ranked_series = _ranked_echoes(found, str(folder), SeriesSelector.parse(recipe.series_selector))
+        picked = _pick(ranked_series, echoes, folder, [describe_series(s) for s in ranked_series])
+        images = [read_dicom_series(series) for series in picked]  # type: ignore[arg-type]
+        if recipe.inputs.qsm_selector is not None:
+            rules = SeriesSelector.parse(recipe.inputs.qsm_selector)
+            if any(not rules.failed_rules(series) for series in found):
+                qsm = read_dicom_series(choose_series(found, str(folder), selector=rules))
+    _on_grid(images, source)
+    if qsm is not None and not qsm.geometry_equal(images[0], atol=1e-3):
+        qsm = resample_like(qsm, images[0], linear=True)
+    return StudyImages(tuple(images), qsm)
