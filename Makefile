@@ -8,7 +8,7 @@ TORCH := torch==2.13.0
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 DEMO := demo-output
 
-.PHONY: demo test install clean default-model default-model-neonatal-rds default-model-nigra
+.PHONY: demo test install clean default-model default-model-neonatal-rds default-model-nigra default-model-brain-gwr
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -78,3 +78,15 @@ default-model-nigra: $(STAMP)
 
 clean:
 	rm -rf $(VENV) $(DEMO)
+
+# Re-creates the bundled brain-gwr model: the recipe trained on 48 cases of the semi-synthetic cohort
+# built from the real CQ500 head CT template (needs ../shared/data; about an hour on 2 cores).
+BRAIN_RUN := build/default-brain-gwr
+BRAIN_WEIGHTS := src/radiomark/models/weights/brain-gwr
+default-model-brain-gwr: $(STAMP)
+	rm -rf $(BRAIN_RUN)/run
+	$(BIN)/python benchmarks/brain_gwr.py --train-default-model --work $(BRAIN_RUN)
+	mkdir -p $(BRAIN_WEIGHTS)/fold_0
+	cp $(BRAIN_RUN)/run/recipe.yaml $(BRAIN_RUN)/run/plan.json $(BRAIN_RUN)/run/metrics.json \
+	   $(BRAIN_RUN)/run/training_curve.png $(BRAIN_WEIGHTS)/
+	cp $(BRAIN_RUN)/run/fold_0/best.pt $(BRAIN_RUN)/run/fold_0/history.json $(BRAIN_WEIGHTS)/fold_0/

@@ -41,3 +41,10 @@ def _torch_threads() -> int:
     import torch
 
     return torch.get_num_threads()
+
+
+def machine_line(env: dict) -> str:
+    """One markdown line saying what the results were measured on."""
+    return (f"Machine: {env['cpu_model']}, {env['cpu_cores']} cores (torch threads {env['torch_threads']}); "
+            f"radiomark {env['versions']['radiomark']}, torch {env['versions']['torch']}, "
+            f"MONAI {env['versions']['monai']}; commit {env['git_commit'][:10]}.")

@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 sys.path.insert(0, str(Path(__file__).parent))
 
-from environment import environment  # noqa: E402
+from environment import environment, machine_line  # noqa: E402
 
 from radiomark import api  # noqa: E402
 from radiomark.inference.predictor import Segmenter, bundled_model_dir  # noqa: E402
@@ -136,7 +136,7 @@ def real_leave_one_out(work: Path, epochs: int) -> dict[str, Any]:
         for copy in range(REAL_COPIES):  # one patient: the copies stay on one side of any split
             if not (data / f"{other.name}-copy{copy}").exists():
                 os.symlink(other.resolve(), data / f"{other.name}-copy{copy}")
-        validation = tuple(f"PHANTOM-nigra-{seed:04d}" for seed in range(32, 40))
+        validation = tuple(f"nigra-{seed:04d}" for seed in range(32, 40))  # NIfTI phantoms: the folder names
         run = work / f"loso-{held.name}" / "run"
         api.train(str(recipe), data, run, validation_patients=validation)
         test = work / f"loso-{held.name}" / "test"
@@ -178,11 +178,7 @@ def timing(model: Path, work: Path, repeats: int = 3) -> dict[str, Any]:
 
 
 def markdown(results: dict[str, Any]) -> str:
-    env = results["environment"]
-    lines = ["# nigra benchmark", "",
-             f"Machine: {env['cpu_model']}, {env['cpu_cores']} cores (torch threads {env['torch_threads']}); "
-             f"radiomark {env['versions']['radiomark']}, torch {env['versions']['torch']}, "
-             f"MONAI {env['versions']['monai']}; commit {env['git_commit'][:10]}.", ""]
+    lines = ["# nigra benchmark", "", machine_line(results["environment"]), ""]
     phantom = results.get("phantom")
     if phantom:
         lines += [f"## Bundled model on {phantom['cases']} held-out phantoms ({phantom['data_kind']})", "",

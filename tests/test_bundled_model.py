@@ -85,3 +85,28 @@ def test_bundled_neonatal_run_on_a_real_chest_cr(tmp_path):
     seg = hd.seg.segread(tmp_path / "RG1_UNCR" / "seg.dcm")
     back = seg.get_pixels_by_source_instance([pydicom.dcmread(source).SOPInstanceUID], combine_segments=True)
     np.testing.assert_array_equal(back[0], labels)
+
+
+def test_bundled_nigra_model_ships_its_card_and_plan():
+    folder = bundled_model_dir("nigra")
+    for name in ("MODEL_CARD.md", "recipe.yaml", "plan.json", "metrics.json", "fold_0/best.pt"):
+        assert (folder / name).is_file(), name
+    card = (folder / "MODEL_CARD.md").read_text()
+    assert "phantom" in card and "VNet" in card and "DynUNet" in card and "CC BY-NC" in card
+    recipe = load_recipe(folder / "recipe.yaml")
+    assert recipe.network.name == "dynunet" and recipe.inputs.echoes == (1, 2, 3)
+
+
+def test_bundled_nigra_golden_run_from_multi_echo_dicom(tmp_path):
+    case = generate_case("nigra", 123_456)  # training used seeds 0-79
+    folder = write_case(case, tmp_path / "in", "dicom")
+    (result,) = api.run("nigra", folder, tmp_path / "out", dicom_sr=True).results
+    labels = read_image(tmp_path / "out" / "nigra-123456" / "labels.nii.gz")
+    from radiomark.image import LabelMap
+
+    predicted = LabelMap.like(case.labels, np.asarray(labels.array).astype(np.uint8), case.labels.labels)
+    scores = overlap_scores(predicted, case.labels)
+    assert all(score["dice"] > 0.85 for score in scores.values()), scores
+    assert result.measurements["substantia_nigra_volume"].value == pytest.approx(case.truth["sn_volume_mm3"], rel=0.1)
+    assert result.measurements["qsm_mean"].value == pytest.approx(case.truth["qsm_mean_sn_ppm"], abs=0.01)
+    assert result.flags == []

@@ -209,13 +209,16 @@ def train(recipe: Annotated[str, typer.Argument(help="Recipe name or a recipe YA
                       f"tuned weights in {out}, history in {out / 'joint.json'}")
         return
     held_out = len({p for fold in summary["folds"] for p in fold["validation_patients"]})
+    folds = len(summary["folds"])
     table = Table(title=f"validation on {held_out} held-out of {summary['patients']} patients "
-                        f"({summary['samples']} images)")
+                        f"({summary['samples']} images{f', mean ± SD of {folds} folds' if folds > 1 else ''})")
     table.add_column("structure")
     table.add_column("Dice", justify="right")
     table.add_column("IoU", justify="right")
+    spread = summary.get("sd_validation_dice") or {}
     for name, dice in summary["mean_validation_dice"].items():
-        table.add_row(name, f"{dice:.3f}", f"{summary['mean_validation_iou'][name]:.3f}")
+        shown = f"{dice:.3f} ± {spread[name]:.3f}" if name in spread else f"{dice:.3f}"
+        table.add_row(name, shown, f"{summary['mean_validation_iou'][name]:.3f}")
     console.print(table)
     console.print(f"model, metrics.json and training_curve.png in {out}")
 
@@ -294,6 +297,34 @@ def run(recipe: Annotated[RecipeName, typer.Argument(help="Recipe to run.")],
                       f"{batch.cohort_csv}")
     if batch.failures:
         raise typer.Exit(1 if batch.results else EXIT_INPUT_ERROR)
+
+
+@app.command("transfer-labels")
+@handles_errors
+def transfer_labels(
+        moving: Annotated[Path, typer.Option("--moving", help="Image the labels were drawn on (e.g. the MRI): "
+                                                              "DICOM folder or NIfTI.")],
+        labels: Annotated[Path, typer.Option("--labels", help="Label map on the --moving grid (NIfTI).")],
+        fixed: Annotated[Path, typer.Option("--fixed", help="Image to carry the labels to (e.g. the CT): DICOM "
+                                                            "folder or NIfTI.")],
+        out: Annotated[Path, typer.Option("--out", help="Output label map on the --fixed grid (.nii.gz); the "
+                                                        "transform is written beside it (.tfm).")],
+        report: Annotated[Path | None, typer.Option("--report", help="QC picture (PNG): labels on the fixed "
+                                                                     "image and a checkerboard.")] = None,
+        affine: Annotated[bool, typer.Option("--affine", help="Refine the rigid registration with an affine "
+                                                              "one (different heads, templates).")] = False,
+) -> None:
+    """Register MOVING onto FIXED (rigid, mutual information) and carry LABELS onto the FIXED grid."""
+    from radiomark import api
+
+    with _progress() as progress:
+        progress.add_task("registering", total=None)
+        record = api.transfer_labels(moving, labels, fixed, out, report=report, affine=affine)
+    console.print(f"{' + '.join(record['stages'])} registration, final Mattes mutual information "
+                  f"{record['metric_mattes_mutual_information']:.4f} (lower is better), "
+                  f"iterations {record['iterations']}")
+    console.print(f"labels: {record['output']}; transform: {record['transform_file']}"
+                  + (f"; QC picture: {record['report']}" if "report" in record else ""))
 
 
 @app.command()

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from radiomark import __version__
 from radiomark.biomarkers.body_composition import measure_body_composition
+from radiomark.biomarkers.gwr import measure_gwr
 from radiomark.biomarkers.lung_area import measure_lung_area
 from radiomark.biomarkers.measurement import Measurement, Unit
 from radiomark.biomarkers.nigra import measure_nigra
@@ -30,7 +31,7 @@ from radiomark.io.sr import segment_numbers, write_dicom_sr
 from radiomark.io.study import StudyImages
 from radiomark.io.tables import write_csv
 from radiomark.postprocess import fill_holes, gate_by_intensity, keep_largest_component, remove_small_components
-from radiomark.recipes.schema import Recipe
+from radiomark.recipes.schema import Recipe, Window
 from radiomark.report.html import write_case_report
 from radiomark.report.pdf import write_case_pdf
 from radiomark.report.overlay import save_overlay
@@ -117,6 +118,8 @@ BIOMARKERS: dict[str, Callable[[Recipe, StudyImages, LabelMap, Clinical], dict[s
     "lung_area": lambda recipe, study, labels, clinical: measure_lung_area(study.image, labels),
     "nigra": lambda recipe, study, labels, clinical: measure_nigra(study.image, labels, study.qsm,
                                                                     recipe.neuromelanin),  # type: ignore[arg-type]
+    "gwr": lambda recipe, study, labels, clinical: measure_gwr(study.image, labels,
+                                                                recipe.gray_white),  # type: ignore[arg-type]
 }
 
 
@@ -242,9 +245,11 @@ def write_case_outputs(recipe: Recipe, image: Image, labels: LabelMap, result: C
         write_csv([result.row()], folder / "measurements.csv")
         write_case_report(recipe, result, model, folder / "report.html")
         window = recipe.preprocessing.window
-        if window is not None:  # CT: a soft-tissue display window, whatever the model's window
-            grey = as_unit_float(image.array, 40, 400)
-            shown = f"window 40/400 HU, model window {window.level:g}/{window.width:g}"
+        if window is not None:  # CT: the recipe's display window (soft tissue by default), whatever the model's
+            display = recipe.preprocessing.display_window or Window(level=40, width=400)
+            grey = as_unit_float(image.array, display.level, display.width)
+            shown = (f"window {display.level:g}/{display.width:g} HU, model window "
+                     f"{window.level:g}/{window.width:g}")
         else:
             grey = to_unit_interval(image.array, recipe.preprocessing)
             shown = "grey levels scaled as the model sees them"

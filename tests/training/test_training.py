@@ -67,3 +67,22 @@ def test_flexible_unet_with_an_efficientnet_encoder_is_a_recipe_option(tmp_path)
     assert type(network).__name__ == "FlexibleUNet"
     with torch.no_grad():
         assert network(torch.zeros(1, 1, 64, 64)).shape == (1, 3, 64, 64)
+
+
+def test_validation_every_few_epochs_and_fixed_validation_patients(tmp_path):
+    import yaml
+
+    document = yaml.safe_load(tiny_recipe(tmp_path).read_text())
+    document["training"]["validation_interval"] = 2
+    recipe = tmp_path / "every-second.yaml"
+    recipe.write_text(yaml.safe_dump(document))
+    tiny_phantoms(tmp_path / "data", range(5))
+    summary = api.train(str(recipe), tmp_path / "data", tmp_path / "run", epochs=3,
+                        validation_patients=("sarcopenia-0004",))
+    history = json.loads((tmp_path / "run" / "fold_0" / "history.json").read_text())
+    assert [bool(epoch["dice"]) for epoch in history] == [False, True, True]  # epochs 2 and 3 (the last)
+    assert history[0]["validation_loss"] is None
+    assert summary["folds"][0]["validation_patients"] == ["sarcopenia-0004"]
+    assert summary["folds"][0]["best_epoch"] in (2, 3) and (tmp_path / "run" / "training_curve.png").is_file()
+    with pytest.raises(InputError, match=r"validation patients \['nobody'\] are not in the data"):
+        api.train(str(recipe), tmp_path / "data", tmp_path / "run2", validation_patients=("nobody",))

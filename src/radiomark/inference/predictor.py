@@ -167,8 +167,8 @@ class Segmenter:
         map on the (first) image's own grid.
 
         A 3D recipe resamples the volume onto its network grid (see :meth:`_segment_volume`). A
-        2D recipe maps the slice's intensities are mapped to [0, 1] (recipe preprocessing), flipped to the
-        canonical orientation, scaled and padded onto the network grid (see
+        2D recipe maps the slice's intensities to [0, 1] (recipe preprocessing), flips it to the
+        canonical orientation, scales and pads it onto the network grid (see
         :mod:`radiomark.transforms.spatial`); the rotation rule and median filter of the recipe
         act there, and the probabilities are brought back the same way. A pixel takes the most
         probable structure where that probability exceeds 0.5.

@@ -8,6 +8,8 @@ structures of the patient's right lie at small column indices.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from radiomark.image import Image, LabelMap
@@ -76,10 +78,58 @@ def brain_gwr_case(seed: int, shape: tuple[int, int, int] = _SHAPE, noise_hu: fl
     truth |= {"edema_fraction": edema, "design_grey_hu": grey, "design_white_hu": white,
               "volume_mm3": {name: float(np.count_nonzero(tissue == v) * np.prod(spacing))
                              for v, name in LABELS.items()}}
-    case_id = f"brain-gwr-{seed:04d}"
+    return head_ct_case(f"brain-gwr-{seed:04d}", seed, rng, image, labels, truth, {"edema_fraction": edema},
+                        "Head 3.0 H30s")
+
+
+def head_ct_case(case_id: str, seed: int, rng: np.random.Generator, image: Image, labels: LabelMap,
+                 truth: dict[str, Any], clinical: dict[str, Any], description: str,
+                 data_kind: str = "synthetic phantom") -> PhantomCase:
+    """A head CT case: a random patient (sex, age) and the CT series stored as DICOM would be."""
     study = make_study(case_id, patient_sex="M" if rng.random() < 0.6 else "F",
                        patient_age_years=int(rng.integers(30, 85)))
-    spec = DicomSeriesSpec("CT", "Head 3.0 H30s", 2, intercept=-1024.0,
-                           extra={"KVP": "120", "BodyPartExamined": "HEAD"})
+    spec = DicomSeriesSpec("CT", description, 2, intercept=-1024.0, extra={"KVP": "120", "BodyPartExamined": "HEAD"})
     return PhantomCase(RecipeName.BRAIN_GWR, case_id, seed, study, (PhantomSeries("ct_head", image, spec),),
-                       labels, truth, {"edema_fraction": edema})
+                       labels, truth, clinical, data_kind)
+
+
+#: T1-weighted-like signal as a function of CT HU (piecewise linear): bright white matter, darker
+#: grey matter, dark CSF and skull. Not monotone in HU, so only a multi-modal metric can align it.
+_T1_FROM_HU = ((-1000.0, -100.0, 5.0, 15.0, 27.0, 33.0, 40.0, 100.0, 1000.0),
+               (0.0, 0.0, 200.0, 350.0, 900.0, 700.0, 560.0, 300.0, 90.0))
+
+
+def t1_like(ct: Image, rng: np.random.Generator, noise: float = 15.0) -> Image:
+    """An MR-like (T1-weighted) image of a CT phantom: its HU mapped through a non-monotone curve, plus noise."""
+    signal = np.interp(np.asarray(ct.array, dtype=float), *_T1_FROM_HU) + rng.normal(0.0, noise, ct.shape)
+    return Image(np.clip(signal, 0, None).astype(np.float32), ct.spacing_mm, ct.origin_mm, ct.direction,
+                 {"modality": "MR"})
+
+
+def mr_ct_pair(seed: int, rotation_deg: tuple[float, float, float] = (3.0, -4.0, 5.0),
+               translation_mm: tuple[float, float, float] = (4.0, -3.0, 5.0), mr_spacing_mm: float = 1.5,
+               ) -> tuple[PhantomCase, Image, LabelMap, Any]:
+    """A CT phantom, an MR-like image of the same head moved by a known rigid motion (rotation
+    about the image centre in degrees about LPS x, y, z, then translation in mm) on its own
+    ``mr_spacing_mm`` grid, the landmark labels on that MR grid, and the transform a perfect
+    registration of the MR onto the CT finds (SimpleITK, fixed CT point -> moving MR point)."""
+    import SimpleITK as sitk
+
+    from radiomark.io.sitk import image_from_sitk, image_to_sitk
+
+    case = brain_gwr_case(seed, shape=(60, 96, 80))
+    rng = np.random.default_rng(seed + 10_000)
+    aligned = t1_like(case.image, rng)
+    centre = case.image.index_to_point((np.asarray(case.image.shape) - 1) / 2)
+    motion = sitk.Euler3DTransform(centre.tolist(), *np.deg2rad(rotation_deg).tolist(), list(translation_mm))
+    extent = np.asarray(case.image.shape) * np.asarray(case.image.spacing_mm)
+    size = [int(n) for n in np.round(extent / mr_spacing_mm)[::-1]]
+    reference = sitk.Image(size, sitk.sitkFloat32)
+    reference.SetSpacing([mr_spacing_mm] * 3)
+    reference.SetOrigin(case.image.origin_mm)
+    # The MR scanner sees the head moved: MR(p) = aligned(motion(p)).
+    mr = sitk.Resample(image_to_sitk(aligned), reference, motion, sitk.sitkLinear, 0.0, sitk.sitkFloat32)
+    mr_labels = sitk.Resample(image_to_sitk(case.labels), reference, motion, sitk.sitkNearestNeighbor, 0,
+                              sitk.sitkUInt8)
+    return (case, image_from_sitk(mr, {"modality": "MR"}), image_from_sitk(mr_labels, labels=LABELS),  # type: ignore[return-value]
+            motion.GetInverse())

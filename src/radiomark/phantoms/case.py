@@ -57,6 +57,7 @@ class PhantomCase:
     labels: LabelMap
     truth: Mapping[str, Any]
     clinical: Mapping[str, Any] = field(default_factory=dict)
+    data_kind: str = "synthetic phantom"
 
     @property
     def image(self) -> Image:
@@ -66,7 +67,7 @@ class PhantomCase:
     def truth_document(self) -> dict[str, Any]:
         """What ``truth.json`` holds."""
         return {"recipe": str(self.recipe), "case_id": self.case_id, "seed": self.seed,
-                "data_kind": "synthetic phantom", "clinical": dict(self.clinical),
+                "data_kind": self.data_kind, "clinical": dict(self.clinical),
                 "labels": {str(k): v for k, v in self.labels.labels.items()},
                 "series": [s.name for s in self.series], "truth": dict(self.truth)}
 

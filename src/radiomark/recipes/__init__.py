@@ -34,7 +34,7 @@ class Stage(StrEnum):
 
 
 #: Recipes whose declarative file exists (the others are still to come).
-AVAILABLE = (RecipeName.SARCOPENIA, RecipeName.NEONATAL_RDS, RecipeName.NIGRA)
+AVAILABLE = (RecipeName.SARCOPENIA, RecipeName.NEONATAL_RDS, RecipeName.NIGRA, RecipeName.BRAIN_GWR)
 
 
 def load_recipe(name_or_path: str | os.PathLike[str]) -> Recipe:

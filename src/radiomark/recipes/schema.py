@@ -42,6 +42,7 @@ class Preprocessing(_Strict):
     target_spacing_mm: tuple[float, float, float] | None = Field(None, description="3D: (slice, row, column) mm")
     patch_size: tuple[int, int, int] | None = Field(None, description="3D: training / sliding-window patch, voxels")
     sliding_window_overlap: float = Field(0.5, ge=0, lt=1, description="3D inference: overlap of patches")
+    display_window: Window | None = Field(None, description="CT overlays: the window shown (default 40/400 HU)")
 
     @model_validator(mode="after")
     def _one_intensity_mapping(self) -> Preprocessing:
@@ -130,6 +131,8 @@ class Training(_Strict):
     weight_decay: float = Field(1e-5, ge=0)
     validation_fraction: float = Field(0.2, gt=0, lt=1)
     seed: int = 0
+    validation_interval: int = Field(1, ge=1, description="validate every this many epochs (and after the last); "
+                                                          "whole-volume 3D validation is slow on a CPU")
     patches_per_volume: int = Field(2, ge=1, description="3D: random patches drawn from each volume per epoch")
     foreground_patch_fraction: float = Field(0.5, ge=0, le=1, description="3D: share of patches centred on "
                                                                           "a labelled voxel")
@@ -237,6 +240,19 @@ class Neuromelanin(_Strict):
     qsm_threshold_ppm: float = 0.015
 
 
+class GrayWhite(_Strict):
+    """Measures of the ``brain-gwr`` recipe (see :mod:`radiomark.biomarkers.gwr`): the structures
+    as (right, left) pairs, the midline corpus callosum, the in-plane ROI erosion (voxels) and the
+    HU range of the voxels kept."""
+
+    caudate: tuple[str, str]
+    putamen: tuple[str, str]
+    internal_capsule: tuple[str, str]
+    corpus_callosum: str
+    erosion_voxels: int = Field(1, ge=0)
+    hu_range: tuple[float, float] = (0.0, 80.0)
+
+
 class Recipe(_Strict):
     """One clinical task: labels, preprocessing, model, loss, post-processing, decision tables."""
 
@@ -254,8 +270,9 @@ class Recipe(_Strict):
     loss: Loss
     training: Training
     postprocessing: Postprocessing
-    biomarkers: Literal["body_composition", "lung_area", "nigra"]
+    biomarkers: Literal["body_composition", "lung_area", "nigra", "gwr"]
     neuromelanin: Neuromelanin | None = None
+    gray_white: GrayWhite | None = None
     agreement_measures: tuple[str, ...] = Field((), description="measurements compared between predicted "
                                                                 "and reference labels by evaluate")
     classifier: Classifier | None = None
@@ -282,12 +299,17 @@ class Recipe(_Strict):
         named = set(self.postprocessing.hu_gating) | set(self.label_codes)
         if self.neuromelanin is not None:
             named |= set(self.neuromelanin.roi) | set(self.neuromelanin.reference)
+        if self.gray_white is not None:
+            spec = self.gray_white
+            named |= {*spec.caudate, *spec.putamen, *spec.internal_capsule, spec.corpus_callosum}
         unknown = named - set(self.labels.values())
         if unknown:
-            raise ValueError(f"postprocessing.hu_gating, label_codes or neuromelanin name unknown labels "
+            raise ValueError(f"postprocessing.hu_gating, label_codes, neuromelanin or gray_white name unknown labels "
                              f"{sorted(unknown)}")
         if (self.biomarkers == "nigra") != (self.neuromelanin is not None):
             raise ValueError("the nigra biomarkers need the neuromelanin section, and only they use it")
+        if (self.biomarkers == "gwr") != (self.gray_white is not None):
+            raise ValueError("the gwr biomarkers need the gray_white section, and only they use it")
         if self.preprocessing.spatial_dims == 3 and self.network.name == "flexible_unet":
             raise ValueError("flexible_unet is 2D here; a 3D recipe uses unet, vnet or dynunet")
         if self.preprocessing.spatial_dims == 2 and self.network.name == "vnet":

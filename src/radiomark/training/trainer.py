@@ -38,17 +38,20 @@ TrainingProgress = Callable[[str, int, int], None]
 
 @dataclass(frozen=True)
 class EpochRecord:
-    """Losses and per-structure validation Dice / IoU (at the network's input size) of one epoch."""
+    """Losses and per-structure validation Dice / IoU (on the network grid) of one epoch; an epoch
+    that was not validated (see ``training.validation_interval``) has no validation loss and
+    empty Dice / IoU."""
 
     epoch: int
     train_loss: float
-    validation_loss: float
+    validation_loss: float | None
     dice: dict[str, float]
     iou: dict[str, float]
 
     @property
     def mean_dice(self) -> float:
-        return float(np.mean(list(self.dice.values())))
+        """Mean validation Dice over the structures; -1 for an epoch that was not validated."""
+        return float(np.mean(list(self.dice.values()))) if self.dice else -1.0
 
 
 def _fixed_intensity(recipe: Recipe) -> Any:
@@ -175,20 +178,22 @@ def train_fold(recipe: Recipe, train_samples: list[dict[str, torch.Tensor]],
                 optimizer.step()
                 losses.append(loss.item())
             scheduler.step()
-            validation_loss, dice, iou = _validate(model, validation, loss_fn, recipe, names)
-            record = EpochRecord(epoch, float(np.mean(losses)), validation_loss, dice, iou)
+            record = EpochRecord(epoch, float(np.mean(losses)), None, {}, {})
+            if epoch % recipe.training.validation_interval == 0 or epoch == epochs:
+                record = EpochRecord(epoch, record.train_loss, *_validate(model, validation, loss_fn, recipe, names))
+                writer.add_scalars("loss", {"train": record.train_loss, "validation": record.validation_loss}, epoch)
+                for name in names:
+                    writer.add_scalars(f"validation/{name}", {"dice": record.dice[name], "iou": record.iou[name]},
+                                       epoch)
             history.append(record)
-            writer.add_scalars("loss", {"train": record.train_loss, "validation": validation_loss}, epoch)
-            for name in names:
-                writer.add_scalars(f"validation/{name}", {"dice": dice[name], "iou": iou[name]}, epoch)
             if record.mean_dice > best:
                 best = record.mean_dice
                 save_checkpoint(model.state_dict(), fold_dir / "best.pt")
             save_state(fold_dir, model, optimizer, scheduler, [asdict(r) for r in history])
             (fold_dir / "history.json").write_text(json.dumps([asdict(r) for r in history], indent=1))
             if progress is not None:
-                progress(f"{fold_dir.name} epoch {epoch}: loss {record.train_loss:.3f}, "
-                         f"val Dice {record.mean_dice:.3f}", epoch, epochs)
+                validated = f", val Dice {record.mean_dice:.3f}" if record.dice else ""
+                progress(f"{fold_dir.name} epoch {epoch}: loss {record.train_loss:.3f}{validated}", epoch, epochs)
     return history
 
 
@@ -197,11 +202,12 @@ def _plot_curves(histories: Sequence[list[EpochRecord]], path: Path) -> None:
 
     figure, (losses, dices) = pyplot().subplots(1, 2, figsize=(10, 4))
     for fold, history in enumerate(histories):
-        epochs = [r.epoch for r in history]
-        losses.plot(epochs, [r.train_loss for r in history], label=f"fold {fold} train")
-        losses.plot(epochs, [r.validation_loss for r in history], "--", label=f"fold {fold} validation")
-        for name in history[0].dice:
-            dices.plot(epochs, [r.dice[name] for r in history], label=f"fold {fold} {name}")
+        validated = [r for r in history if r.dice]
+        losses.plot([r.epoch for r in history], [r.train_loss for r in history], label=f"fold {fold} train")
+        losses.plot([r.epoch for r in validated], [r.validation_loss for r in validated], "--",
+                    label=f"fold {fold} validation")
+        for name in validated[0].dice:
+            dices.plot([r.epoch for r in validated], [r.dice[name] for r in validated], label=f"fold {fold} {name}")
     losses.set(xlabel="epoch", ylabel="Dice + BCE loss", title="Loss")
     dices.set(xlabel="epoch", ylabel="validation Dice", title="Validation Dice (held-out patients)", ylim=(0, 1))
     losses.legend(fontsize=7)
@@ -249,6 +255,8 @@ def train(recipe: Recipe, cases: Sequence[Case], out_dir: str | Path, *, epochs:
                                         for n in names},
                "mean_validation_iou": {n: float(np.mean([f["validation_iou"][n] for f in summary_folds]))
                                        for n in names},
+               "sd_validation_dice": ({n: float(np.std([f["validation_dice"][n] for f in summary_folds], ddof=1))
+                                       for n in names} if len(summary_folds) > 1 else None),
                "note": "validation figures are on held-out patients, on the network grid"
                        + (" (whole volumes, sliding window)" if recipe.preprocessing.spatial_dims == 3 else "")}
     (out / "metrics.json").write_text(json.dumps(summary, indent=2))
