@@ -7,6 +7,8 @@ BIN := $(VENV)/bin
 TORCH := torch==2.13.0
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 DEMO := demo-output
+# The real head CT template beside the repository (../shared/data), for a semi-synthetic brain-gwr case.
+HEAD_TEMPLATE := ../shared/data/ct-head-template
 
 .PHONY: demo test install clean default-model default-model-neonatal-rds default-model-nigra default-model-brain-gwr
 
@@ -30,11 +32,16 @@ demo: $(STAMP)
 	$(BIN)/radiomark phantom sarcopenia $(DEMO)/sarcopenia --cases 3 --format dicom
 	$(BIN)/radiomark phantom brain-gwr $(DEMO)/brain-gwr --cases 1 --format dicom
 	$(BIN)/radiomark phantom neonatal-rds $(DEMO)/neonatal-rds --cases 2 --format dicom
-	$(BIN)/radiomark phantom nigra $(DEMO)/nigra --cases 1 --format dicom
+	$(BIN)/radiomark phantom nigra $(DEMO)/nigra --cases 1 --format dicom --seed 1000
 	$(BIN)/radiomark phantom disc-herniation $(DEMO)/disc-herniation --cases 1 --format dicom
 	$(BIN)/radiomark info $(DEMO)
 	$(BIN)/radiomark run sarcopenia $(DEMO_SLICE) --sex M --height 1.75 --weight 80 --out $(DEMO)/sarcopenia-run
 	$(BIN)/radiomark run neonatal-rds $(DEMO_CR) --dicom-sr --out $(DEMO)/neonatal-rds-run
+	$(BIN)/radiomark run nigra $(DEMO)/nigra/nigra-1000 --dicom-sr --out $(DEMO)/nigra-run
+	if [ -d $(HEAD_TEMPLATE) ]; then \
+	  $(BIN)/radiomark phantom brain-gwr $(DEMO)/brain-gwr-template --template $(HEAD_TEMPLATE) --seed 1000 && \
+	  $(BIN)/radiomark run brain-gwr $(DEMO)/brain-gwr-template/ctgwr-1000 --dicom-sr --out $(DEMO)/brain-gwr-run; \
+	else echo "brain-gwr demo skipped: $(HEAD_TEMPLATE) (the real head CT template) is not beside the repository"; fi
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests

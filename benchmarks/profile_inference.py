@@ -2,11 +2,13 @@
 
     .venv/bin/python benchmarks/profile_inference.py [--repeats 10]
 
-Stages: read (DICOM decode), preprocess (intensity mapping + placement on the network grid),
-network (all folds), back to the image grid (resize + argmax), post-processing, biomarkers,
-classifier (where the recipe has one) and writing every output. Inputs: the real CT slice
-`explicit_VR-UN.dcm` (sarcopenia) and the real chest CR `RG1_UNCR.dcm` (neonatal-rds) from the
-pydicom-data package, with the bundled models, PyTorch and, when exported, ONNX Runtime.
+Stages: read (DICOM decode), preprocess (intensity mapping + placement on the network grid:
+resize for 2D, SimpleITK resampling for 3D), network (all folds; sliding windows for 3D), back to
+the image grid (resize / resampling + argmax), post-processing, biomarkers, classifier (where the
+recipe has one) and writing every output. Inputs: the real CT slice `explicit_VR-UN.dcm`
+(sarcopenia) and the real chest CR `RG1_UNCR.dcm` (neonatal-rds) from the pydicom-data package; a
+multi-echo DICOM phantom (nigra, 5 echoes + QSM); a semi-synthetic head CT made from the real CQ500
+template (brain-gwr; needs ../shared/data). Bundled models, PyTorch and, when exported, ONNX Runtime.
 Results go to benchmarks/results/profile_inference.json and .md with machine, versions and commit.
 """
 
@@ -32,13 +34,16 @@ from environment import environment  # noqa: E402
 from radiomark.inference.classifier import ImageClassifier  # noqa: E402
 from radiomark.inference.predictor import Segmenter, bundled_model_dir  # noqa: E402
 from radiomark.io import read_image  # noqa: E402
-from radiomark.pipeline import BIOMARKERS, CaseResult, Clinical, OutputOptions, postprocess  # noqa: E402
+from radiomark.io.study import StudyImages, read_study  # noqa: E402
+from radiomark.pipeline import CaseResult, Clinical, OutputOptions, measure, postprocess  # noqa: E402
 from radiomark.pipeline import write_case_outputs  # noqa: E402
+from radiomark.transforms import volume  # noqa: E402
 from radiomark.transforms.intensity import to_unit_interval  # noqa: E402
 from radiomark.transforms.spatial import canonical_flips, fitted_shape, flip, from_network_grid  # noqa: E402
 from radiomark.transforms.spatial import to_network_grid  # noqa: E402
 
 INPUTS = {"sarcopenia": "explicit_VR-UN.dcm", "neonatal-rds": "RG1_UNCR.dcm"}
+DATA = ROOT.parent / "shared" / "data"
 
 
 def _timed(step: Callable[[], object], repeats: int) -> tuple[float, object]:
@@ -78,19 +83,71 @@ def profile(recipe_name: str, repeats: int) -> dict:
     stages["back to image grid"], _ = _timed(back, repeats)
     predicted = segmenter.predict(image)
     stages["post-processing"], labels = _timed(lambda: postprocess(recipe, image, predicted), repeats)
-    stages["biomarkers"], measurements = _timed(lambda: BIOMARKERS[recipe.biomarkers](image, labels), repeats)
+    stages["biomarkers"], measurements = _timed(lambda: measure(recipe, StudyImages((image,)), labels), repeats)
     if ImageClassifier.exists(model):
         classifier = ImageClassifier.load(model)
         stages["classifier"], _ = _timed(lambda: classifier.probability(image, labels), repeats)
-    result = CaseResult("profile", str(path), Clinical(), measurements, [], None)
+    stages["write outputs"] = _write_outputs(recipe, image, labels, measurements, str(path), repeats)
+    return _summary(recipe_name, f"{INPUTS[recipe_name]} ({image.shape[0]}x{image.shape[1]})", segmenter, stages)
+
+
+def _write_outputs(recipe: object, image: object, labels: object, measurements: dict, source: str,
+                   repeats: int) -> float:
+    result = CaseResult("profile", source, Clinical(), measurements, [], None)
     with tempfile.TemporaryDirectory() as out:
-        stages["write outputs"], _ = _timed(
-            lambda: write_case_outputs(recipe, image, labels, result, Path(out) / "case", "bundled",
-                                       OutputOptions(dicom_seg=True, dicom_sr=True)), repeats)
+        milliseconds, _ = _timed(lambda: write_case_outputs(recipe, image, labels, result, Path(out) / "case",
+                                                            "bundled", OutputOptions(dicom_seg=True, dicom_sr=True)),
+                                 repeats)
+    return milliseconds
+
+
+def _summary(recipe_name: str, described: str, segmenter: Segmenter, stages: dict[str, float]) -> dict:
     total = sum(stages.values())
-    return {"recipe": recipe_name, "input": f"{INPUTS[recipe_name]} ({image.shape[0]}x{image.shape[1]})",
-            "backend": segmenter.backend, "stages_ms": stages, "total_ms": total,
-            "largest": max(stages, key=stages.get)}
+    return {"recipe": recipe_name, "input": described, "backend": segmenter.backend, "stages_ms": stages,
+            "total_ms": total, "largest": max(stages, key=stages.get)}
+
+
+def _volume_study(recipe_name: str, folder: Path) -> tuple[Path, str] | None:
+    """A DICOM study for a 3D recipe, written under ``folder``; None when its data is missing."""
+    from radiomark.phantoms import generate_case, write_case
+
+    if recipe_name == "nigra":
+        return write_case(generate_case("nigra", 1000), folder, "dicom"), "multi-echo DICOM phantom"
+    if not (DATA / "ct-head-template").is_dir():
+        return None
+    from radiomark.datasets.head_ct_template import build_atlas, cohort_case
+
+    atlas = build_atlas(DATA / "ct-head-template", ROOT / "build" / "brain-gwr" / "cohort" / "atlas")
+    return write_case(cohort_case(atlas, 1000), folder, "dicom"), "semi-synthetic head CT (CQ500 template), DICOM"
+
+
+def profile_volume(recipe_name: str, repeats: int) -> dict | None:
+    """The stages of a 3D recipe: read the study, resample onto the network grid, sliding windows,
+    back onto the image grid, post-processing, measures, outputs."""
+    model = bundled_model_dir(recipe_name)
+    segmenter = Segmenter.load(model)
+    recipe = segmenter.recipe
+    spec = recipe.preprocessing
+    with tempfile.TemporaryDirectory() as folder:
+        found = _volume_study(recipe_name, Path(folder))
+        if found is None:
+            return None
+        study_path, described = found
+        stages: dict[str, float] = {}
+        stages["read DICOM"], study = _timed(lambda: read_study(study_path, recipe), repeats)
+        image = study.image
+        reference = volume.network_grid(image, spec.target_spacing_mm)
+        stages["preprocess (resample)"], array = _timed(
+            lambda: torch.from_numpy(volume.channels_on_grid(study.channels, spec, reference))[None], repeats)
+        stages["network (sliding window)"], probabilities = _timed(
+            lambda: segmenter._network_probabilities(array), repeats)
+        stages["back to image grid"], _ = _timed(
+            lambda: volume.from_network_grid(probabilities.numpy(), reference, image).argmax(axis=0), repeats)
+        predicted = segmenter.segment(study.channels).labels
+        stages["post-processing"], labels = _timed(lambda: postprocess(recipe, image, predicted), repeats)
+        stages["biomarkers"], measurements = _timed(lambda: measure(recipe, study, labels), repeats)
+        stages["write outputs"] = _write_outputs(recipe, image, labels, measurements, str(study_path), repeats)
+    return _summary(recipe_name, f"{described} ({' x '.join(map(str, image.shape))})", segmenter, stages)
 
 
 def markdown(results: dict) -> str:
@@ -112,8 +169,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args()
+    volumes = [profile_volume(name, max(1, args.repeats // 3)) for name in ("nigra", "brain-gwr")]
     results = {"benchmark": "profile_inference", "environment": environment(),
-               "profiles": [profile(name, args.repeats) for name in INPUTS]}
+               "profiles": [profile(name, args.repeats) for name in INPUTS] + [v for v in volumes if v is not None]}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "profile_inference.json").write_text(json.dumps(results, indent=2))
     (args.out / "profile_inference.md").write_text(markdown(results))

@@ -110,3 +110,14 @@ def test_bundled_nigra_golden_run_from_multi_echo_dicom(tmp_path):
     assert result.measurements["substantia_nigra_volume"].value == pytest.approx(case.truth["sn_volume_mm3"], rel=0.1)
     assert result.measurements["qsm_mean"].value == pytest.approx(case.truth["qsm_mean_sn_ppm"], abs=0.01)
     assert result.flags == []
+
+
+def test_bundled_brain_gwr_model_ships_its_card_and_plan():
+    folder = bundled_model_dir("brain-gwr")
+    for name in ("MODEL_CARD.md", "recipe.yaml", "plan.json", "metrics.json", "fold_0/best.pt"):
+        assert (folder / name).is_file(), name
+    card = (folder / "MODEL_CARD.md").read_text()
+    assert "semi-synthetic" in card and "CQ500" in card and "non-commercial" in card
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["patients"] == 48 and not set(metrics["folds"][0]["train_patients"]) & set(
+        metrics["folds"][0]["validation_patients"])

@@ -125,3 +125,12 @@ def test_real_neuromelanin_cases_import_with_sides_split(tmp_path):
         # the right SN lies at smaller LPS x (patient's right) than the left one
         centres = [labels.index_to_point(np.argwhere(labels.array == value).mean(axis=0))[0] for value in (1, 2)]
         assert centres[0] < centres[1]
+
+
+def test_a_ct_study_is_refused_in_one_line(tmp_path, nigra_model):
+    study = write_case(generate_case("sarcopenia", 1), tmp_path / "ct", "dicom")
+    result = runner.invoke(app, ["run", "nigra", str(study), "--model", str(nigra_model), "--out",
+                                 str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "no series matches selection 'modality=MR" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "out").exists()

@@ -84,13 +84,31 @@ def convert(path: str | os.PathLike[str], out: str | os.PathLike[str], *, series
 
 def make_phantoms(recipe: RecipeName | str, outdir: str | os.PathLike[str], *, cases: int = 1,
                   fmt: PhantomFormat | str = PhantomFormat.DICOM, first_seed: int = 0,
+                  template: str | os.PathLike[str] | None = None,
                   progress: Callable[[int, int], None] | None = None) -> list[Path]:
-    """Write ``cases`` phantom cases of ``recipe`` (seeds ``first_seed`` onwards) under ``outdir``."""
+    """Write ``cases`` phantom cases of ``recipe`` (seeds ``first_seed`` onwards) under ``outdir``.
+
+    ``template`` (brain-gwr only): the folder of the real CQ500 head CT template and MNI atlases;
+    the cases are then semi-synthetic (:mod:`radiomark.datasets.head_ct_template`; the atlas is
+    built once under ``outdir/atlas``)."""
     if cases < 1:
         raise InputError(None, f"--cases must be at least 1, got {cases}")
+    atlas = None
+    if template is not None:
+        if RecipeName(recipe) is not RecipeName.BRAIN_GWR:
+            raise InputError(template, f"--template builds brain-gwr cases from a head CT template, not {recipe}")
+        from radiomark.datasets.head_ct_template import build_atlas
+
+        atlas = build_atlas(template, Path(outdir) / "atlas")
     written = []
     for index in range(cases):
-        written.append(write_case(generate_case(recipe, first_seed + index), outdir, fmt))
+        if atlas is not None:
+            from radiomark.datasets.head_ct_template import cohort_case
+
+            case = cohort_case(atlas, first_seed + index)
+        else:
+            case = generate_case(recipe, first_seed + index)
+        written.append(write_case(case, outdir, fmt))
         if progress is not None:
             progress(index + 1, cases)
     return written

@@ -128,6 +128,9 @@ def phantom(recipe: Annotated[RecipeName, typer.Argument(help="Recipe whose phan
             cases: Annotated[int, typer.Option("--cases", min=1, help="Number of cases.")] = 1,
             fmt: Annotated[str, typer.Option("--format", help="dicom, nifti or png (2D radiographs).")] = "dicom",
             seed: Annotated[int, typer.Option("--seed", help="Seed of the first case; case i uses seed + i.")] = 0,
+            template: Annotated[Path | None, typer.Option(
+                "--template", help="brain-gwr: the real head CT template folder (cq500_template/ and "
+                                   "atlases_mni/); cases are then semi-synthetic, made from it.")] = None,
             ) -> None:
     """Write synthetic cases with exact ground truth (labels.nii.gz, truth.json) for RECIPE."""
     from radiomark import api
@@ -140,6 +143,7 @@ def phantom(recipe: Annotated[RecipeName, typer.Argument(help="Recipe whose phan
     with _progress() as progress:
         task = progress.add_task(f"{recipe} phantoms", total=cases)
         written = api.make_phantoms(recipe, outdir, cases=cases, fmt=phantom_format, first_seed=seed,
+                                    template=template,
                                     progress=lambda done, total: progress.update(task, completed=done))
     console.print(f"wrote {len(written)} {recipe} case(s) to {outdir}")
 

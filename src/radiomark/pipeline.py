@@ -30,7 +30,8 @@ from radiomark.io.seg import write_dicom_seg
 from radiomark.io.sr import segment_numbers, write_dicom_sr
 from radiomark.io.study import StudyImages
 from radiomark.io.tables import write_csv
-from radiomark.postprocess import fill_holes, gate_by_intensity, keep_largest_component, remove_small_components
+from radiomark.postprocess import (fill_holes, gate_by_intensity, keep_largest_component, remove_small_components,
+                                  sides_from_midline)
 from radiomark.recipes.schema import Recipe, Window
 from radiomark.report.html import write_case_report
 from radiomark.report.pdf import write_case_pdf
@@ -99,11 +100,13 @@ class CaseResult:
 
 
 def postprocess(recipe: Recipe, image: Image, labels: LabelMap) -> LabelMap:
-    """The recipe's image-grid post-processing: HU gating, largest component, hole filling, then
-    small-component removal (the network-grid steps happen in the segmenter)."""
+    """The recipe's image-grid post-processing: HU gating, sides from the midline, largest component,
+    hole filling, then small-component removal (the network-grid steps happen in the segmenter)."""
     spec = recipe.postprocessing
     if spec.hu_gating:
         labels = gate_by_intensity(labels, image, spec.hu_gating)
+    if spec.midline_sides:
+        labels = sides_from_midline(labels, spec.midline_sides, spec.midline_cluster_mm)
     if spec.largest_component:
         labels = keep_largest_component(labels)
     if spec.fill_holes:

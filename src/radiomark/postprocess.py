@@ -1,9 +1,10 @@
-"""Clean-up of predicted label maps: HU gating, largest component, hole filling and small-component
-removal, each per structure (MONAI / scikit-image)."""
+"""Clean-up of predicted label maps: HU gating, sides of bilateral structures from the midline,
+largest component, hole filling and small-component removal, each per structure (MONAI /
+scikit-image / SciPy)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from skimage.morphology import remove_small_objects
@@ -55,3 +56,38 @@ def fill_holes(labels: LabelMap) -> LabelMap:
 
     filled = FillHoles(applied_labels=sorted(labels.labels))(np.array(labels.array)[None])
     return LabelMap.like(labels, np.asarray(filled)[0], labels.labels)
+
+
+def sides_from_midline(labels: LabelMap, pairs: Sequence[tuple[str, str]], cluster_mm: float) -> LabelMap:
+    """Anatomical clean-up of bilateral structures that lie together (the substantia nigra and the
+    crus cerebri of both sides, in the midbrain).
+
+    The union of all paired structures is split into clusters: connected components after joining
+    voxels within ``cluster_mm`` of each other (so the two sides of one midbrain form one cluster).
+    Only the largest cluster is kept. Each (right, left) pair's voxels are then assigned a side by
+    position: voxels at smaller LPS x than the cluster's centre are the patient's right. The network
+    only has to find the structures; which side they are on follows from where they are.
+    """
+    from scipy.ndimage import distance_transform_edt
+    from scipy.ndimage import label as components
+
+    array = np.array(labels.array)
+    values = {name: value for value, name in labels.labels.items()}
+    paired = np.isin(array, [values[name] for pair in pairs for name in pair])
+    if not paired.any():
+        return labels
+    near = distance_transform_edt(~paired, sampling=labels.require_spacing()) <= cluster_mm
+    clusters, count = components(near, structure=np.ones((3,) * labels.ndim))
+    sizes = np.bincount(clusters[paired], minlength=count + 1)
+    kept = paired & (clusters == int(np.argmax(sizes)))
+    indices = np.argwhere(kept)
+    x = (np.asarray(labels.origin_mm)[0]
+         + (indices * np.asarray(labels.spacing_mm)) @ np.asarray(labels.direction)[0])
+    right = np.zeros(array.shape, dtype=bool)
+    right[tuple(indices.T)] = x < x.mean()
+    result = np.where(paired & ~kept, 0, array)
+    for right_name, left_name in pairs:
+        pair = kept & np.isin(array, [values[right_name], values[left_name]])
+        result[pair & right] = values[right_name]
+        result[pair & ~right] = values[left_name]
+    return LabelMap.like(labels, result, labels.labels)

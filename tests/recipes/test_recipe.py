@@ -44,8 +44,8 @@ def test_edited_recipes_are_validated(tmp_path):
         load_recipe(_edited(tmp_path, default_cutoff_table="nope"))
     with pytest.raises(RecipeError, match="unknown recipe 'sarcopaenia'"):
         load_recipe("sarcopaenia")
-    with pytest.raises(RecipeError, match="recipe brain-gwr has no definition yet"):
-        load_recipe("brain-gwr")
+    with pytest.raises(RecipeError, match="recipe disc-herniation has no definition yet"):
+        load_recipe("disc-herniation")
 
 
 def test_the_nigra_recipe_is_3d_multi_echo_and_checked(tmp_path):
@@ -73,7 +73,7 @@ def test_the_nigra_recipe_is_3d_multi_echo_and_checked(tmp_path):
         load_recipe(edited(preprocessing__spatial_size=[64, 64]))
     with pytest.raises(RecipeError, match="inputs.echoes must be distinct ranks"):
         load_recipe(edited(inputs={"echoes": [1, 1]}))
-    with pytest.raises(RecipeError, match="neuromelanin name unknown labels \\['red_nucleus'\\]"):
+    with pytest.raises(RecipeError, match="neuromelanin or gray_white name unknown labels \\['red_nucleus'\\]"):
         load_recipe(edited(neuromelanin__reference=["red_nucleus"]))
     with pytest.raises(RecipeError, match="flexible_unet is 2D here"):
         load_recipe(edited(network={"name": "flexible_unet"}))

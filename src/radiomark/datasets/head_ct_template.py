@@ -185,6 +185,7 @@ def cohort_case(atlas: Atlas, seed: int, noise_hu: float = 4.0) -> Any:
     from radiomark.io.sitk import image_to_sitk
     from radiomark.phantoms.brain_gwr import head_ct_case
     from radiomark.recipes import RecipeName, load_recipe
+    from radiomark.transforms.volume import network_grid
 
     rng = np.random.default_rng(seed)
     poor = bool(rng.random() < 0.5)
@@ -197,8 +198,11 @@ def cohort_case(atlas: Atlas, seed: int, noise_hu: float = 4.0) -> Any:
     head = np.argwhere(hu > -500)
     low, high = np.maximum(head.min(axis=0) - 4, 0), np.minimum(head.max(axis=0) + 5, np.asarray(hu.shape))
     crop = tuple(slice(a, b) for a, b in zip(low, high, strict=True))
-    reference = image_to_sitk(Image(np.zeros(hu[crop].shape, np.float32), atlas.ct.spacing_mm,
-                                    tuple(atlas.ct.index_to_point(low)), atlas.ct.direction))
+    # The case is stored the way axial CT is: rows towards posterior, columns towards the patient's
+    # left, slices upwards (the LPS-aligned grid over the head), whatever the template's own order.
+    head_box = Image(np.zeros(hu[crop].shape, np.float32), atlas.ct.spacing_mm,
+                     tuple(atlas.ct.index_to_point(low)), atlas.ct.direction)
+    reference = network_grid(head_box, atlas.ct.require_spacing())
     centre = atlas.ct.index_to_point((low + high) / 2)
     transform = _deformation(rng, reference, centre)
     source = image_to_sitk(Image(hu, atlas.ct.spacing_mm, atlas.ct.origin_mm, atlas.ct.direction))
@@ -207,9 +211,8 @@ def cohort_case(atlas: Atlas, seed: int, noise_hu: float = 4.0) -> Any:
     values = values + rng.normal(0.0, noise_hu, values.shape) * (values > -500)
     labels_out = sitk.GetArrayFromImage(sitk.Resample(image_to_sitk(atlas.labels), reference, transform,
                                                       sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8))
-    origin = tuple(reference.GetOrigin())
-    image = Image(np.round(values).astype(np.int16), atlas.ct.spacing_mm, origin, atlas.ct.direction,
-                  {"modality": "CT"})
+    image = Image(np.round(values).astype(np.int16), tuple(reversed(reference.GetSpacing())),
+                  tuple(reference.GetOrigin()), None, {"modality": "CT"})
     labels = LabelMap.like(image, labels_out, LABELS)
     recipe = load_recipe(RecipeName.BRAIN_GWR)
     measured = measure_gwr(image, labels, recipe.gray_white)  # type: ignore[arg-type]

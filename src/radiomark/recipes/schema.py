@@ -151,12 +151,16 @@ class Postprocessing(_Strict):
     """Clean-up of predictions, each step switchable. On the network grid: the rotation rule, then
     a median filter of the probabilities (``median_filter_radius`` pixels; a median commutes with
     the 0.5 threshold, so this equals filtering the predicted mask). On the image grid: HU gating
-    per structure, the largest connected component per structure, hole filling, then small-component
-    removal."""
+    per structure, sides of bilateral structures from their position (``midline_sides``), the
+    largest connected component per structure, hole filling, then small-component removal."""
 
     rotation_rule: RotationRule | None = None
     median_filter_radius: int = Field(0, ge=0)
     hu_gating: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    midline_sides: tuple[tuple[str, str], ...] = Field(
+        (), description="(right, left) structure pairs: keep their largest cluster, sides by position "
+                        "(see radiomark.postprocess.sides_from_midline)")
+    midline_cluster_mm: float = Field(5.0, gt=0)
     largest_component: bool = False
     fill_holes: bool = False
     min_component_area_mm2: float = Field(0.0, ge=0)
@@ -297,6 +301,7 @@ class Recipe(_Strict):
         if len(self.loss.bce_pos_weight) != len(self.labels):
             raise ValueError(f"loss.bce_pos_weight needs {len(self.labels)} values, one per label")
         named = set(self.postprocessing.hu_gating) | set(self.label_codes)
+        named |= {name for pair in self.postprocessing.midline_sides for name in pair}
         if self.neuromelanin is not None:
             named |= set(self.neuromelanin.roi) | set(self.neuromelanin.reference)
         if self.gray_white is not None:

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,7 @@ class EpochRecord:
     validation_loss: float | None
     dice: dict[str, float]
     iou: dict[str, float]
+    seconds: float = 0.0  # wall-clock time of the epoch, validation included
 
     @property
     def mean_dice(self) -> float:
@@ -169,6 +171,7 @@ def train_fold(recipe: Recipe, train_samples: list[dict[str, torch.Tensor]],
     validation = _loader(validation_samples, recipe, train=False, seed=seed)
     with SummaryWriter(str(fold_dir / "tensorboard")) as writer:
         for epoch in range(len(history) + 1, epochs + 1):
+            started = time.perf_counter()
             model.train()
             losses = []
             for batch in _loader(train_samples, recipe, train=True, seed=seed + epoch):
@@ -181,6 +184,8 @@ def train_fold(recipe: Recipe, train_samples: list[dict[str, torch.Tensor]],
             record = EpochRecord(epoch, float(np.mean(losses)), None, {}, {})
             if epoch % recipe.training.validation_interval == 0 or epoch == epochs:
                 record = EpochRecord(epoch, record.train_loss, *_validate(model, validation, loss_fn, recipe, names))
+            record = replace(record, seconds=time.perf_counter() - started)
+            if record.dice:
                 writer.add_scalars("loss", {"train": record.train_loss, "validation": record.validation_loss}, epoch)
                 for name in names:
                     writer.add_scalars(f"validation/{name}", {"dice": record.dice[name], "iou": record.iou[name]},
@@ -244,6 +249,7 @@ def train(recipe: Recipe, cases: Sequence[Case], out_dir: str | Path, *, epochs:
         foreground = float(np.mean([float(samples[i]["label"].sum()) / samples[i]["label"][0].numel()
                                     for i in train_index]))
         summary_folds.append({"fold": fold, "best_epoch": best.epoch, "validation_dice": best.dice,
+                              "training_seconds": float(sum(r.seconds for r in history)),
                               "train_foreground_fraction": foreground,
                               "validation_iou": best.iou,
                               "train_patients": sorted({patients[i] for i in train_index}),
