@@ -33,7 +33,7 @@ demo: $(STAMP)
 	$(BIN)/radiomark phantom brain-gwr $(DEMO)/brain-gwr --cases 1 --format dicom
 	$(BIN)/radiomark phantom neonatal-rds $(DEMO)/neonatal-rds --cases 2 --format dicom
 	$(BIN)/radiomark phantom nigra $(DEMO)/nigra --cases 1 --format dicom --seed 1000
-	$(BIN)/radiomark phantom disc-herniation $(DEMO)/disc-herniation --cases 1 --format dicom
+	$(BIN)/radiomark phantom disc-herniation $(DEMO)/disc-herniation --cases 16 --format dicom
 	$(BIN)/radiomark info $(DEMO)
 	$(BIN)/radiomark run sarcopenia $(DEMO_SLICE) --sex M --height 1.75 --weight 80 --out $(DEMO)/sarcopenia-run
 	$(BIN)/radiomark run neonatal-rds $(DEMO_CR) --dicom-sr --out $(DEMO)/neonatal-rds-run
@@ -42,6 +42,13 @@ demo: $(STAMP)
 	  $(BIN)/radiomark phantom brain-gwr $(DEMO)/brain-gwr-template --template $(HEAD_TEMPLATE) --seed 1000 && \
 	  $(BIN)/radiomark run brain-gwr $(DEMO)/brain-gwr-template/ctgwr-1000 --dicom-sr --out $(DEMO)/brain-gwr-run; \
 	else echo "brain-gwr demo skipped: $(HEAD_TEMPLATE) (the real head CT template) is not beside the repository"; fi
+	$(BIN)/radiomark index $(DEMO)/disc-herniation --out $(DEMO)/disc-herniation-index.csv
+	@echo "disc-herniation: no labelled herniation MRI exists, so no model is bundled; a 3-epoch demo model on 16 phantoms:"
+	$(BIN)/radiomark train disc-herniation --index $(DEMO)/disc-herniation-index.csv \
+	  --labels $(DEMO)/disc-herniation/labels.csv --out $(DEMO)/disc-herniation-model --epochs 3 --no-ablation
+	$(BIN)/radiomark run disc-herniation $(DEMO)/disc-herniation/disc-herniation-0000 \
+	  --model $(DEMO)/disc-herniation-model --canal-mask $(DEMO)/disc-herniation/disc-herniation-0000/labels.nii.gz \
+	  --out $(DEMO)/disc-herniation-run
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests

@@ -103,3 +103,14 @@ def tiny_volume_recipe(folder: Path, name: str = "nigra", **training: object) ->
     path = folder / f"tiny-{name}.yaml"
     path.write_text(yaml.safe_dump(document))
     return path
+
+
+def tiny_volume_run(folder: Path, name: str, cases: int, epochs: int) -> Path:
+    """``folder/run``: :func:`tiny_volume_recipe` trained on phantoms of seeds 0 … cases-1 (NIfTI)."""
+    from radiomark import api
+    from radiomark.phantoms import generate_case, write_case
+
+    for seed in range(cases):
+        write_case(generate_case(name, seed), folder / "data", "nifti")
+    api.train(str(tiny_volume_recipe(folder, name, epochs=epochs)), folder / "data", folder / "run")
+    return folder / "run"

@@ -12,7 +12,7 @@ from radiomark import api
 from radiomark.cli import app
 from radiomark.phantoms import generate_case, write_case
 from radiomark.recipes import load_recipe
-from tests.helpers import shared_data, tiny_volume_recipe
+from tests.helpers import shared_data, tiny_volume_run
 
 runner = CliRunner()
 
@@ -20,10 +20,7 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def brain_model(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("brain")
-    for seed in range(5):
-        write_case(generate_case("brain-gwr", seed), folder / "data", "nifti")
-    api.train(str(tiny_volume_recipe(folder, "brain-gwr", epochs=2)), folder / "data", folder / "run")
-    return folder / "run"
+    return tiny_volume_run(folder, "brain-gwr", cases=5, epochs=2)
 
 
 def test_run_from_dicom_writes_outputs_and_a_decision_per_table(tmp_path, brain_model):

@@ -14,7 +14,7 @@ from radiomark.cli import app
 from radiomark.errors import InputError
 from radiomark.inference.predictor import Segmenter
 from radiomark.phantoms import generate_case, write_case
-from tests.helpers import shared_data, tiny_volume_recipe
+from tests.helpers import shared_data, tiny_volume_run
 
 runner = CliRunner()
 
@@ -22,10 +22,7 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def nigra_model(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("nigra")
-    for seed in range(6):
-        write_case(generate_case("nigra", seed), folder / "data", "nifti")
-    api.train(str(tiny_volume_recipe(folder, epochs=3)), folder / "data", folder / "run")
-    return folder / "run"
+    return tiny_volume_run(folder, "nigra", cases=6, epochs=3)
 
 
 def test_training_plans_the_network_records_it_and_lowers_the_loss(nigra_model):

@@ -20,6 +20,7 @@ from radiomark.phantoms import PhantomFormat, generate_case, write_case
 from radiomark.recipes import RecipeName, Stage
 
 if TYPE_CHECKING:
+    from radiomark.io.series_index import SeriesVerdict
     from radiomark.inference.predictor import Segmenter
     from radiomark.pipeline import CaseResult
     from radiomark.recipes.schema import Recipe
@@ -90,7 +91,8 @@ def make_phantoms(recipe: RecipeName | str, outdir: str | os.PathLike[str], *, c
 
     ``template`` (brain-gwr only): the folder of the real CQ500 head CT template and MNI atlases;
     the cases are then semi-synthetic (:mod:`radiomark.datasets.head_ct_template`; the atlas is
-    built once under ``outdir/atlas``)."""
+    built once under ``outdir/atlas``). disc-herniation: ``outdir/labels.csv`` lists every phantom's
+    levels for ``radiomark train disc-herniation``."""
     if cases < 1:
         raise InputError(None, f"--cases must be at least 1, got {cases}")
     atlas = None
@@ -111,6 +113,10 @@ def make_phantoms(recipe: RecipeName | str, outdir: str | os.PathLike[str], *, c
         written.append(write_case(case, outdir, fmt))
         if progress is not None:
             progress(index + 1, cases)
+    if RecipeName(recipe) is RecipeName.DISC_HERNIATION:
+        from radiomark.phantoms.disc_herniation import write_labels_table
+
+        write_labels_table(outdir)
     return written
 
 
@@ -455,3 +461,72 @@ def transfer_labels(moving: str | os.PathLike[str], labels: str | os.PathLike[st
         sitk.WriteTransform(registration.transform, str(temporary))
     write_nifti(moved, target)
     return record
+
+
+def index(studies: str | os.PathLike[str], out: str | os.PathLike[str], *, rules: str | os.PathLike[str] | None = None,
+          progress: ProgressCallback | None = None) -> list[SeriesVerdict]:
+    """Index the DICOM images under ``studies``: ``out`` (CSV) gets one row per image with its
+    weighting guess, orientation, disc level and whether (and why) its series was chosen by
+    ``rules`` (a series-rules YAML; the bundled lumbar T2 axial rules by default). Returns one
+    verdict per series."""
+    from radiomark.io.series_index import index_studies, load_series_rules, write_index
+
+    target = Path(out)
+    if target.suffix.lower() != ".csv":
+        raise InputError(target, "the index is a CSV file; give --out a .csv name")
+    if target.resolve().is_relative_to(Path(studies).resolve()):
+        raise InputError(target, "the index would be written inside the studies folder it indexes; choose another "
+                                 "--out")
+    rows, verdicts = index_studies(studies, load_series_rules(rules), progress)
+    write_index(rows, target)
+    return verdicts
+
+
+def _herniation_samples(index: str | os.PathLike[str], labels: str | os.PathLike[str], recipe: Any,
+                        progress: Callable[[str, int, int], None] | None) -> tuple[list[Any], Any]:
+    from radiomark.herniation.samples import assemble_samples, load_images
+
+    samples = assemble_samples(index, labels, recipe)
+    return samples, load_images(samples, recipe, progress)
+
+
+def train_herniation(index: str | os.PathLike[str], labels: str | os.PathLike[str], out: str | os.PathLike[str], *,
+                     recipe: str | os.PathLike[str] = "disc-herniation", epochs: int | None = None,
+                     ablation: bool = True, progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
+    """Train the disc-herniation fusion model (and, with ``ablation``, image-only and tabular-only
+    models) on the chosen images of ``index`` labelled in ``labels``; see
+    :mod:`radiomark.herniation.training`."""
+    from radiomark.herniation.recipe import load_herniation_recipe
+    from radiomark.herniation.training import train_herniation as train_models
+
+    spec = load_herniation_recipe(recipe)
+    samples, images = _herniation_samples(index, labels, spec, progress)
+    return train_models(spec, samples, images, out, epochs=epochs,
+                        modes=("fused", "image", "tabular") if ablation else ("fused",), progress=progress)
+
+
+def evaluate_herniation(index: str | os.PathLike[str], labels: str | os.PathLike[str], model: str | os.PathLike[str],
+                        out: str | os.PathLike[str], *, data_kind: str = "unspecified",
+                        progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
+    """Held-out scores with bootstrap CIs, ROC and calibration of every model in the run ``model``;
+    see :mod:`radiomark.herniation.evaluation`."""
+    from radiomark.herniation.evaluation import evaluate_herniation as score
+    from radiomark.herniation.recipe import load_herniation_recipe
+
+    run = Path(model)
+    if not (run / "recipe.yaml").is_file():
+        raise InputError(run, "not a disc-herniation run folder (no recipe.yaml)")
+    spec = load_herniation_recipe(run / "recipe.yaml")
+    samples, images = _herniation_samples(index, labels, spec, progress)
+    return score(run, spec, samples, images, out, data_kind)
+
+
+def run_herniation(study: str | os.PathLike[str], out: str | os.PathLike[str], model: str | os.PathLike[str], *,
+                   age_years: float | None = None, sex: str | None = None,
+                   sac_width: dict[str, float] | float | None = None,
+                   canal_mask: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """Per-level herniation probabilities of one lumbar MRI study; see
+    :mod:`radiomark.herniation.inference`."""
+    from radiomark.herniation.inference import run_herniation as classify
+
+    return classify(study, out, model, age_years=age_years, sex=sex, sac_width=sac_width, canal_mask=canal_mask)

@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from radiomark import __version__
-from radiomark.errors import RadiomarkError
+from radiomark.errors import InputError, RadiomarkError
 from radiomark.recipes import RecipeName, Stage
 
 app = typer.Typer(help="Medical images in, quantitative imaging biomarkers out.", no_args_is_help=True,
@@ -108,6 +108,36 @@ def info(path: Annotated[Path, typer.Argument(help="DICOM folder (searched recur
 
 @app.command()
 @handles_errors
+def index(studies: Annotated[Path, typer.Argument(metavar="STUDIES_DIR", help="Folder of DICOM studies "
+                                                                               "(searched recursively).")],
+          out: Annotated[Path, typer.Option("--out", help="Index CSV: one row per image.")],
+          rules: Annotated[Path | None, typer.Option("--rules", help="Series rules YAML (default: the bundled "
+                                                                     "lumbar T2 axial rules).")] = None,
+          ) -> None:
+    """Index every image: weighting guessed from TR/TE/sequence and description, orientation, disc
+    level, and why each series was or was not chosen."""
+    from radiomark import api
+
+    with _progress() as progress:
+        task = progress.add_task("indexing", total=None)
+        verdicts = api.index(studies, out, rules=rules,
+                             progress=lambda done, total: progress.update(task, completed=done, total=total))
+    table = Table(title=f"{len(verdicts)} series in {studies}")
+    for column in ("patient", "series UID", "description", "orientation", "weighting", "images", "chosen", "why"):
+        table.add_column(column, overflow="fold")
+    for verdict in verdicts:
+        series = verdict.series
+        table.add_row(series.patient_id, _short_uid(series.series_uid), series.description,
+                      str(series.orientation or "unknown"), verdict.weighting.guess, str(series.n_slices),
+                      "[green]yes[/]" if verdict.chosen else "no", verdict.reason)
+    console.print(table)
+    studies_without = {v.series.study_uid for v in verdicts} - {v.series.study_uid for v in verdicts if v.chosen}
+    console.print(f"index: {out}" + (f"; [yellow]{len(studies_without)} study(ies) without a matching series[/]"
+                                     if studies_without else ""))
+
+
+@app.command()
+@handles_errors
 def convert(path: Annotated[Path, typer.Argument(help="DICOM folder or file, NIfTI or PNG.")],
             out: Annotated[Path, typer.Argument(help="Output NIfTI file (.nii.gz).")],
             series: Annotated[str | None, typer.Option("--series", help="SeriesInstanceUID to convert.")] = None,
@@ -185,11 +215,61 @@ PatientPatternOption = Annotated[str | None, typer.Option(
                               "is the patient id (default: each image its own patient).")]
 
 
+IndexOption = Annotated[Path | None, typer.Option("--index", help="disc-herniation: index CSV of "
+                                                                   "`radiomark index`.")]
+LabelsOption = Annotated[Path | None, typer.Option("--labels", help="disc-herniation: labels CSV (patient, "
+                                                                    "disc_level, herniation[, age_years, sex, "
+                                                                    "thecal_sac_width_mm]).")]
+
+
+def _is_herniation(recipe: str) -> bool:
+    """Whether ``recipe`` (a name or YAML file) is the disc-herniation fusion recipe."""
+    import yaml
+
+    if recipe == RecipeName.DISC_HERNIATION:
+        return True
+    path = Path(recipe)
+    if path.suffix.lower() not in (".yaml", ".yml") or not path.is_file():
+        return False
+    document = yaml.safe_load(path.read_text())
+    return isinstance(document, dict) and document.get("name") == RecipeName.DISC_HERNIATION
+
+
+def _required(value: Path | None, option: str) -> Path:
+    if value is None:
+        raise InputError(None, f"missing option {option}")
+    return value
+
+
+def _herniation_tables(index_csv: Path | None, labels_csv: Path | None) -> tuple[Path, Path]:
+    if index_csv is None or labels_csv is None:
+        raise InputError(None, "disc-herniation needs --index (from `radiomark index`) and --labels")
+    return index_csv, labels_csv
+
+
+def _show_herniation_models(scores: dict[str, dict[str, Any]], title: str) -> None:
+    table = Table(title=title)
+    for name in ("model", "accuracy", "F1", "sensitivity", "specificity", "ROC-AUC", "n"):
+        table.add_column(name, justify="left" if name == "model" else "right")
+    for mode, values in scores.items():
+        ci = values.get("ci95", {})
+        cells = []
+        for key in ("accuracy", "f1", "sensitivity", "specificity", "roc_auc"):
+            low_high = f" ({ci[key][0]:.2f}–{ci[key][1]:.2f})" if key in ci else ""
+            cells.append(f"{values[key]:.3f}{low_high}")
+        table.add_row(mode, *cells, str(values["n"]))
+    console.print(table)
+
+
 @app.command()
 @handles_errors
 def train(recipe: Annotated[str, typer.Argument(help="Recipe name or a recipe YAML file.")],
-          data: Annotated[Path, typer.Option("--data", help="Folder of cases (see README: data layout).")],
           out: Annotated[Path, typer.Option("--out", help="Run folder (resumes if it holds a run).")],
+          data: Annotated[Path | None, typer.Option("--data", help="Folder of cases (see README: data "
+                                                                   "layout).")] = None,
+          index_csv: IndexOption = None, labels_csv: LabelsOption = None,
+          ablation: Annotated[bool, typer.Option("--ablation/--no-ablation", help="disc-herniation: also train "
+                                                 "image-only and tabular-only models.")] = True,
           folds: Annotated[int, typer.Option("--folds", min=1, help="Patient-level folds (1 = one split).")] = 1,
           epochs: Annotated[int | None, typer.Option("--epochs", min=1, help="Epochs (default: recipe).")] = None,
           stage: StageOption = Stage.SEGMENT, patient_pattern: PatientPatternOption = None,
@@ -197,9 +277,23 @@ def train(recipe: Annotated[str, typer.Argument(help="Recipe name or a recipe YA
               "--validation-patients", help="Comma-separated patient ids that validate (segmenter; default: a "
                                             "random patient split).")] = "",
           ) -> None:
-    """Train a recipe's segmentation model or image classifier with patient-level validation."""
+    """Train a recipe's segmentation model or image classifier with patient-level validation
+    (disc-herniation: the fusion model from --index and --labels)."""
     from radiomark import api
 
+    if _is_herniation(recipe):
+        index_csv, labels_csv = _herniation_tables(index_csv, labels_csv)
+        with _progress() as progress:
+            task = progress.add_task("training", total=None)
+            summary = api.train_herniation(index_csv, labels_csv, out, epochs=epochs, ablation=ablation,
+                                           recipe=recipe, progress=_described(progress, task))
+        _show_herniation_models({mode: model["validation"] for mode, model in summary["models"].items()},
+                                f"validation on {summary['patients']['validation']} held-out patients "
+                                f"({summary['images']['validation']} images); {summary['patients']['test']} test "
+                                "patients kept for evaluate")
+        console.print(f"models, split.json, metrics.json and training_curve.png in {out}")
+        return
+    data = _required(data, "--data")
     with _progress() as progress:
         task = progress.add_task("training", total=None)
         summary = api.train(recipe, data, out, epochs=epochs, folds=folds, stage=stage,
@@ -279,9 +373,25 @@ def run(recipe: Annotated[RecipeName, typer.Argument(help="Recipe to run.")],
                                                       "identifiers to show in reports and tables: patient_name, "
                                                       "patient_id, birth_date, study_date, accession_number, "
                                                       "study_description, institution (default: none).")] = "",
+        age: Annotated[float | None, typer.Option("--age", help="disc-herniation: age in years (default: "
+                                                                "PatientAge).")] = None,
+        sac_width: Annotated[str | None, typer.Option("--sac-width", help="disc-herniation: thecal sac width in "
+                                                      "mm, one value or LEVEL=mm pairs (L4-L5=12.5,L5-S1=13).")
+                             ] = None,
+        canal_mask: Annotated[Path | None, typer.Option("--canal-mask", help="disc-herniation: canal label map "
+                                                        "on the T2 axial series (recipe canal_labels = thecal sac) "
+                                                        "to measure the sac from.")] = None,
         ) -> None:
-    """Segment, measure and decide; writes label map, measurements, CSV and overlay per case."""
+    """Segment, measure and decide; writes label map, measurements, CSV and overlay per case
+    (disc-herniation: per-level herniation probability from the chosen T2 axial series)."""
     from radiomark import api
+
+    if recipe is RecipeName.DISC_HERNIATION:
+        record = api.run_herniation(input_path, out, _required(model, "--model (no bundled disc-herniation model: "
+                                                                      "no labelled herniation data exists here)"),
+                                    age_years=age, sex=sex, sac_width=_sac_widths(sac_width), canal_mask=canal_mask)
+        _show_levels(record)
+        return
 
     with _progress() as progress:
         task = progress.add_task(f"{recipe}", total=None)
@@ -301,6 +411,35 @@ def run(recipe: Annotated[RecipeName, typer.Argument(help="Recipe to run.")],
                       f"{batch.cohort_csv}")
     if batch.failures:
         raise typer.Exit(1 if batch.results else EXIT_INPUT_ERROR)
+
+
+def _sac_widths(text: str | None) -> dict[str, float] | float | None:
+    """``"13.5"`` → 13.5; ``"L4-L5=12,L5-S1=13"`` → per-level values."""
+    if text is None:
+        return None
+    try:
+        if "=" not in text:
+            return float(text)
+        pairs = (part.split("=", 1) for part in text.split(",") if part.strip())
+        return {level.strip().upper(): float(value) for level, value in pairs}
+    except ValueError:
+        raise InputError(None, f"--sac-width {text!r}: give mm as a number or LEVEL=mm pairs") from None
+
+
+def _show_levels(record: dict[str, Any]) -> None:
+    clinical = record["clinical"]
+    table = Table(title=f"{record['patient']}: '{record['series']['description']}' (age {clinical['age_years']:g}, "
+                        f"sex {clinical['sex']})")
+    for column in ("level", "thecal sac width mm", "AP mm", "area mm²", "P(herniation)", "finding"):
+        table.add_column(column, justify="left" if column in ("level", "finding") else "right")
+    for row in record["levels"]:
+        table.add_row(row["disc_level"], f"{row['thecal_sac_width_mm']:.1f}",
+                      f"{row['thecal_sac_ap_mm']:.1f}" if "thecal_sac_ap_mm" in row else "–",
+                      f"{row['thecal_sac_area_mm2']:.0f}" if "thecal_sac_area_mm2" in row else "–",
+                      f"{row['probability']:.3f}", row["finding"])
+    console.print(table)
+    console.print(f"series: {record['series']['why']}")
+    console.print(f"outputs: {', '.join(record['outputs'].values())}")
 
 
 @app.command("transfer-labels")
@@ -352,18 +491,35 @@ def measure(recipe: Annotated[str, typer.Argument(help="Recipe name or a recipe 
 @app.command()
 @handles_errors
 def evaluate(recipe: Annotated[RecipeName, typer.Argument(help="Recipe of the model.")],
-             data: Annotated[Path, typer.Option("--data", help="Folder of held-out cases with labels (segment) or "
-                                                              "of class folders (classify).")],
              out: Annotated[Path, typer.Option("--out", help="Where evaluation.json, the per-case CSV and the "
                                                             "plots go.")],
+             data: Annotated[Path | None, typer.Option("--data", help="Folder of held-out cases with labels "
+                                                                      "(segment) or of class folders (classify).")
+                             ] = None,
+             index_csv: IndexOption = None, labels_csv: LabelsOption = None,
              model: Annotated[Path | None, typer.Option("--model", help="Run folder (default: bundled).")] = None,
              data_kind: Annotated[str, typer.Option("--data-kind", help="What the data is, for the record "
                                                     "(e.g. 'phantom', 'real, model-made masks').")] = "unspecified",
              stage: StageOption = Stage.SEGMENT, patient_pattern: PatientPatternOption = None,
              ) -> None:
     """Held-out evaluation: Dice / IoU per structure and measurement agreement (Bland–Altman PNG), or
-    classifier accuracy, F1 and ROC-AUC (ROC curve and confusion matrix PNG)."""
+    classifier accuracy, F1 and ROC-AUC (ROC curve and confusion matrix PNG); disc-herniation: the
+    run's models on held-out patients with bootstrap 95 % CIs, ROC, calibration and the ablation."""
     from radiomark import api
+
+    if recipe is RecipeName.DISC_HERNIATION:
+        index_csv, labels_csv = _herniation_tables(index_csv, labels_csv)
+        with _progress() as progress:
+            task = progress.add_task("evaluating", total=None)
+            summary = api.evaluate_herniation(index_csv, labels_csv, _required(model, "--model"), out,
+                                              data_kind=data_kind, progress=_described(progress, task))
+        _show_herniation_models(summary["models"], f"{summary['images']} images of {summary['patients']} held-out "
+                                                   f"patients ({data_kind}); 95 % CI, bootstrap over patients")
+        excluded = summary["excluded_seen_patients"]
+        console.print(f"evaluation.json, per_image.csv, roc.png, calibration.png in {out}"
+                      + (f"; {excluded} patient(s) the run trained or validated on were left out" if excluded else ""))
+        return
+    data = _required(data, "--data")
 
     with _progress() as progress:
         task = progress.add_task("evaluating", total=None)

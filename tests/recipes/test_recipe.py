@@ -44,7 +44,7 @@ def test_edited_recipes_are_validated(tmp_path):
         load_recipe(_edited(tmp_path, default_cutoff_table="nope"))
     with pytest.raises(RecipeError, match="unknown recipe 'sarcopaenia'"):
         load_recipe("sarcopaenia")
-    with pytest.raises(RecipeError, match="recipe disc-herniation has no definition yet"):
+    with pytest.raises(RecipeError, match="disc-herniation is an image \\+ clinical-data classifier"):
         load_recipe("disc-herniation")
 
 

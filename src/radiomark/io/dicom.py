@@ -322,6 +322,15 @@ def _touch_used_tags(path: Path, header: Dataset) -> None:
         raise DicomError(path, f"damaged DICOM header ({type(error).__name__}: {error})") from error
 
 
+def age_in_years(text: str) -> float | None:
+    """Years from a DICOM age string (VR AS) such as ``"054Y"``, ``"018M"``, ``"003W"`` or ``"010D"``;
+    ``None`` when empty or malformed."""
+    text = (text or "").strip().upper()
+    if len(text) != 4 or not text[:3].isdigit() or text[3] not in "DWMY":
+        return None
+    return int(text[:3]) / {"D": 365.25, "W": 52.18, "M": 12.0, "Y": 1.0}[text[3]]
+
+
 def _read_header(path: Path) -> Dataset | None:
     """One file's header, ``None`` if it is not DICOM; :class:`DicomError` if it is damaged."""
     try:

@@ -9,7 +9,7 @@ ImageOrientationPatient, PixelSpacing / ImagerPixelSpacing) are written so that
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,7 @@ class DicomSeriesSpec:
 
     Values are stored as ``round((value - intercept) / slope)``; choose ``slope`` and
     ``intercept`` so that the image's values are reproduced exactly (CT: slope 1, intercept -1024).
+    ``per_slice`` holds extra tags for each slice (one mapping per slice, first slice first).
     """
 
     modality: str
@@ -53,6 +54,7 @@ class DicomSeriesSpec:
     intercept: float = 0.0
     monochrome1: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
+    per_slice: Sequence[Mapping[str, Any]] = ()
 
 
 def _stored_values(image: Image, spec: DicomSeriesSpec, where: Path) -> tuple[np.ndarray, bool]:
@@ -114,6 +116,8 @@ def write_dicom_series(image: Image, folder: str | os.PathLike[str], study: Dico
     if volume.ndim == 3 and image.ndim == 3 and not np.allclose(volume.direction[:, 0], image.normal, atol=1e-6):
         raise GeometryError(out, "the slice axis must run along the plane normal to be written as DICOM")
     stored, signed = _stored_values(volume, spec, out)
+    if spec.per_slice and len(spec.per_slice) != volume.shape[0]:
+        raise InputError(out, f"{len(spec.per_slice)} per-slice tag sets for {volume.shape[0]} slices")
     series_uid = generate_uid(entropy_srcs=[uid_seed, "series"])
     frame_uid = generate_uid(entropy_srcs=[uid_seed, "frame"])
     sop_class = SOP_CLASSES.get(spec.modality, SecondaryCaptureImageStorage)
@@ -146,6 +150,8 @@ def write_dicom_series(image: Image, folder: str | os.PathLike[str], study: Dico
             ds.PixelSpacing = pixel_spacing
             ds.SliceThickness = ds.SpacingBetweenSlices = f"{volume.spacing_mm[0]:.10g}"
             ds.SliceLocation = f"{float(position @ image.normal):.10g}"
+        for keyword, value in (spec.per_slice[index] if spec.per_slice else {}).items():
+            setattr(ds, keyword, value)  # last: may replace the computed position of a slice
         if spec.slope != 1.0 or spec.intercept != 0.0 or spec.modality in ("CT", "DX"):
             ds.RescaleSlope, ds.RescaleIntercept = f"{spec.slope:.10g}", f"{spec.intercept:.10g}"
             ds.RescaleType = "HU" if spec.modality == "CT" else "US"

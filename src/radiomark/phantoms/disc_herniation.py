@@ -9,10 +9,15 @@ A herniated level has a posterior disc protrusion that indents the sac. At lumba
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+
 import numpy as np
 
 from radiomark.image import Image, LabelMap
 from radiomark.io.dicom_write import DicomSeriesSpec
+from radiomark.io.tables import write_csv
 from radiomark.phantoms.case import PhantomCase, PhantomSeries, make_study
 from radiomark.phantoms.shapes import ellipsoid, paint
 from radiomark.recipes import RecipeName
@@ -92,8 +97,28 @@ def disc_herniation_case(seed: int) -> PhantomCase:
     study = make_study(case_id, patient_sex=sex, patient_age_years=age)
     t2_tags = {"EchoTime": "100", "RepetitionTime": "4000", "ScanningSequence": "SE", "SequenceVariant": "SK"}
     t1_tags = {"EchoTime": "12", "RepetitionTime": "600", "ScanningSequence": "SE", "SequenceVariant": "SK"}
-    series = (PhantomSeries("t2_axial", t2_axial, DicomSeriesSpec("MR", "T2_TSE_TRA", 4, extra=t2_tags)),
-              PhantomSeries("t1_axial", t1_axial, DicomSeriesSpec("MR", "T1_TSE_TRA", 5, extra=t1_tags)),
+    at_levels = tuple({"ImageComments": level} for level in levels_inferior_first)  # as a planning console writes
+    series = (PhantomSeries("t2_axial", t2_axial, DicomSeriesSpec("MR", "T2_TSE_TRA", 4, extra=t2_tags,
+                                                                  per_slice=at_levels)),
+              PhantomSeries("t1_axial", t1_axial, DicomSeriesSpec("MR", "T1_TSE_TRA", 5, extra=t1_tags,
+                                                                  per_slice=at_levels)),
               PhantomSeries("t2_sagittal", t2_sagittal, DicomSeriesSpec("MR", "T2_TSE_SAG", 2, extra=t2_tags)))
     return PhantomCase(RecipeName.DISC_HERNIATION, case_id, seed, study, series, labels,
                        {"levels": per_level}, {"age_years": age, "sex": sex})
+
+
+def write_labels_table(folder: str | os.PathLike[str]) -> Path:
+    """``folder/labels.csv`` for ``radiomark train disc-herniation``: one row per (patient, level)
+    of every disc-herniation phantom under ``folder`` (from its ``truth.json``), with the truth's
+    herniation flag and thecal sac width."""
+    root = Path(folder)
+    rows = []
+    for truth_file in sorted(root.glob("*/truth.json")):
+        document = json.loads(truth_file.read_text())
+        if document.get("recipe") != RecipeName.DISC_HERNIATION:
+            continue
+        for level, truth in document["truth"]["levels"].items():
+            rows.append({"patient": f"PHANTOM-{document['case_id']}", "disc_level": level,
+                         "herniation": int(truth["herniation"]),
+                         "thecal_sac_width_mm": round(truth["thecal_sac_width_mm"], 3)})
+    return write_csv(rows, root / "labels.csv")

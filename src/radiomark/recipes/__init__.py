@@ -33,10 +33,6 @@ class Stage(StrEnum):
     JOINT = "joint"
 
 
-#: Recipes whose declarative file exists (the others are still to come).
-AVAILABLE = (RecipeName.SARCOPENIA, RecipeName.NEONATAL_RDS, RecipeName.NIGRA, RecipeName.BRAIN_GWR)
-
-
 def load_recipe(name_or_path: str | os.PathLike[str]) -> Recipe:
     """Load and validate a recipe by name (bundled file) or from a YAML file path."""
     import yaml
@@ -54,8 +50,9 @@ def load_recipe(name_or_path: str | os.PathLike[str]) -> Recipe:
             name = RecipeName(str(name_or_path))
         except ValueError:
             raise RecipeError(f"unknown recipe {name_or_path!r}; recipes: {', '.join(RecipeName)}") from None
-        if name not in AVAILABLE:
-            raise RecipeError(f"recipe {name} has no definition yet; available: {', '.join(AVAILABLE)}")
+        if name is RecipeName.DISC_HERNIATION:
+            raise RecipeError("disc-herniation is an image + clinical-data classifier, not a segmentation recipe: "
+                              "use `radiomark index`, then `train` / `evaluate` / `run disc-herniation`")
         where = f"{name}.yaml"
         text = resources.files("radiomark.recipes").joinpath(where).read_text()
     try:
