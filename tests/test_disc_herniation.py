@@ -134,7 +134,8 @@ def test_training_writes_every_model_and_keeps_test_patients_unseen(trained):
     root, summary = trained
     run = root / "run"
     for mode in ("fused", "image", "tabular"):
-        assert (run / mode / "best.pt").is_file() and len(json.loads((run / mode / "history.json").read_text())) == 3
+        history = json.loads((run / mode / "history.json").read_text())
+        assert (run / mode / "best.pt").is_file() and len(history) == 3
     split = json.loads((run / "split.json").read_text())
     assert sum(summary["patients"].values()) == 18 and summary["images"]["test"] == 5 * len(split["test"])
     assert (run / "training_curve.png").is_file()
@@ -142,6 +143,22 @@ def test_training_writes_every_model_and_keeps_test_patients_unseen(trained):
     again = api.train_herniation(root / "index.csv", root / "studies" / "labels.csv", run, epochs=3,
                                  recipe=root / "recipe.yaml")
     assert again["models"]["fused"]["best_epoch"] == summary["models"]["fused"]["best_epoch"]
+
+
+def test_the_image_branch_learns_the_phantom_bulge(trained, tmp_path):
+    from radiomark.herniation.samples import assemble_samples, load_images
+    from radiomark.herniation.training import train_herniation
+
+    root, _ = trained
+    recipe = RECIPE.model_copy(update={
+        "image": RECIPE.image.model_copy(update={"size": (64, 64)}),
+        "network": RECIPE.network.model_copy(update={"image_channels": (16, 32, 64, 128), "embedding": 64,
+                                                     "head": (64,)}),
+        "training": RECIPE.training.model_copy(update={"batch_size": 8})})
+    samples = assemble_samples(root / "index.csv", root / "studies" / "labels.csv", recipe)
+    train_herniation(recipe, samples, load_images(samples, recipe), tmp_path, epochs=8, modes=("image",))
+    losses = [record["train_loss"] for record in json.loads((tmp_path / "image" / "history.json").read_text())]
+    assert losses[-1] < 0.8 * losses[0], losses
 
 
 def test_evaluate_scores_held_out_patients_with_intervals(trained, tmp_path):
@@ -203,3 +220,15 @@ def test_real_lumbar_reformat_is_indexed_by_its_description(tmp_path):
     assert "no EchoTime/RepetitionTime" in chosen.weighting.reason
     sagittal = next(v for v in found if not v.chosen)
     assert str(sagittal.series.orientation) == "sagittal"
+
+
+@pytest.mark.parametrize("branch", ["study_cnn", "efficientnet-b0"])
+@pytest.mark.parametrize("mode", ["fused", "image", "tabular"])
+def test_every_branch_and_ablation_gives_one_logit_per_image(branch, mode):
+    import torch
+
+    from radiomark.herniation.network import FusionNet
+
+    spec = RECIPE.network.model_copy(update={"image_branch": branch})
+    logits = FusionNet(spec, len(RECIPE.tabular), mode)(torch.rand(3, 1, 64, 64), torch.rand(3, len(RECIPE.tabular)))
+    assert logits.shape == (3,) and torch.isfinite(logits).all()

@@ -282,6 +282,9 @@ def train(recipe: Annotated[str, typer.Argument(help="Recipe name or a recipe YA
     from radiomark import api
 
     if _is_herniation(recipe):
+        if folds != 1 or validation_patients:
+            raise InputError(None, "disc-herniation splits patients once, train / validation / test by the recipe's "
+                                   "training.split; --folds and --validation-patients do not apply")
         index_csv, labels_csv = _herniation_tables(index_csv, labels_csv)
         with _progress() as progress:
             task = progress.add_task("training", total=None)

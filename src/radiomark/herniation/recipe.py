@@ -63,6 +63,8 @@ class FusionNetwork(_Strict):
 
     image_branch: Literal["study_cnn", "efficientnet-b0", "efficientnet-b1"] = "study_cnn"
     image_channels: tuple[int, ...] = (32, 64, 128, 256, 512)
+    batch_norm: bool = Field(True, description="batch normalisation in the study CNN's blocks (the study does not "
+                                               "say; without it the plain 5-block CNN did not learn here)")
     embedding: int = Field(500, ge=1)
     tabular_units: int = Field(500, ge=1)
     head: tuple[int, ...] = (512, 512)
