@@ -3,10 +3,11 @@
 The seed study's image branch is five conv blocks (3 × 3 convolution, LeakyReLU, 2 × 2 max-pool)
 of 32 → 512 filters and a 500-unit embedding. Batch normalisation is added in each block (recipe
 ``network.batch_norm``): without it this plain CNN's training loss stayed flat for 20 epochs on
-the phantoms, with it the validation ROC-AUC passed 0.99 in the first epoch. Its flattened 9 × 9 × 512 map would need a 20 M-weight
-dense layer (80 MB); here the last map is averaged over space first (global average pooling), which
-keeps the model at about 2.6 M weights. ``mode`` trains the ablations: ``image`` (the head sees
-the image embedding only), ``tabular`` (the MLP only) or ``fused`` (both, the study's model).
+the phantoms; with it the validation ROC-AUC passed 0.99 in the first epoch. The study's flattened
+9 × 9 × 512 map would need a 20 M-weight dense layer (80 MB); here the last map is averaged over
+space first (global average pooling), which keeps the model at about 2.6 M weights. ``mode`` trains
+the ablations: ``image`` (the head sees the image embedding only), ``tabular`` (the MLP only) or
+``fused`` (both, the study's model).
 """
 
 from __future__ import annotations
