@@ -127,8 +127,9 @@ def transfer_labels(labels: LabelMap, fixed: Image, registration: Registration) 
 
 def transform_difference(found: sitk.Transform, expected: sitk.Transform, points: np.ndarray) -> tuple[float, float]:
     """How far ``found`` is from ``expected`` over ``points`` (LPS mm, one per row): the largest
-    displacement between where they map a point (mm) and the rotation angle of the linear part of
-    ``found`` ∘ ``expected``⁻¹ (degrees; arccos((trace R - 1) / 2))."""
+    displacement between where they map a point (mm) and the rotation angle of
+    ``found`` ∘ ``expected``⁻¹ (degrees; arccos((trace R - 1) / 2), R the rotation of the polar
+    decomposition of its linear part, so that an affine's small scaling is not read as rotation)."""
     displacement = max(float(np.linalg.norm(np.subtract(found.TransformPoint(p.tolist()),
                                                         expected.TransformPoint(p.tolist()))))
                        for p in np.asarray(points, dtype=float))
@@ -136,4 +137,6 @@ def transform_difference(found: sitk.Transform, expected: sitk.Transform, points
     zero = found.TransformPoint(inverse.TransformPoint([0.0, 0.0, 0.0]))
     linear = np.column_stack([np.subtract(found.TransformPoint(inverse.TransformPoint(list(axis))), zero)
                               for axis in np.eye(3)])
-    return displacement, float(np.degrees(np.arccos(np.clip((np.trace(linear) - 1) / 2, -1, 1))))
+    left, _, right = np.linalg.svd(linear)
+    rotation = left @ right
+    return displacement, float(np.degrees(np.arccos(np.clip((np.trace(rotation) - 1) / 2, -1, 1))))

@@ -3,7 +3,8 @@ T1 axial and a T2 sagittal series so that series selection by tags has something
 
 Each T2 axial slice shows the disc (dark annulus, bright nucleus), the thecal sac (bright CSF)
 with the cauda equina nerve roots (dark dots), posterior elements, paraspinal muscles and fat.
-A herniated level has a posterior disc protrusion that indents the sac. At lumbar levels the
+A herniated level has a posterior disc protrusion that indents the sac; half the healthy levels have
+a mild bulge, so that the smallest herniations are hard to tell from bulges. At lumbar levels the
 "spinal cord width" of the seed study is really the thecal sac: its measures are the truth here.
 """
 
@@ -48,10 +49,13 @@ def _level_map(rng: np.random.Generator, herniated: bool) -> np.ndarray:
         tissue[ellipsoid(shape, root, (0.9, 0.9)) & (tissue == 2)] = 3
     tissue[ellipsoid(shape, disc_centre, disc_radii)] = 1
     tissue[ellipsoid(shape, disc_centre, disc_radii * 0.6)] = _NUCLEUS
-    if herniated:
+    # A herniation protrudes 2.5-7 pixels into the canal; half the healthy discs bulge mildly
+    # (1-3 pixels), so small herniations and large bulges look alike, as they do in practice.
+    if herniated or rng.random() < 0.5:
         side = rng.uniform(-4, 4)
+        depth = rng.uniform(2.5, 7.0) if herniated else rng.uniform(1.0, 3.0)
         tissue[ellipsoid(shape, (disc_centre[0] + disc_radii[0] + 1, middle + side),
-                         (rng.uniform(4.5, 7.0), rng.uniform(4.0, 6.0)))] = 1
+                         (depth, rng.uniform(3.0, 6.0)))] = 1
     return tissue
 
 
