@@ -10,8 +10,9 @@ radiomark's: it imports nnunetv2 and nothing of radiomark. Arguments come as one
 Training uses nnU-Net's own trainer (``nnUNetTrainer``), built directly: its command-line entry
 point looks trainers up by importing every trainer module, some of which import timm and
 torchvision, and this machine's torchvision does not load beside the CPU build of torch. The
-loop is nnU-Net's ``run_training`` with a wall-clock stop; after the first epoch the epoch count
-is set to what fits the budget, so the polynomial learning-rate schedule still decays to zero.
+loop is nnU-Net's ``run_training`` with a wall-clock stop checked after every iteration (an epoch
+the budget ends is cut short, then validated); after the first epoch the epoch count is set to what
+fits the budget, so the polynomial learning-rate schedule still decays to zero.
 Prediction: ``nnUNetPredictor`` with Gaussian sliding windows, no test-time mirroring (radiomark
 uses none either), one case at a time.
 """
@@ -61,10 +62,16 @@ def main(arguments_file: str) -> None:
             self.on_train_start()
             began = time.perf_counter()
             epoch = self.current_epoch
+            self.iterations_done = 0
             while epoch < self.num_epochs and time.perf_counter() - began < arguments["budget_s"]:
                 self.on_epoch_start()
                 self.on_train_epoch_start()
-                outputs = [self.train_step(next(self.dataloader_train)) for _ in range(self.num_iterations_per_epoch)]
+                outputs = []
+                for _ in range(self.num_iterations_per_epoch):  # the budget may end an epoch early
+                    outputs.append(self.train_step(next(self.dataloader_train)))
+                    self.iterations_done += 1
+                    if time.perf_counter() - began >= arguments["budget_s"]:
+                        break
                 self.on_train_epoch_end(outputs)
                 with torch.no_grad():
                     self.on_validation_epoch_start()
@@ -85,7 +92,7 @@ def main(arguments_file: str) -> None:
     wall, cpu = time.perf_counter(), time.process_time()
     trainer.run_training()
     record |= {"training_wall_s": time.perf_counter() - wall, "training_cpu_s": time.process_time() - cpu,
-               "epochs": trainer.epochs_done, "iterations": trainer.epochs_done * trainer.num_iterations_per_epoch}
+               "epochs": trainer.epochs_done, "iterations": trainer.iterations_done}
     trainer.set_deep_supervision_enabled(False)  # as nnU-Net's own final validation does
     trainer.network.eval()
     predictor = nnUNetPredictor(tile_step_size=0.5, use_gaussian=True, use_mirroring=False,

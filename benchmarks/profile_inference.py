@@ -5,7 +5,8 @@
 Stages: read (DICOM decode), preprocess (intensity mapping + placement on the network grid:
 resize for 2D, SimpleITK resampling for 3D), network (all folds; sliding windows for 3D), back to
 the image grid (resize / resampling + argmax), post-processing, biomarkers, classifier (where the
-recipe has one) and writing every output. Inputs: the real CT slice `explicit_VR-UN.dcm`
+recipe has one), writing every output of the case (DICOM SEG and SR included) and the cohort table
+and page (`cohort.csv`, `cohort.html`) that every run writes. Inputs: the real CT slice `explicit_VR-UN.dcm`
 (sarcopenia) and the real chest CR `RG1_UNCR.dcm` (neonatal-rds) from the pydicom-data package; a
 multi-echo DICOM phantom (nigra, 5 echoes + QSM); a semi-synthetic head CT made from the real CQ500
 template (brain-gwr; needs ../shared/data). Bundled models, PyTorch and, when exported, ONNX Runtime.
@@ -31,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from environment import environment  # noqa: E402
 
+from radiomark.api import write_cohort  # noqa: E402
 from radiomark.inference.classifier import ImageClassifier  # noqa: E402
 from radiomark.inference.predictor import Segmenter, bundled_model_dir  # noqa: E402
 from radiomark.io import read_image  # noqa: E402
@@ -87,18 +89,22 @@ def profile(recipe_name: str, repeats: int) -> dict:
     if ImageClassifier.exists(model):
         classifier = ImageClassifier.load(model)
         stages["classifier"], _ = _timed(lambda: classifier.probability(image, labels), repeats)
-    stages["write outputs"] = _write_outputs(recipe, image, labels, measurements, str(path), repeats)
+    stages["write outputs"], stages["cohort table and page"] = _write_outputs(recipe, image, labels, measurements,
+                                                                              str(path), repeats)
     return _summary(recipe_name, f"{INPUTS[recipe_name]} ({image.shape[0]}x{image.shape[1]})", segmenter, stages)
 
 
 def _write_outputs(recipe: object, image: object, labels: object, measurements: dict, source: str,
-                   repeats: int) -> float:
+                   repeats: int) -> tuple[float, float]:
+    """Milliseconds to write the case's outputs (SEG and SR included) and the one-study cohort
+    table and page."""
     result = CaseResult("profile", source, Clinical(), measurements, [], None)
     with tempfile.TemporaryDirectory() as out:
-        milliseconds, _ = _timed(lambda: write_case_outputs(recipe, image, labels, result, Path(out) / "case",
-                                                            "bundled", OutputOptions(dicom_seg=True, dicom_sr=True)),
-                                 repeats)
-    return milliseconds
+        milliseconds, written = _timed(lambda: write_case_outputs(
+            recipe, image, labels, result, Path(out) / "case", "bundled",
+            OutputOptions(dicom_seg=True, dicom_sr=True)), repeats)
+        cohort_ms, _ = _timed(lambda: write_cohort([written.row()], [], Path(out)), repeats)
+    return milliseconds, cohort_ms
 
 
 def _summary(recipe_name: str, described: str, segmenter: Segmenter, stages: dict[str, float]) -> dict:
@@ -146,7 +152,8 @@ def profile_volume(recipe_name: str, repeats: int) -> dict | None:
         predicted = segmenter.segment(study.channels).labels
         stages["post-processing"], labels = _timed(lambda: postprocess(recipe, image, predicted), repeats)
         stages["biomarkers"], measurements = _timed(lambda: measure(recipe, study, labels), repeats)
-        stages["write outputs"] = _write_outputs(recipe, image, labels, measurements, str(study_path), repeats)
+        stages["write outputs"], stages["cohort table and page"] = _write_outputs(
+            recipe, image, labels, measurements, str(study_path), repeats)
     return _summary(recipe_name, f"{described} ({' x '.join(map(str, image.shape))})", segmenter, stages)
 
 

@@ -194,9 +194,12 @@ def markdown(results: dict[str, Any]) -> str:
              "nnU-Net's default schedule (1000 epochs of 250 iterations) does not fit a CPU.", "",
              "| | " + " | ".join(names) + " | mean Dice | training | inference s/case | peak memory MB |",
              "|---|" + "---|" * (len(names) + 4)]
-    for label, row, training in (("radiomark", ours, f"{ours['epochs']} epochs"),
-                                 ("nnU-Net v2", theirs, f"{theirs['epochs']} epochs × 25 iterations "
-                                                        f"({theirs['configuration']})")):
+    plans = theirs["plans"]
+    for label, row, training in (
+            ("radiomark", ours, f"{ours['epochs']} epochs, {ours['training_wall_s'] / 60:.0f} min"),
+            ("nnU-Net v2", theirs, f"{theirs['iterations']} iterations of batch {plans['batch_size']} × patch "
+                                   f"{'×'.join(map(str, plans['patch_size']))}, "
+                                   f"{theirs['training_wall_s'] / 60:.0f} min ({theirs['configuration']})")):
         memory = f"{row['peak_memory_mb']:.0f}" if "peak_memory_mb" in row else "not measured"
         lines.append(f"| {label} | " + " | ".join(f"{row['dice'][n]:.3f}" for n in names)
                      + f" | {np.mean(list(row['dice'].values())):.3f} | {training} | "

@@ -127,3 +127,12 @@ def test_a_volume_needs_slice_and_runs_with_it(tmp_path, tiny_model):
     assert result.exit_code == 0, result.output
     assert (tmp_path / "o" / "volume" / "overlay.png").is_file()
     assert "not decided: sex not given" in (tmp_path / "o" / "volume" / "measurements.json").read_text()
+
+
+def test_a_case_folder_with_labels_is_one_study(tmp_path):
+    from radiomark.api import discover_studies
+    from radiomark.phantoms import generate_case, write_case
+
+    folder = write_case(generate_case("sarcopenia", 0), tmp_path, "nifti")  # image, labels.nii.gz, truth.json
+    assert discover_studies(folder) == [folder]
+    assert discover_studies(tmp_path) == [folder]

@@ -143,14 +143,18 @@ def discover_studies(path: Path) -> list[Path]:
     """One study, or the studies of a cohort folder.
 
     ``path`` is one study when it is a file, when it holds NIfTI files named ``echo<N>`` (the
-    echoes of one acquisition) or when the DICOM under it belongs to a single StudyInstanceUID;
-    otherwise each entry of the folder (a subfolder, a NIfTI or DICOM file) is a study of its own.
+    echoes of one acquisition), when it is a case folder (it holds ``labels.nii.gz``: the training
+    layout) or when the DICOM under it belongs to a single StudyInstanceUID; otherwise each entry
+    of the folder (a subfolder, a NIfTI or DICOM file) is a study of its own.
     """
+    from radiomark.io.study import LABELS_FILE
+
     if path.is_file():
         return [path]
     if not path.is_dir():
         raise InputError(path, "no such file or folder")
-    if any(entry.is_file() and is_nifti_path(entry) and ECHO_FILE.search(entry.name) for entry in path.iterdir()):
+    if (path / LABELS_FILE).is_file() or any(entry.is_file() and is_nifti_path(entry) and ECHO_FILE.search(entry.name)
+                                             for entry in path.iterdir()):
         return [path]
     try:
         studies = {series.study_uid for series in scan_dicom(path)}
@@ -202,7 +206,9 @@ def _case_id(study: Path) -> str:
     return name or "case"
 
 
-def _write_cohort(rows: list[dict[str, Any]], failures: list[Failure], out: Path) -> Path:
+def write_cohort(rows: list[dict[str, Any]], failures: list[Failure], out: Path) -> Path:
+    """``out/cohort.csv``, ``out/cohort.html`` (with the distributions from two cases on) and
+    ``out/failures.csv`` when some studies failed."""
     from dataclasses import asdict
 
     from radiomark.io.tables import write_csv
@@ -287,7 +293,7 @@ def run(recipe_name: str, input_path: str | os.PathLike[str], out: str | os.Path
             failures.append(Failure(str(study), type(error).__name__, str(error)))
         if progress is not None:
             progress(index + 1, len(studies))
-    cohort = _write_cohort(rows, failures, Path(out)) if rows or failures else None
+    cohort = write_cohort(rows, failures, Path(out)) if rows or failures else None
     return BatchResult(results, failures, cohort, resumed)
 
 

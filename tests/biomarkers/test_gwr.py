@@ -64,6 +64,9 @@ def test_hand_computed_ratios_and_missing_structures():
     without_callosum = LabelMap.like(image, np.where(np.asarray(label_map.array) == 7, 0, label_map.array), LABELS)
     partial = measure_gwr(image, without_callosum, spec)
     assert "gwr_bg" not in partial and "gwr_bg_right" not in partial and "cn_pic_right" in partial
+    zero_white = np.where(np.isin(np.asarray(label_map.array), (5, 6, 7)), 0, np.asarray(image.array))
+    no_white = measure_gwr(Image(zero_white, image.spacing_mm), label_map, spec)  # 0 HU: not white matter
+    assert not any(name.startswith(("gwr_bg", "cn_pic", "pu_pic")) for name in no_white)
     shifted = Image(np.asarray(image.array), image.spacing_mm, origin_mm=(1.0, 0.0, 0.0))
     with pytest.raises(GeometryError, match="not on the image grid"):
         measure_gwr(shifted, label_map, spec)

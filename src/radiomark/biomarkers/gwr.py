@@ -12,7 +12,8 @@ PIC posterior limb of the internal capsule and CC corpus callosum (one midline s
 The cerebral GWR (cortex / white matter at the centrum semiovale and high convexity) and the
 average GWR need cortex and white-matter ROIs this recipe does not segment, and are not reported.
 A structure whose eroded, range-limited ROI is empty has no mean, and the ratios that need it are
-left out; the quality-control flags name the structure.
+left out; the quality-control flags name the structure. A ratio whose white-matter denominator is
+0 HU (not brain: e.g. a label map run as if it were a CT) is left out too.
 """
 
 from __future__ import annotations
@@ -71,11 +72,11 @@ def measure_gwr(image: Image, labels: LabelMap, spec: GrayWhite) -> dict[str, Me
         cn, pu, pic = (means.get(f"{key}{side}") for key in ("caudate", "putamen", "internal_capsule"))
         cc = means.get("corpus_callosum")
         where = f" ({side[1:]} side)" if side else " (both sides pooled)"
-        if None not in (cn, pu, pic, cc):
+        if None not in (cn, pu, pic, cc) and pic + cc > 0:  # type: ignore[operator]
             results[f"gwr_bg{suffix}"] = Measurement(f"gwr_bg{suffix}", (cn + pu) / (pic + cc), Unit.RATIO,  # type: ignore[operator]
                                                      f"(CN + PU) / (PIC + CC){where}")
-        if cn is not None and pic is not None:
+        if cn is not None and pic:
             results[f"cn_pic{suffix}"] = Measurement(f"cn_pic{suffix}", cn / pic, Unit.RATIO, f"CN / PIC{where}")
-        if pu is not None and pic is not None:
+        if pu is not None and pic:
             results[f"pu_pic{suffix}"] = Measurement(f"pu_pic{suffix}", pu / pic, Unit.RATIO, f"PU / PIC{where}")
     return results

@@ -2,12 +2,14 @@
 
 Split: patients (never images) into train / validation / test by the recipe's fractions, stratified
 by the patient's number of herniated levels (0, 1, 2, 3+; scikit-learn ``StratifiedGroupKFold``,
-applied twice).
-The seed study pooled images 6:2:2, which can put one patient's levels on both sides; this cannot.
-Each model (``fused``, and for the ablation ``image`` and ``tabular``) is trained on the train
-patients, its epoch chosen on the validation patients by ROC-AUC; the test patients are never seen
-and are what ``evaluate`` scores. Run folder: ``recipe.yaml``, ``split.json``, ``<mode>/best.pt``,
-``<mode>/last.pt`` (resumable), ``<mode>/history.json``, ``metrics.json``, ``training_curve.png``.
+applied twice). The seed study pooled images 6:2:2, which can put one patient's levels on both
+sides; this cannot. Each model (``fused``, and for the ablation ``image`` and ``tabular``) is
+trained on the train patients, its epoch chosen on the validation patients by the lowest
+validation loss (weighted BCE: ranking and calibration both count; choosing by ROC-AUC alone once
+kept an epoch that ranked well, AUC 0.99, but whose probabilities sat below the 0.5 threshold,
+sensitivity 0.17). The test patients are never seen and are what ``evaluate`` scores. Run folder:
+``recipe.yaml``, ``split.json``, ``<mode>/best.pt``, ``<mode>/last.pt`` (resumable),
+``<mode>/history.json``, ``metrics.json``, ``training_curve.png``.
 """
 
 from __future__ import annotations
@@ -65,13 +67,16 @@ def _augment(recipe: HerniationRecipe) -> Any:
                     RandGaussianNoise(prob=0.5, std=spec.noise_std)])
 
 
-def predict(network: FusionNet, images: torch.Tensor, tabular: torch.Tensor, batch_size: int) -> np.ndarray:
-    """Probabilities of herniation, in batches, without gradients."""
+def _logits(network: FusionNet, images: torch.Tensor, tabular: torch.Tensor, batch_size: int) -> torch.Tensor:
     network.eval()
     with torch.no_grad():
-        logits = [network(images[i:i + batch_size], tabular[i:i + batch_size])
-                  for i in range(0, len(images), batch_size)]
-    return torch.sigmoid(torch.cat(logits)).numpy()
+        return torch.cat([network(images[i:i + batch_size], tabular[i:i + batch_size])
+                          for i in range(0, len(images), batch_size)])
+
+
+def predict(network: FusionNet, images: torch.Tensor, tabular: torch.Tensor, batch_size: int) -> np.ndarray:
+    """Probabilities of herniation, in batches, without gradients."""
+    return torch.sigmoid(_logits(network, images, tabular, batch_size)).numpy()
 
 
 def _train_mode(recipe: HerniationRecipe, mode: Mode, images: torch.Tensor, tabular: torch.Tensor,
@@ -88,7 +93,7 @@ def _train_mode(recipe: HerniationRecipe, mode: Mode, images: torch.Tensor, tabu
     positives = max(1, int(labels[train].sum()))
     loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor((len(train) - positives) / positives))
     history = resume_state(folder, network, optimizer, scheduler)
-    best = max((record["validation"]["roc_auc"] for record in history), default=-1.0)
+    best = min((record["validation_loss"] for record in history), default=float("inf"))
     targets = torch.as_tensor(labels, dtype=torch.float32)
     augment = _augment(recipe)
     augment.set_random_state(spec.seed)
@@ -108,20 +113,22 @@ def _train_mode(recipe: HerniationRecipe, mode: Mode, images: torch.Tensor, tabu
             optimizer.step()
             losses.append(loss.item())
         scheduler.step()
-        probability = predict(network, images[validation], tabular[validation], spec.batch_size)
-        scores = classification_scores(labels[validation], probability, recipe.threshold)
-        history.append({"epoch": epoch, "train_loss": float(np.mean(losses)), "validation": scores,
-                        "seconds": time.perf_counter() - start})
-        if scores["roc_auc"] > best:
-            best = scores["roc_auc"]
+        logits = _logits(network, images[validation], tabular[validation], spec.batch_size)
+        validation_loss = float(loss_fn(logits, targets[validation]))
+        scores = classification_scores(labels[validation], torch.sigmoid(logits).numpy(), recipe.threshold)
+        history.append({"epoch": epoch, "train_loss": float(np.mean(losses)), "validation_loss": validation_loss,
+                        "validation": scores, "seconds": time.perf_counter() - start})
+        if validation_loss < best:
+            best = validation_loss
             save_checkpoint(network.state_dict(), folder / "best.pt")
         save_state(folder, network, optimizer, scheduler, history)
         (folder / "history.json").write_text(json.dumps(history, indent=1))
         if progress is not None:
             progress(f"{mode} epoch {epoch}: loss {history[-1]['train_loss']:.3f}, val AUC {scores['roc_auc']:.3f}",
                      epoch, epochs)
-    chosen = max(history, key=lambda record: record["validation"]["roc_auc"])
-    return {"best_epoch": chosen["epoch"], "validation": chosen["validation"],
+    chosen = min(history, key=lambda record: record["validation_loss"])
+    return {"best_epoch": chosen["epoch"], "validation_loss": chosen["validation_loss"],
+            "validation": chosen["validation"],
             "training_seconds": sum(record["seconds"] for record in history)}
 
 
@@ -131,9 +138,12 @@ def _plot_curves(histories: dict[str, list[dict[str, Any]]], path: Path) -> None
     figure, (losses, aucs) = pyplot().subplots(1, 2, figsize=(9, 3.5))
     for mode, history in histories.items():
         epochs = [record["epoch"] for record in history]
-        losses.plot(epochs, [record["train_loss"] for record in history], label=mode)
+        line, = losses.plot(epochs, [record["train_loss"] for record in history], label=f"{mode} train")
+        losses.plot(epochs, [record["validation_loss"] for record in history], "--", color=line.get_color(),
+                    label=f"{mode} validation")
         aucs.plot(epochs, [record["validation"]["roc_auc"] for record in history], label=mode)
-    losses.set(xlabel="epoch", ylabel="training loss (weighted BCE)")
+    losses.set(xlabel="epoch", ylabel="loss (weighted BCE)")
+    losses.legend(fontsize=7)
     aucs.set(xlabel="epoch", ylabel="validation ROC-AUC (held-out patients)", ylim=(0, 1.02))
     aucs.legend()
     save_png(figure, path)

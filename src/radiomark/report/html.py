@@ -89,9 +89,15 @@ def _plot_distributions(rows: Sequence[Mapping[str, object]], columns: list[str]
 
 def write_cohort_report(rows: Sequence[Mapping[str, object]], failures: Sequence[Mapping[str, str]],
                         out: Path) -> Path:
-    """``cohort.html`` with a histogram of each measurement and one linked row per case."""
+    """``cohort.html`` with one linked row per case and, from two cases on, a histogram of each
+    measurement (``cohort_distributions.png``; for one case it would show one bar and cost most of
+    a single-study run's time)."""
     measures = [key for key in dict.fromkeys(k for row in rows for k in row) if "[" in key]
-    _plot_distributions(rows, measures, out / "cohort_distributions.png")
+    distributions = ""
+    if len(rows) > 1:
+        _plot_distributions(rows, measures, out / "cohort_distributions.png")
+        distributions = ("<h2>Distributions</h2>\n<img src=\"cohort_distributions.png\" alt=\"distribution of "
+                         "each biomarker over the cohort\">")
     header = "".join(f"<th>{escape(h)}</th>" for h in ["case", *measures])
     lines = []
     for row in rows:
@@ -101,7 +107,8 @@ def write_cohort_report(rows: Sequence[Mapping[str, object]], failures: Sequence
         lines.append(f"<tr>{''.join(cells)}</tr>")
     failed = "".join(f"<li class='failed'>{escape(f['study'])}: {escape(f['message'])}</li>" for f in failures)
     template = Template(resources.files("radiomark.report").joinpath("templates/cohort.html").read_text())
-    text = template.substitute(count=len(rows), failed=len(failures), header=header, rows="\n".join(lines),
+    text = template.substitute(count=len(rows), failed=len(failures), distributions=distributions, header=header,
+                               rows="\n".join(lines),
                                failures=f"<h2>Failed studies</h2><ul>{failed}</ul>" if failures else "",
                                version=__version__)
     with atomic_file(out / "cohort.html") as temporary:
