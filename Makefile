@@ -89,6 +89,7 @@ default-model-nigra: $(STAMP)
 	cp $(NIGRA_RUN)/run/recipe.yaml $(NIGRA_RUN)/run/plan.json $(NIGRA_RUN)/run/metrics.json \
 	   $(NIGRA_RUN)/run/training_curve.png $(NIGRA_WEIGHTS)/
 	cp $(NIGRA_RUN)/run/fold_0/best.pt $(NIGRA_RUN)/run/fold_0/history.json $(NIGRA_WEIGHTS)/fold_0/
+	$(BIN)/radiomark export $(NIGRA_WEIGHTS) --onnx
 
 clean:
 	rm -rf $(VENV) $(DEMO)
@@ -104,3 +105,4 @@ default-model-brain-gwr: $(STAMP)
 	cp $(BRAIN_RUN)/run/recipe.yaml $(BRAIN_RUN)/run/plan.json $(BRAIN_RUN)/run/metrics.json \
 	   $(BRAIN_RUN)/run/training_curve.png $(BRAIN_WEIGHTS)/
 	cp $(BRAIN_RUN)/run/fold_0/best.pt $(BRAIN_RUN)/run/fold_0/history.json $(BRAIN_WEIGHTS)/fold_0/
+	$(BIN)/radiomark export $(BRAIN_WEIGHTS) --onnx
