@@ -143,6 +143,8 @@ def test_training_writes_every_model_and_keeps_test_patients_unseen(trained):
     again = api.train_herniation(root / "index.csv", root / "studies" / "labels.csv", run, epochs=3,
                                  recipe=root / "recipe.yaml")
     assert again["models"]["fused"]["best_epoch"] == summary["models"]["fused"]["best_epoch"]
+    with pytest.raises(InputError, match="different recipe"):  # the bundled recipe is not the run's
+        api.train_herniation(root / "index.csv", root / "studies" / "labels.csv", run, epochs=3)
 
 
 def test_the_image_branch_learns_the_phantom_bulge(trained, tmp_path):

@@ -155,6 +155,10 @@ def train_herniation(recipe: HerniationRecipe, samples: Sequence[Sample], images
     """Train ``modes`` on ``samples`` (with their ``images``) into ``out_dir``; returns metrics.json."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    written = out / "recipe.yaml"
+    if written.is_file() and yaml.safe_load(written.read_text()) != recipe.model_dump(mode="json"):
+        raise InputError(out, "holds a run of a different recipe; resume it with its own recipe.yaml or train "
+                              "into a new --out folder")
     split_file = out / "split.json"
     split = json.loads(split_file.read_text()) if split_file.is_file() else split_patients(samples, recipe)
     (out / "recipe.yaml").write_text(yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False))
