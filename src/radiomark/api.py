@@ -469,11 +469,12 @@ def transfer_labels(moving: str | os.PathLike[str], labels: str | os.PathLike[st
     return record
 
 
-def index(studies: str | os.PathLike[str], out: str | os.PathLike[str], *, rules: str | os.PathLike[str] | None = None,
+def index(studies: str | os.PathLike[str], out: str | os.PathLike[str], *,
+          rules: str | os.PathLike[str] = "lumbar-t2-axial",
           progress: ProgressCallback | None = None) -> list[SeriesVerdict]:
     """Index the DICOM images under ``studies``: ``out`` (CSV) gets one row per image with its
     weighting guess, orientation, disc level and whether (and why) its series was chosen by
-    ``rules`` (a series-rules YAML; the bundled lumbar T2 axial rules by default). Returns one
+    ``rules`` (a series-rules YAML or the name of bundled rules). Returns one
     verdict per series."""
     from radiomark.io.series_index import index_studies, load_series_rules, write_index
 
@@ -488,27 +489,21 @@ def index(studies: str | os.PathLike[str], out: str | os.PathLike[str], *, rules
     return verdicts
 
 
-def _herniation_samples(index: str | os.PathLike[str], labels: str | os.PathLike[str], recipe: Any,
-                        progress: Callable[[str, int, int], None] | None) -> tuple[list[Any], Any]:
-    from radiomark.herniation.samples import assemble_samples, load_images
-
-    samples = assemble_samples(index, labels, recipe)
-    return samples, load_images(samples, recipe, progress)
-
-
 def train_herniation(index: str | os.PathLike[str], labels: str | os.PathLike[str], out: str | os.PathLike[str], *,
                      recipe: str | os.PathLike[str] = "disc-herniation", epochs: int | None = None,
                      ablation: bool = True, progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
     """Train the disc-herniation fusion model (and, with ``ablation``, image-only and tabular-only
     models) on the chosen images of ``index`` labelled in ``labels``; see
     :mod:`radiomark.herniation.training`."""
+    from radiomark.herniation.network import MODES
     from radiomark.herniation.recipe import load_herniation_recipe
+    from radiomark.herniation.samples import assemble_samples, load_images
     from radiomark.herniation.training import train_herniation as train_models
 
     spec = load_herniation_recipe(recipe)
-    samples, images = _herniation_samples(index, labels, spec, progress)
-    return train_models(spec, samples, images, out, epochs=epochs,
-                        modes=("fused", "image", "tabular") if ablation else ("fused",), progress=progress)
+    samples = assemble_samples(index, labels, spec)
+    return train_models(spec, samples, load_images(samples, spec, progress), out, epochs=epochs,
+                        modes=MODES if ablation else ("fused",), progress=progress)
 
 
 def evaluate_herniation(index: str | os.PathLike[str], labels: str | os.PathLike[str], model: str | os.PathLike[str],
@@ -517,14 +512,15 @@ def evaluate_herniation(index: str | os.PathLike[str], labels: str | os.PathLike
     """Held-out scores with bootstrap CIs, ROC and calibration of every model in the run ``model``;
     see :mod:`radiomark.herniation.evaluation`."""
     from radiomark.herniation.evaluation import evaluate_herniation as score
-    from radiomark.herniation.recipe import load_herniation_recipe
+    from radiomark.herniation.evaluation import held_out_samples
+    from radiomark.herniation.recipe import load_run_recipe
+
+    from radiomark.herniation.samples import assemble_samples, load_images
 
     run = Path(model)
-    if not (run / "recipe.yaml").is_file():
-        raise InputError(run, "not a disc-herniation run folder (no recipe.yaml)")
-    spec = load_herniation_recipe(run / "recipe.yaml")
-    samples, images = _herniation_samples(index, labels, spec, progress)
-    return score(run, spec, samples, images, out, data_kind)
+    spec = load_run_recipe(run)
+    held, seen = held_out_samples(run, assemble_samples(index, labels, spec))
+    return score(run, spec, held, load_images(held, spec, progress), out, data_kind, seen)
 
 
 def run_herniation(study: str | os.PathLike[str], out: str | os.PathLike[str], model: str | os.PathLike[str], *,

@@ -111,8 +111,8 @@ def info(path: Annotated[Path, typer.Argument(help="DICOM folder (searched recur
 def index(studies: Annotated[Path, typer.Argument(metavar="STUDIES_DIR", help="Folder of DICOM studies "
                                                                                "(searched recursively).")],
           out: Annotated[Path, typer.Option("--out", help="Index CSV: one row per image.")],
-          rules: Annotated[Path | None, typer.Option("--rules", help="Series rules YAML (default: the bundled "
-                                                                     "lumbar T2 axial rules).")] = None,
+          rules: Annotated[str, typer.Option("--rules", help="Series rules: a YAML file or the name of bundled "
+                                                             "rules.")] = "lumbar-t2-axial",
           ) -> None:
     """Index every image: weighting guessed from TR/TE/sequence and description, orientation, disc
     level, and why each series was or was not chosen."""
@@ -242,9 +242,7 @@ def _required(value: Path | None, option: str) -> Path:
 
 
 def _herniation_tables(index_csv: Path | None, labels_csv: Path | None) -> tuple[Path, Path]:
-    if index_csv is None or labels_csv is None:
-        raise InputError(None, "disc-herniation needs --index (from `radiomark index`) and --labels")
-    return index_csv, labels_csv
+    return _required(index_csv, "--index (from `radiomark index`)"), _required(labels_csv, "--labels")
 
 
 def _show_herniation_models(scores: dict[str, dict[str, Any]], title: str) -> None:

@@ -116,6 +116,8 @@ def test_bad_output_and_bad_rules_are_one_line_errors(studies, tmp_path):
     (tmp_path / "rules.yaml").write_text("name: x\nweighting: T2\n")
     with pytest.raises(RecipeError, match="invalid series rules"):
         load_series_rules(tmp_path / "rules.yaml")
+    with pytest.raises(RecipeError, match="no bundled series rules named 'nope'"):
+        load_series_rules("nope")
     result = CliRunner().invoke(app, ["index", str(studies), "--out", str(tmp_path / "i.csv"),
                                       "--rules", str(tmp_path / "missing.yaml")])
     assert result.exit_code != 0 and "series rules file not found" in result.output

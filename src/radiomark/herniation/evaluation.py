@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from radiomark.errors import InputError
-from radiomark.herniation.network import FusionNet
+from radiomark.herniation.network import MODES, FusionNet
 from radiomark.herniation.recipe import HerniationRecipe
 from radiomark.herniation.samples import Sample
 from radiomark.herniation.training import predict
@@ -85,22 +85,29 @@ def _plots(truth: np.ndarray, probabilities: dict[str, np.ndarray], scores: dict
     save_png(figure, out / "calibration.png")
 
 
-def evaluate_herniation(run_dir: str | Path, recipe: HerniationRecipe, samples: Sequence[Sample], images: np.ndarray,
-                        out_dir: str | Path, data_kind: str) -> dict[str, Any]:
-    """Scores of every model in ``run_dir`` on the held-out ``samples`` (see the module docstring)."""
+def held_out_samples(run_dir: str | Path, samples: Sequence[Sample]) -> tuple[list[Sample], int]:
+    """The ``samples`` of patients the run never trained or validated on (its ``split.json``), and
+    how many patients were left out for having been seen."""
     run = Path(run_dir)
     split = json.loads((run / "split.json").read_text()) if (run / "split.json").is_file() else {}
     seen = set(split.get("train", [])) | set(split.get("validation", []))
-    keep = np.asarray([s.patient not in seen for s in samples])
-    if not keep.any():
+    held = [s for s in samples if s.patient not in seen]
+    if not held:
         raise InputError(run, "every patient of these data was used in training or validation: nothing is held out")
-    held = [s for s, k in zip(samples, keep, strict=True) if k]
+    return held, len({s.patient for s in samples} & seen)
+
+
+def evaluate_herniation(run_dir: str | Path, recipe: HerniationRecipe, held: Sequence[Sample], images: np.ndarray,
+                        out_dir: str | Path, data_kind: str, excluded_patients: int) -> dict[str, Any]:
+    """Scores of every model in ``run_dir`` on the held-out samples ``held`` (from
+    :func:`held_out_samples`) and their ``images`` (see the module docstring)."""
+    run = Path(run_dir)
     truth = np.asarray([s.label for s in held])
     if np.unique(truth).size < 2:
         raise InputError(None, f"the {len(held)} held-out images hold one class only; ROC-AUC needs both")
-    image_tensor = torch.as_tensor(images[keep])
+    image_tensor = torch.as_tensor(images)
     tabular = torch.as_tensor(np.stack([s.tabular for s in held]))
-    modes = [mode for mode in ("fused", "image", "tabular") if (run / mode / "best.pt").is_file()]
+    modes = [mode for mode in MODES if (run / mode / "best.pt").is_file()]
     if not modes:
         raise InputError(run, "no trained model here (expected fused/best.pt); is this a disc-herniation run?")
     probabilities, scores = {}, {}
@@ -118,7 +125,7 @@ def evaluate_herniation(run_dir: str | Path, recipe: HerniationRecipe, samples: 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     summary = {"recipe": recipe.name, "model": str(run), "data_kind": data_kind, "images": len(held),
-               "patients": len(set(patients)), "excluded_seen_patients": len({s.patient for s in samples} & seen),
+               "patients": len(set(patients)), "excluded_seen_patients": excluded_patients,
                "positives": int(truth.sum()), "threshold": recipe.threshold, "bootstrap": recipe.bootstrap,
                "models": scores,
                "note": "95 % CIs: percentile bootstrap over patients; ablation: image = image branch only, "

@@ -23,7 +23,7 @@ import torch
 from radiomark.biomarkers.thecal_sac import thecal_sac_measures
 from radiomark.errors import InputError
 from radiomark.herniation.evaluation import load_model
-from radiomark.herniation.recipe import HerniationRecipe, load_herniation_recipe
+from radiomark.herniation.recipe import load_run_recipe
 from radiomark.herniation.samples import image_input
 from radiomark.herniation.tabular import tabular_vector
 from radiomark.herniation.training import predict
@@ -35,15 +35,10 @@ from radiomark.io.tables import write_csv
 from radiomark.report.figures import pyplot, save_png
 
 
-def _series_rules(recipe: HerniationRecipe) -> SeriesRules:
-    path = Path(recipe.series_rules)
-    return load_series_rules(path if path.suffix in (".yaml", ".yml") else None)
-
-
-def _chosen(study: Path, recipe: HerniationRecipe) -> SeriesVerdict:
+def _chosen(study: Path, rules: SeriesRules) -> SeriesVerdict:
     from radiomark.io.dicom import scan_dicom
 
-    verdicts = judge_series(scan_dicom(study), _series_rules(recipe))
+    verdicts = judge_series(scan_dicom(study), rules)
     if len({v.series.study_uid for v in verdicts}) > 1:
         raise InputError(study, "holds more than one study; give one study folder per run")
     chosen = [v for v in verdicts if v.chosen]
@@ -84,12 +79,10 @@ def run_herniation(study: str | Path, out_dir: str | Path, model: str | Path, *,
                    canal_mask: str | Path | None = None) -> dict[str, Any]:
     """Classify every disc level of the chosen series of ``study``; returns the predictions record."""
     run = Path(model)
-    if not (run / "recipe.yaml").is_file():
-        raise InputError(run, "not a disc-herniation run folder (no recipe.yaml); train one with "
-                              "`radiomark train disc-herniation`")
-    recipe = load_herniation_recipe(run / "recipe.yaml")
+    recipe = load_run_recipe(run)
     source = Path(study)
-    verdict = _chosen(source, recipe)
+    rules = load_series_rules(recipe.series_rules)
+    verdict = _chosen(source, rules)
     series = verdict.series
     mask = read_image(canal_mask) if canal_mask is not None else None
     if mask is not None and tuple(mask.shape) != (series.n_slices, *series.size):
@@ -116,7 +109,7 @@ def run_herniation(study: str | Path, out_dir: str | Path, model: str | Path, *,
         rows.append({"disc_level": level, "image": str(file.path), "instance": file.instance_number, **canal})
     if not rows:
         raise InputError(source, f"the chosen series '{series.description}' has no image at a disc level "
-                                 f"({', '.join(recipe.levels)}) in its {_series_rules(recipe).level_tag} tags")
+                                 f"({', '.join(recipe.levels)}) in its {rules.level_tag} tags")
     probability = predict(network, torch.as_tensor(np.stack(images)), torch.as_tensor(np.stack(vectors)),
                           recipe.training.batch_size)
     for row, p in zip(rows, probability, strict=True):

@@ -121,6 +121,17 @@ class HerniationRecipe(_Strict):
         return self
 
 
+def load_run_recipe(run_dir: str | os.PathLike[str]) -> HerniationRecipe:
+    """The recipe a disc-herniation run folder was trained with (its ``recipe.yaml``)."""
+    from radiomark.errors import InputError
+
+    path = Path(run_dir) / "recipe.yaml"
+    if not path.is_file():
+        raise InputError(run_dir, "not a disc-herniation run folder (no recipe.yaml); train one with "
+                                  "`radiomark train disc-herniation`")
+    return load_herniation_recipe(path)
+
+
 def load_herniation_recipe(name_or_path: str | os.PathLike[str] = "disc-herniation") -> HerniationRecipe:
     """The bundled recipe, or one from a YAML file (e.g. a run folder's ``recipe.yaml``)."""
     path = Path(name_or_path)

@@ -66,18 +66,21 @@ class SeriesRules(BaseModel):
     level_tag: str = Field("ImageComments", description="DICOM keyword whose text holds the disc level")
 
 
-def load_series_rules(path: str | os.PathLike[str] | None = None) -> SeriesRules:
-    """Rules from a YAML file; the bundled lumbar T2 axial rules when ``path`` is ``None``."""
+def load_series_rules(name_or_path: str | os.PathLike[str] = "lumbar-t2-axial") -> SeriesRules:
+    """Rules from a YAML file, or bundled ones by name (``recipes/series/<name>.yaml``)."""
     from importlib import resources
 
-    if path is None:
-        where, text = "lumbar-t2-axial.yaml", resources.files("radiomark.recipes").joinpath(
-            "series", "lumbar-t2-axial.yaml").read_text()
-    else:
-        where = str(path)
-        if not Path(path).is_file():
+    path = Path(name_or_path)
+    if path.suffix.lower() in (".yaml", ".yml"):
+        if not path.is_file():
             raise RecipeError(f"{path}: series rules file not found")
-        text = Path(path).read_text()
+        where, text = str(path), path.read_text()
+    else:
+        where = f"{name_or_path}.yaml"
+        bundled = resources.files("radiomark.recipes").joinpath("series", where)
+        if not bundled.is_file():
+            raise RecipeError(f"no bundled series rules named {str(name_or_path)!r}")
+        text = bundled.read_text()
     try:
         return SeriesRules.model_validate(yaml.safe_load(text))
     except (ValidationError, yaml.YAMLError) as error:
@@ -103,17 +106,17 @@ def guess_weighting(series: DicomSeries, scanning_sequence: str, rules: SeriesRu
     window it falls in, else its description; disagreements are named in the reason."""
     named = _from_description(series.description, rules)
     said = f"description '{series.description}' says {'/'.join(named)}" if named else ""
-    sequence = scanning_sequence.upper()
-    if "IR" in sequence.split("\\"):
+    sequences = set(scanning_sequence.upper().split("\\"))
+    if "IR" in sequences:
         return Weighting("IR", f"ScanningSequence {scanning_sequence} has an inversion pulse")
     te, tr = series.echo_time_ms, series.repetition_time_ms
-    if te is not None and tr is not None and "GR" not in sequence.split("\\"):
+    if te is not None and tr is not None and "GR" not in sequences:
         timed = [name for name, window in rules.timing.items() if window.holds(tr, te)]
         if len(timed) == 1:
             disagrees = f"; {said}, overruled" if named and timed[0] not in named else ""
             return Weighting(timed[0], f"TR {tr:g} ms, TE {te:g} ms{disagrees}")
         timing = f"TR {tr:g} ms, TE {te:g} ms fit {'/'.join(timed) or 'no'} spin-echo window"
-    elif "GR" in sequence.split("\\"):
+    elif "GR" in sequences:
         timing = "gradient echo: TR/TE do not set the weighting"
     else:
         timing = "no EchoTime/RepetitionTime"
