@@ -4,13 +4,13 @@ against the true labels, outcome agreement, CPU seconds per volume.
     .venv/bin/python benchmarks/brain_gwr.py [--model RUNDIR] [--work build/brain-gwr]
     .venv/bin/python benchmarks/brain_gwr.py --train-default-model   # what `make default-model-brain-gwr` runs
 
-Data (see :mod:`radiomark.datasets.head_ct_template`): a semi-synthetic cohort made from the real
+Data (see :mod:`radiomark.recipes.brain_gwr.dataset`): a semi-synthetic cohort made from the real
 CQ500 head CT template (../shared/data/ct-head-template), one case per seed, each its own patient:
 seeds 0–47 train the bundled model (its own validation split, 20 % of them, picks the epoch),
 seeds 48–59 are held out and never seen. Truth is known by construction (the template's labels
 deformed with the image); GWR errors compare the measures on predicted masks with the same
 measures on the true masks. Registration: MR-like / CT phantom pairs with known random rigid
-motions (:func:`radiomark.phantoms.brain_gwr.mr_ct_pair`), and the real template registration's
+motions (:func:`radiomark.recipes.brain_gwr.phantom.mr_ct_pair`), and the real template registration's
 own check (AAL caudate / putamen carried onto the CQ500 labels). Results go to
 benchmarks/results/brain_gwr.json and .md with machine, versions and git commit.
 """
@@ -44,7 +44,7 @@ KIND = "semi-synthetic head CT (CQ500 template deformed, edema-like HU shifts), 
 
 def cohort(work: Path) -> tuple[Path, Path]:
     """The cohort under ``work/cohort`` and the split as symbolic links under ``work/{train,test}``."""
-    from radiomark.datasets.head_ct_template import write_cohort
+    from radiomark.recipes.brain_gwr.dataset import write_cohort
 
     source = DATA / "ct-head-template"
     if not source.is_dir():
@@ -67,7 +67,7 @@ def train_default_model(work: Path, epochs: int | None) -> Path:
 def registration_on_phantoms(seeds: range = range(10)) -> dict[str, Any]:
     """Random rigid motions (rotation U(-6°, 6°) per axis, translation U(-8, 8) mm) recovered."""
     from radiomark.metrics import overlap_scores
-    from radiomark.phantoms.brain_gwr import mr_ct_pair
+    from radiomark.recipes.brain_gwr.phantom import mr_ct_pair
     from radiomark.registration import register, transfer_labels, transform_difference
 
     rows = []
@@ -111,7 +111,7 @@ def outcome_agreement(evaluation: Path, table: str, cutoff: float) -> dict[str, 
 
 def timing(model: Path, work: Path, repeats: int = 3) -> dict[str, Any]:
     """Median seconds: DICOM study → every output; the segmenter alone on that study."""
-    from radiomark.datasets.head_ct_template import build_atlas, cohort_case
+    from radiomark.recipes.brain_gwr.dataset import build_atlas, cohort_case
     from radiomark.io.study import read_study
     from radiomark.phantoms import write_case
 

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/disc_herniation.py [--patients 150] [--size 128] [--epochs 20]
 
 Data: **synthetic phantoms only** — no labelled herniation MRI exists in this project. Each
-phantom patient (``radiomark.phantoms.disc_herniation``) is a DICOM study of a T2 axial series with
+phantom patient (``radiomark.recipes.disc_herniation.phantom``) is a DICOM study of a T2 axial series with
 one slice per disc level (L1-L2 … L5-S1, each herniated with probability 0.4: a posterior disc
 bulge into the thecal sac), a T1 axial and a T2 sagittal series; age and sex in the DICOM header;
 ``labels.csv`` holds each level's herniation flag and the true thecal sac width. The pipeline is the
@@ -13,7 +13,7 @@ models (epoch chosen on validation patients), ``evaluate`` scores the test patie
 The image size is reduced from the recipe's 300 × 300 to ``--size`` to keep CPU training short.
 
 Real data: the real 3D T2 lumbar MRI (``../shared/data/mri-lumbar-t2``) reformatted into a DICOM
-study (:mod:`radiomark.datasets.lumbar_t2`) is indexed next to the phantom studies and run through
+study (:mod:`radiomark.recipes.disc_herniation.dataset`) is indexed next to the phantom studies and run through
 the trained model — a check that selection and inference work on real anatomy, not a score.
 Results: benchmarks/results/disc_herniation.json and .md with machine, versions and commit.
 """
@@ -87,7 +87,7 @@ def timing(run: Path, studies: list[Path], work: Path) -> dict[str, Any]:
 
 def real_study(run: Path, work: Path) -> dict[str, Any]:
     """Index and run the real lumbar reformat next to a phantom study."""
-    from radiomark.datasets.lumbar_t2 import write_real_lumbar_study
+    from radiomark.recipes.disc_herniation.dataset import write_real_lumbar_study
 
     folder = work / "real-studies"
     write_real_lumbar_study(DATA / "mri-lumbar-t2", folder / "sct-t2-lumbar")

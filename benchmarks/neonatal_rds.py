@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from environment import environment  # noqa: E402
 
 from radiomark import api  # noqa: E402
-from radiomark.datasets.jsrt import import_jsrt  # noqa: E402
+from radiomark.recipes.neonatal_rds.dataset import import_jsrt  # noqa: E402
 from radiomark.image import LabelMap  # noqa: E402
 from radiomark.inference.predictor import Segmenter, bundled_model_dir  # noqa: E402
 from radiomark.io.nifti import read_nifti, write_nifti  # noqa: E402

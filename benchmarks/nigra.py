@@ -5,12 +5,12 @@ reference masks, CPU seconds per case.
     .venv/bin/python benchmarks/nigra.py --train-default-model   # what `make default-model-nigra` runs
 
 Data:
-* synthetic phantoms (multi-echo GRE + QSM, :mod:`radiomark.phantoms.nigra`): the bundled model is
+* synthetic phantoms (multi-echo GRE + QSM, :mod:`radiomark.recipes.nigra.phantom`): the bundled model is
   trained on seeds 0–79 and scored on seeds 100000–100039, never seen; agreement (Pearson r,
   ICC(A,1), Bland–Altman) of each measure on predicted vs true masks.
 * real neuromelanin MRI of 2 volunteers (../shared/data/mri-neuromelanin-kcl, single image, no
   echoes, no QSM; atlas-derived SN-VTA and crus cerebri masks split at the midline by
-  :mod:`radiomark.datasets.kcl_neuromelanin`): leave one subject out. A single-image variant of
+  :mod:`radiomark.recipes.nigra.dataset`): leave one subject out. A single-image variant of
   the recipe (``inputs.echoes: [1]``, 16 × 96 × 96 patches for more anatomical context, half of
   them on labelled voxels) is trained on ``REAL_PHANTOMS`` phantoms' first echo plus the other
   subject (repeated ``REAL_COPIES`` times so it weighs in) and scored on the left-out subject. It
@@ -120,7 +120,7 @@ def compare_vnet(work: Path, epochs: int) -> dict[str, Any]:
 
 def real_leave_one_out(work: Path, epochs: int) -> dict[str, Any]:
     """The single-image variant trained on phantoms + one subject, scored on the other."""
-    from radiomark.datasets.kcl_neuromelanin import import_kcl
+    from radiomark.recipes.nigra.dataset import import_kcl
 
     source = DATA / "mri-neuromelanin-kcl"
     if not source.is_dir():

@@ -121,7 +121,7 @@ def _volume_study(recipe_name: str, folder: Path) -> tuple[Path, str] | None:
         return write_case(generate_case("nigra", 1000), folder, "dicom"), "multi-echo DICOM phantom"
     if not (DATA / "ct-head-template").is_dir():
         return None
-    from radiomark.datasets.head_ct_template import build_atlas, cohort_case
+    from radiomark.recipes.brain_gwr.dataset import build_atlas, cohort_case
 
     atlas = build_atlas(DATA / "ct-head-template", ROOT / "build" / "brain-gwr" / "cohort" / "atlas")
     return write_case(cohort_case(atlas, 1000), folder, "dicom"), "semi-synthetic head CT (CQ500 template), DICOM"

@@ -50,11 +50,11 @@ def ensure_debian_packages(binaries: dict[str, str]) -> None:
 def tiny_recipe(folder: Path, name: str = "sarcopenia") -> Path:
     """A bundled recipe shrunk for tests: 64² input, a two-level UNet, three epochs (and a 32²
     EfficientNet-b0 classifier, two epochs, where the recipe has one)."""
-    from importlib import resources
+    from radiomark.recipes.registry import look_up
 
     import yaml
 
-    document = yaml.safe_load(resources.files("radiomark.recipes").joinpath(f"{name}.yaml").read_text())
+    document = yaml.safe_load(look_up(name).yaml_text())
     document["preprocessing"]["spatial_size"] = [64, 64]
     document["network"] = {"name": "unet", "channels": [8, 16], "strides": [2], "num_res_units": 0}
     document["training"].update(epochs=3, batch_size=4, validation_fraction=0.25)
@@ -68,7 +68,7 @@ def tiny_recipe(folder: Path, name: str = "sarcopenia") -> Path:
 def tiny_phantoms(folder: Path, seeds: range, fmt: str = "nifti", size: int = 64) -> Path:
     """Small sarcopenia phantom cases (``size``² pixels) written under ``folder``."""
     from radiomark.phantoms import write_case
-    from radiomark.phantoms.sarcopenia import sarcopenia_case
+    from radiomark.recipes.sarcopenia.phantom import generate as sarcopenia_case
 
     for seed in seeds:
         write_case(sarcopenia_case(seed, size=size), folder, fmt)
@@ -91,11 +91,11 @@ def edit_dicom(path: Path, **tags: object) -> None:
 def tiny_volume_recipe(folder: Path, name: str = "nigra", **training: object) -> Path:
     """A bundled 3D recipe shrunk for tests: a planned three-level DynUNet of 8–32 filters, 16 × 32 × 32
     patches, two epochs, Dice + BCE (quicker to move than Dice alone)."""
-    from importlib import resources
+    from radiomark.recipes.registry import look_up
 
     import yaml
 
-    document = yaml.safe_load(resources.files("radiomark.recipes").joinpath(f"{name}.yaml").read_text())
+    document = yaml.safe_load(look_up(name).yaml_text())
     document["preprocessing"]["patch_size"] = [16, 32, 32]
     document["network"] = {"name": "dynunet", "channels": [8, 16, 32], "strides": None}
     document["loss"]["lambda_bce"] = 1.0

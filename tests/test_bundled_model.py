@@ -13,7 +13,7 @@ from radiomark.io import read_image
 from radiomark.metrics import overlap_scores
 from radiomark.phantoms import generate_case, write_case
 from radiomark.pipeline import postprocess
-from radiomark.recipes import load_recipe
+from radiomark.recipes import load_recipe, read_recipe
 from radiomark.training.splits import patient_splits
 from tests.helpers import pydicom_file, shared_data
 
@@ -48,11 +48,11 @@ def test_bundled_neonatal_model_ships_its_card_and_records():
         assert (folder / name).is_file(), name
     card = (folder / "MODEL_CARD.md").read_text()
     assert "JSRT" in card and "Kermany" in card and "research" in card and "neonatal" in card
-    assert load_recipe(folder / "classifier" / "recipe.yaml").classifier.classes == ("normal", "pneumonia")
+    assert read_recipe(folder / "classifier" / "recipe.yaml").classifier.classes == ("normal", "pneumonia")
 
 
 def test_bundled_lung_model_on_held_out_jsrt_patients(tmp_path):
-    from radiomark.datasets.jsrt import import_jsrt
+    from radiomark.recipes.neonatal_rds.dataset import import_jsrt
 
     cases = import_jsrt(shared_data("cxr-jsrt"), tmp_path / "jsrt")
     _, test = patient_splits([case.name for case in cases], 1, 0.2, seed=0)[0]  # the benchmark's split

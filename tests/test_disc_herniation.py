@@ -213,7 +213,7 @@ def test_cli_asks_for_what_disc_herniation_needs(tmp_path):
 @pytest.mark.skipif(not (SHARED / "mri-lumbar-t2" / "t2_lumbar.nii.gz").is_file(),
                     reason="the real lumbar MRI is in ../shared/data/mri-lumbar-t2 (absent here)")
 def test_real_lumbar_reformat_is_indexed_by_its_description(tmp_path):
-    from radiomark.datasets.lumbar_t2 import DISC_SLICES, write_real_lumbar_study
+    from radiomark.recipes.disc_herniation.dataset import DISC_SLICES, write_real_lumbar_study
 
     write_real_lumbar_study(SHARED / "mri-lumbar-t2", tmp_path / "studies" / "real")
     found = api.index(tmp_path / "studies", tmp_path / "index.csv")

@@ -20,8 +20,8 @@ from radiomark.image import Image, LabelMap
 from radiomark.inference.predictor import Segmenter
 from radiomark.metrics import classification_scores
 from radiomark.phantoms import write_case
-from radiomark.phantoms.neonatal_rds import neonatal_rds_case
-from radiomark.recipes import load_recipe
+from radiomark.recipes.neonatal_rds.phantom import generate as neonatal_rds_case
+from radiomark.recipes import load_recipe, measure_parameters
 from tests.helpers import tiny_recipe
 
 RECIPE = load_recipe("neonatal-rds")
@@ -29,7 +29,7 @@ RECIPE = load_recipe("neonatal-rds")
 
 def test_lung_areas_exact_on_phantom() -> None:
     case = neonatal_rds_case(3)
-    measures = measure_lung_area(case.image, case.labels)
+    measures = measure_lung_area(case.labels, measure_parameters(RECIPE))
     for name in ("right_lung_area", "left_lung_area", "lung_area"):
         assert measures[name].unit is Unit.CM2
         assert measures[name].value == pytest.approx(case.truth[f"{name}_cm2"], rel=1e-12)
@@ -41,7 +41,7 @@ def test_lung_area_in_pixels_without_spacing() -> None:
     image = Image(np.zeros((10, 12)), None)
     array = np.zeros((10, 12), np.uint8)
     array[1:4, 1:5], array[5:9, 6:11] = 1, 2
-    measures = measure_lung_area(image, LabelMap.like(image, array, RECIPE.labels))
+    measures = measure_lung_area(LabelMap.like(image, array, RECIPE.labels), measure_parameters(RECIPE))
     assert (measures["right_lung_area"].value, measures["left_lung_area"].value) == (12, 20)
     assert measures["lung_area"].unit is Unit.PIXELS and measures["lung_area"].value == 32
 

@@ -109,7 +109,7 @@ def test_segmenter_takes_the_recipe_channels(nigra_model):
 
 @pytest.mark.data
 def test_real_neuromelanin_cases_import_with_sides_split(tmp_path):
-    from radiomark.datasets.kcl_neuromelanin import import_kcl
+    from radiomark.recipes.nigra.dataset import import_kcl
     from radiomark.io.nifti import read_nifti
 
     source = shared_data("mri-neuromelanin-kcl")

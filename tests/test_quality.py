@@ -4,14 +4,16 @@ from radiomark.biomarkers.body_composition import measure_body_composition
 from radiomark.image import Image, LabelMap
 from radiomark.phantoms import generate_case
 from radiomark.quality import quality_flags
-from radiomark.recipes import load_recipe
+from radiomark.recipes import load_recipe, measure_parameters
+
+SARCOPENIA = measure_parameters(load_recipe("sarcopenia"))
 
 RECIPE = load_recipe("sarcopenia")
 
 
 def test_a_clean_phantom_raises_no_flag():
     case = generate_case("sarcopenia", 4)
-    measures = measure_body_composition(case.image, case.labels, 1.7, 70)
+    measures = measure_body_composition(case.image, case.labels, SARCOPENIA, 1.7, 70)
     assert quality_flags(RECIPE, case.image, case.labels, case.labels, measures) == []
 
 
@@ -24,7 +26,7 @@ def test_each_check_fires_when_its_condition_holds():
     tiny = np.zeros(case.image.shape, dtype=np.uint8)
     tiny[100:110, 100:110] = 1
     small = LabelMap.like(case.image, tiny, case.labels.labels)
-    measures = measure_body_composition(case.image, small, 1.7, 70)
+    measures = measure_body_composition(case.image, small, SARCOPENIA, 1.7, 70)
     flags = quality_flags(RECIPE, thick, case.labels, small, measures)
     assert "slice thickness 8 mm exceeds 5 mm" in flags
     assert any(f.startswith("post-processing removed 100 % of the predicted subcutaneous fat") for f in flags)
@@ -38,7 +40,7 @@ def test_radiograph_checks_side_by_side_lungs_and_unknown_spacing():
 
     recipe = load_recipe("neonatal-rds")
     case = generate_case("neonatal-rds", 2)
-    measures = measure_lung_area(case.image, case.labels)
+    measures = measure_lung_area(case.labels, measure_parameters(load_recipe("neonatal-rds")))
     assert quality_flags(recipe, case.image, case.labels, case.labels, measures) == []  # upright phantom
     rotated_image = Image(np.rot90(case.image.array).copy(), case.image.spacing_mm)
     rotated = LabelMap.like(rotated_image, np.rot90(case.labels.array).copy(), case.labels.labels)

@@ -13,7 +13,7 @@ from radiomark.cli import app
 from radiomark.errors import InputError
 from radiomark.io.nifti import read_nifti, write_nifti
 from radiomark.metrics import overlap_scores
-from radiomark.phantoms.brain_gwr import mr_ct_pair
+from radiomark.recipes.brain_gwr.phantom import mr_ct_pair
 from radiomark.registration import register, transfer_labels, transform_difference
 
 runner = CliRunner()

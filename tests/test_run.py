@@ -111,7 +111,7 @@ def test_a_volume_needs_slice_and_runs_with_it(tmp_path, tiny_model):
 
     from radiomark.image import Image
     from radiomark.io.nifti import write_nifti
-    from radiomark.phantoms.sarcopenia import sarcopenia_case
+    from radiomark.recipes.sarcopenia.phantom import generate as sarcopenia_case
 
     slice_image = sarcopenia_case(7, size=64).image
     volume = Image(array=np.stack([slice_image.array] * 3), spacing_mm=(3.0, *slice_image.spacing_mm),

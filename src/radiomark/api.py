@@ -16,13 +16,15 @@ from radiomark.io.dicom import ProgressCallback, scan_dicom
 from radiomark.io.nifti import is_nifti_path
 from radiomark.io.raster import is_raster_path
 from radiomark.io.study import ECHO_FILE, StudyImages
-from radiomark.phantoms import PhantomFormat, generate_case, write_case
-from radiomark.recipes import RecipeName, Stage
+from radiomark.case import Failure
+from radiomark.phantoms import PhantomCase, PhantomFormat, write_case
+from radiomark.recipes import Stage
+from radiomark.recipes.registry import look_up
 
 if TYPE_CHECKING:
     from radiomark.io.series_index import SeriesVerdict
     from radiomark.inference.predictor import Segmenter
-    from radiomark.pipeline import CaseResult
+    from radiomark.case import CaseResult
     from radiomark.recipes.schema import Recipe
 
 
@@ -83,50 +85,34 @@ def convert(path: str | os.PathLike[str], out: str | os.PathLike[str], *, series
     return write_image(image, out)
 
 
-def make_phantoms(recipe: RecipeName | str, outdir: str | os.PathLike[str], *, cases: int = 1,
+def make_phantoms(recipe: str, outdir: str | os.PathLike[str], *, cases: int = 1,
                   fmt: PhantomFormat | str = PhantomFormat.DICOM, first_seed: int = 0,
                   template: str | os.PathLike[str] | None = None,
                   progress: Callable[[int, int], None] | None = None) -> list[Path]:
     """Write ``cases`` phantom cases of ``recipe`` (seeds ``first_seed`` onwards) under ``outdir``.
 
-    ``template`` (brain-gwr only): the folder of the real CQ500 head CT template and MNI atlases;
-    the cases are then semi-synthetic (:mod:`radiomark.datasets.head_ct_template`; the atlas is
-    built once under ``outdir/atlas``). disc-herniation: ``outdir/labels.csv`` lists every phantom's
-    levels for ``radiomark train disc-herniation``."""
+    ``template``: a folder the recipe's ``phantom.template_generator(template, atlas_dir)`` makes
+    cases from (brain-gwr: the real CQ500 head CT template and MNI atlases; the cases are then
+    semi-synthetic, see :mod:`radiomark.recipes.brain_gwr.dataset`; the atlas is built once under
+    ``outdir/atlas``). A recipe's ``phantom.finish(outdir)``, where it has one, runs after the cases
+    are written (disc-herniation: ``outdir/labels.csv`` lists every phantom's levels for
+    ``radiomark train disc-herniation``)."""
     if cases < 1:
         raise InputError(None, f"--cases must be at least 1, got {cases}")
-    atlas = None
+    phantom = look_up(recipe).module("phantom")
+    generate: Callable[[int], PhantomCase] = phantom.generate
     if template is not None:
-        if RecipeName(recipe) is not RecipeName.BRAIN_GWR:
-            raise InputError(template, f"--template builds brain-gwr cases from a head CT template, not {recipe}")
-        from radiomark.datasets.head_ct_template import build_atlas
-
-        atlas = build_atlas(template, Path(outdir) / "atlas")
+        if not hasattr(phantom, "template_generator"):
+            raise InputError(template, f"--template: recipe {recipe} makes no cases from a template")
+        generate = phantom.template_generator(template, Path(outdir) / "atlas")
     written = []
     for index in range(cases):
-        if atlas is not None:
-            from radiomark.datasets.head_ct_template import cohort_case
-
-            case = cohort_case(atlas, first_seed + index)
-        else:
-            case = generate_case(recipe, first_seed + index)
-        written.append(write_case(case, outdir, fmt))
+        written.append(write_case(generate(first_seed + index), outdir, fmt))
         if progress is not None:
             progress(index + 1, cases)
-    if RecipeName(recipe) is RecipeName.DISC_HERNIATION:
-        from radiomark.phantoms.disc_herniation import write_labels_table
-
-        write_labels_table(outdir)
+    if hasattr(phantom, "finish"):
+        phantom.finish(outdir)
     return written
-
-
-@dataclass(frozen=True)
-class Failure:
-    """A study that could not be processed."""
-
-    study: str
-    error: str
-    message: str
 
 
 @dataclass(frozen=True)
@@ -223,12 +209,37 @@ def write_cohort(rows: list[dict[str, Any]], failures: list[Failure], out: Path)
     return out / "cohort.csv"
 
 
+def _chosen_recipe(recipe_name: str, recipe_file: str | os.PathLike[str] | None) -> Recipe:
+    """The registered recipe ``recipe_name``, or the edited copy ``recipe_file`` of it (which keeps
+    its own name and must be based on ``recipe_name``)."""
+    from radiomark.recipes import base_name, load_recipe
+
+    if recipe_file is None:
+        return load_recipe(recipe_name)
+    recipe = load_recipe(recipe_file)
+    if base_name(recipe) != recipe_name:
+        raise InputError(recipe_file, f"this recipe is {recipe.name}, based on {base_name(recipe)}, not on "
+                                      f"{recipe_name}; set based_on: {recipe_name} in it or run {base_name(recipe)}")
+    return recipe
+
+
+def _refuse_unused_clinical(recipe: Recipe, **given: object) -> None:
+    """Refuse patient data (``--sex``, ``--height``, ``--weight``) that ``recipe`` would not use."""
+    from radiomark.recipes import clinical_inputs
+
+    used = clinical_inputs(recipe)
+    for option, value in given.items():
+        if value is not None and option not in used:
+            raise InputError(None, f"--{option} does not apply to recipe {recipe.name}: its measures and decisions "
+                                   f"use {', '.join(f'--{name}' for name in sorted(used)) or 'no patient data'}")
+
+
 def run(recipe_name: str, input_path: str | os.PathLike[str], out: str | os.PathLike[str], *,
         sex: str | None = None, height_m: float | None = None, weight_kg: float | None = None,
         slice_index: int | None = None, model: str | os.PathLike[str] | None = None, table: str | None = None,
         resume: bool = False, dicom_seg: bool = False, dicom_sr: bool = False, pixel_spacing_mm: float | None = None,
         pdf: bool = False, anonymize: bool = False, keep_identifiers: tuple[str, ...] = (),
-        progress: Callable[[int, int], None] | None = None,
+        recipe_file: str | os.PathLike[str] | None = None, progress: Callable[[int, int], None] | None = None,
         ) -> BatchResult:
     """Run a recipe on one study or a cohort folder; outputs go to ``out/<case>/`` and ``out/cohort.csv``.
 
@@ -240,19 +251,23 @@ def run(recipe_name: str, input_path: str | os.PathLike[str], out: str | os.Path
     gives square pixels of that size (mm) to radiographs whose file carries no spacing (PNG/JPEG).
     ``pdf`` adds report.pdf; ``anonymize`` de-identifies seg.dcm / sr.dcm (dicognito, one
     pseudonym mapping for the whole run) and withholds source paths; ``keep_identifiers`` names the
-    DICOM identifiers the reports and tables may show (none by default).
+    DICOM identifiers the reports and tables may show (none by default). ``recipe_file``: an
+    edited copy of the recipe (its post-processing, measures, QC and tables are used; the model
+    must have been trained with the same labels and inputs). Patient data the recipe does not use
+    is refused, not ignored.
     """
     from radiomark.inference.classifier import ImageClassifier
     from radiomark.inference.predictor import Segmenter, bundled_model_dir
     from radiomark.io.anonymize import new_anonymizer
-    from radiomark.pipeline import (CaseResult, Clinical, OutputOptions, analyse, classify, postprocess,
-                                    write_case_outputs)
+    from radiomark.case import CaseResult, Clinical
+    from radiomark.pipeline import OutputOptions, analyse, classify, postprocess, write_case_outputs
     from radiomark.quality import quality_flags
+    from radiomark.recipes import base_name
 
-    segmenter = Segmenter.load(model if model is not None else bundled_model_dir(recipe_name))
+    recipe = _chosen_recipe(recipe_name, recipe_file)
+    _refuse_unused_clinical(recipe, sex=sex, height=height_m, weight=weight_kg)
+    segmenter = Segmenter.load(model if model is not None else bundled_model_dir(base_name(recipe)), recipe=recipe)
     recipe = segmenter.recipe
-    if recipe.name != recipe_name:
-        raise InputError(segmenter.run_dir, f"this model was trained for {recipe.name}, not {recipe_name}")
     classifier = (ImageClassifier.load(segmenter.run_dir)
                   if recipe.classifier is not None and ImageClassifier.exists(segmenter.run_dir) else None)
     Clinical(sex, height_m, weight_kg)  # refuse bad clinical values before any work
@@ -301,14 +316,15 @@ def measure(recipe_name: str, image_path: str | os.PathLike[str], mask_path: str
             out: str | os.PathLike[str], *, sex: str | None = None, height_m: float | None = None,
             weight_kg: float | None = None, slice_index: int | None = None, table: str | None = None) -> CaseResult:
     """Measure an existing (e.g. manually corrected) label map on its image; no model involved."""
+    from radiomark.case import CaseResult, Clinical
     from radiomark.io.nifti import read_nifti
-    from radiomark.pipeline import CaseResult, Clinical, analyse, write_case_outputs
+    from radiomark.io.study import read_study
+    from radiomark.pipeline import analyse, write_case_outputs
     from radiomark.quality import quality_flags
     from radiomark.recipes import load_recipe
 
-    from radiomark.io.study import read_study
-
     recipe = load_recipe(recipe_name)
+    _refuse_unused_clinical(recipe, sex=sex, height=height_m, weight=weight_kg)
     images = read_study(image_path, recipe)
     image = images.image
     labels = read_nifti(mask_path, labels=recipe.labels)
@@ -398,7 +414,9 @@ def evaluate(recipe_name: str, data: str | os.PathLike[str], out: str | os.PathL
         classifier = ImageClassifier.load(folder)
         return evaluate_classifier(classifier, _crop_segmenter(classifier.recipe, folder), data, out, data_kind,
                                    patient_pattern, progress)
-    return evaluate_model(Segmenter.load(folder), data, out, data_kind)
+    from radiomark.recipes import load_recipe
+
+    return evaluate_model(Segmenter.load(folder, recipe=load_recipe(recipe_name)), data, out, data_kind)
 
 
 def export(run_dir: str | os.PathLike[str], *, repeats: int = 10) -> dict[str, Any]:
@@ -408,65 +426,14 @@ def export(run_dir: str | os.PathLike[str], *, repeats: int = 10) -> dict[str, A
     return export_onnx(run_dir, repeats)
 
 
-def _label_file(path: str | os.PathLike[str]) -> Any:
-    """A NIfTI label map whose values need not be named: structures are called ``label_<value>``."""
-    import numpy as np
-
-    from radiomark.image import LabelMap
-    from radiomark.io.nifti import read_nifti
-
-    stored = read_nifti(path)
-    values = np.asarray(stored.array)
-    if not np.array_equal(values, np.round(values)) or values.min() < 0:
-        raise InputError(path, "a label map holds non-negative whole numbers; this file holds other values")
-    present = sorted(int(v) for v in np.unique(values) if v > 0)
-    if not present:
-        raise InputError(path, "the label map is empty (no value above 0)")
-    return LabelMap.like(stored, values.astype(np.uint16 if max(present) > 255 else np.uint8),
-                         {v: f"label_{v}" for v in present})
-
-
 def transfer_labels(moving: str | os.PathLike[str], labels: str | os.PathLike[str], fixed: str | os.PathLike[str],
                     out: str | os.PathLike[str], *, report: str | os.PathLike[str] | None = None,
                     affine: bool = False, seed: int = 0) -> dict[str, Any]:
-    """Register ``moving`` (e.g. the patient's MRI) onto ``fixed`` (the CT) and carry ``labels``
-    (a NIfTI label map on the moving grid) onto the fixed grid: writes ``out`` (NIfTI), the
-    transform beside it (``.tfm``, SimpleITK/ITK format, fixed → moving points) and, with
-    ``report``, a QC picture. Returns the registration record (stages, final metric, parameters)."""
-    import SimpleITK as sitk
+    """Register ``moving`` onto ``fixed`` and carry ``labels`` onto the fixed grid; see
+    :func:`radiomark.label_transfer.transfer_label_file`."""
+    from radiomark.label_transfer import transfer_label_file
 
-    from radiomark.io.atomic import atomic_file
-    from radiomark.io.nifti import write_nifti
-    from radiomark.registration import register, resample_onto
-    from radiomark.registration import transfer_labels as carry
-    from radiomark.report.registration import save_registration_qc
-
-    target = Path(out)
-    if not is_nifti_path(target):
-        raise InputError(target, "the output label map needs a .nii.gz or .nii suffix")
-    inputs = {Path(p).resolve() for p in (moving, labels, fixed)}
-    outputs = [target, target.with_name(target.name.split(".")[0] + ".tfm")] + ([Path(report)] if report else [])
-    if any(path.resolve() in inputs for path in outputs):
-        raise InputError(target, "an output would replace an input; choose another --out / --report")
-    moving_image, fixed_image = read_image(moving), read_image(fixed)
-    label_map = _label_file(labels)
-    if not label_map.geometry_equal(moving_image, atol=1e-3):
-        raise InputError(labels, f"the labels' grid {label_map.shape} is not the moving image's grid "
-                                 f"{moving_image.shape}; labels must be drawn on --moving")
-    registration = register(fixed_image, moving_image, affine=affine, seed=seed)
-    moved = carry(label_map, fixed_image, registration)
-    record = {"output": str(target), "transform_file": str(outputs[1]), **registration.parameters(),
-              "structures_transferred_voxels": {name: int((moved.array == value).sum()) for value, name in
-                                                moved.labels.items()}}
-    if report is not None:  # the picture first: the label map is the last thing written
-        save_registration_qc(fixed_image, resample_onto(moving_image, fixed_image, registration.transform), moved,
-                             report, f"{Path(moving).name} → {Path(fixed).name}: {' + '.join(registration.stages)}, "
-                                     f"Mattes MI {registration.metric:.3f}")
-        record["report"] = str(report)
-    with atomic_file(outputs[1]) as temporary:
-        sitk.WriteTransform(registration.transform, str(temporary))
-    write_nifti(moved, target)
-    return record
+    return transfer_label_file(moving, labels, fixed, out, report=report, affine=affine, seed=seed)
 
 
 def index(studies: str | os.PathLike[str], out: str | os.PathLike[str], *,

@@ -21,7 +21,7 @@ from rich.table import Table
 
 from radiomark import __version__
 from radiomark.errors import InputError, RadiomarkError
-from radiomark.recipes import RecipeName, Stage
+from radiomark.recipes import Stage
 
 app = typer.Typer(help="Medical images in, quantitative imaging biomarkers out.", no_args_is_help=True,
                   add_completion=False, pretty_exceptions_enable=False)
@@ -66,6 +66,62 @@ def _version(value: bool) -> None:
 def main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                                help="Show the version and exit.")] = False) -> None:
     """radiomark: DICOM / NIfTI / X-ray in, segmentation, measurements and decisions out."""
+
+
+recipes_app = typer.Typer(help="List, show and validate recipes (bundled and registered by other packages).",
+                          no_args_is_help=True)
+app.add_typer(recipes_app, name="recipes")
+
+
+@recipes_app.command("list")
+@handles_errors
+def recipes_list() -> None:
+    """One row per registered recipe: name, kind, title, package."""
+    import yaml
+
+    from radiomark.recipes.registry import entries
+
+    table = Table(title="recipes")
+    for column in ("name", "kind", "title", "package"):
+        table.add_column(column)
+    for entry in entries().values():
+        document = yaml.safe_load(entry.yaml_text())
+        table.add_row(escape(entry.name), escape(str(document.get("kind", "segment_measure"))),
+                      escape(str(document.get("title", ""))), escape(entry.package))
+    console.print(table)
+
+
+@recipes_app.command("show")
+@handles_errors
+def recipes_show(name: Annotated[str, typer.Argument(help="A registered recipe's name.")]) -> None:
+    """Print a registered recipe's YAML (copy it, edit it, pass it with --recipe)."""
+    from radiomark.recipes.registry import look_up
+
+    console.print(look_up(name).yaml_text(), markup=False, highlight=False, soft_wrap=True)
+
+
+@recipes_app.command("validate")
+@handles_errors
+def recipes_validate(path: Annotated[Path, typer.Argument(help="A recipe YAML file.")]) -> None:
+    """Check a recipe file against the schema and its measures against the code it is based on."""
+    from radiomark.herniation.recipe import load_herniation_recipe
+    from radiomark.recipes import base_name, load_recipe, recipe_kind
+    from radiomark.recipes.registry import PipelineKind
+
+    if recipe_kind(path) is PipelineKind.FUSION_CLASSIFY:
+        recipe_name = load_herniation_recipe(path).name
+        console.print(f"{escape(str(path))}: valid {PipelineKind.FUSION_CLASSIFY} recipe {escape(recipe_name)}")
+        return
+    recipe = load_recipe(path)
+    console.print(f"{escape(str(path))}: valid {PipelineKind.SEGMENT_MEASURE} recipe {escape(recipe.name)} "
+                  f"(code of {escape(base_name(recipe))})")
+
+
+def _registered(name: str) -> str:
+    """``name`` when it is a registered recipe; else an error with the recipes and the closest name."""
+    from radiomark.recipes.registry import look_up
+
+    return look_up(name).name
 
 
 def _short_uid(uid: str, keep: int = 12) -> str:
@@ -153,7 +209,8 @@ def convert(path: Annotated[Path, typer.Argument(help="DICOM folder or file, NIf
 
 @app.command()
 @handles_errors
-def phantom(recipe: Annotated[RecipeName, typer.Argument(help="Recipe whose phantom to generate.")],
+def phantom(recipe: Annotated[str, typer.Argument(help="Recipe whose phantom to generate (`radiomark recipes "
+                                                       "list`).")],
             outdir: Annotated[Path, typer.Argument(help="Folder to write the cases into.")],
             cases: Annotated[int, typer.Option("--cases", min=1, help="Number of cases.")] = 1,
             fmt: Annotated[str, typer.Option("--format", help="dicom, nifti or png (2D radiographs).")] = "dicom",
@@ -166,6 +223,7 @@ def phantom(recipe: Annotated[RecipeName, typer.Argument(help="Recipe whose phan
     from radiomark import api
     from radiomark.phantoms import PhantomFormat
 
+    recipe = _registered(recipe)
     try:
         phantom_format = PhantomFormat(fmt)
     except ValueError:
@@ -223,16 +281,11 @@ LabelsOption = Annotated[Path | None, typer.Option("--labels", help="disc-hernia
 
 
 def _is_herniation(recipe: str) -> bool:
-    """Whether ``recipe`` (a name or YAML file) is the disc-herniation fusion recipe."""
-    import yaml
+    """Whether ``recipe`` (a name or YAML file) is an image + clinical-data classifier recipe."""
+    from radiomark.recipes import recipe_kind
+    from radiomark.recipes.registry import PipelineKind
 
-    if recipe == RecipeName.DISC_HERNIATION:
-        return True
-    path = Path(recipe)
-    if path.suffix.lower() not in (".yaml", ".yml") or not path.is_file():
-        return False
-    document = yaml.safe_load(path.read_text())
-    return isinstance(document, dict) and document.get("name") == RecipeName.DISC_HERNIATION
+    return recipe_kind(recipe) is PipelineKind.FUSION_CLASSIFY
 
 
 def _required(value: Path | None, option: str) -> Path:
@@ -283,6 +336,8 @@ def train(recipe: Annotated[str, typer.Argument(help="Recipe name or a recipe YA
         if folds != 1 or validation_patients:
             raise InputError(None, "disc-herniation splits patients once, train / validation / test by the recipe's "
                                    "training.split; --folds and --validation-patients do not apply")
+        _refuse_options(recipe, {"--data": data, "--stage": stage is not Stage.SEGMENT,
+                                 "--patient-pattern": patient_pattern})
         index_csv, labels_csv = _herniation_tables(index_csv, labels_csv)
         with _progress() as progress:
             task = progress.add_task("training", total=None)
@@ -295,6 +350,7 @@ def train(recipe: Annotated[str, typer.Argument(help="Recipe name or a recipe YA
         console.print(f"models, split.json, metrics.json and training_curve.png in {out}")
         return
     data = _required(data, "--data")
+    _refuse_options(recipe, {"--index": index_csv, "--labels": labels_csv})
     with _progress() as progress:
         task = progress.add_task("training", total=None)
         summary = api.train(recipe, data, out, epochs=epochs, folds=folds, stage=stage,
@@ -350,7 +406,7 @@ def _show_classification(scores: dict[str, float], title: str) -> None:
 
 @app.command()
 @handles_errors
-def run(recipe: Annotated[RecipeName, typer.Argument(help="Recipe to run.")],
+def run(recipe: Annotated[str, typer.Argument(help="Recipe to run (`radiomark recipes list`).")],
         input_path: Annotated[Path, typer.Argument(metavar="INPUT",
                                                    help="DICOM folder/file, NIfTI, or a folder of studies.")],
         out: Annotated[Path, typer.Option("--out", help="Output folder: OUT/<case>/ and OUT/cohort.csv.")],
@@ -382,12 +438,21 @@ def run(recipe: Annotated[RecipeName, typer.Argument(help="Recipe to run.")],
         canal_mask: Annotated[Path | None, typer.Option("--canal-mask", help="disc-herniation: canal label map "
                                                         "on the T2 axial series (recipe canal_labels = thecal sac) "
                                                         "to measure the sac from.")] = None,
+        recipe_file: Annotated[Path | None, typer.Option("--recipe", help="An edited copy of RECIPE's YAML "
+                                                         "(`radiomark recipes show RECIPE`): its post-processing, "
+                                                         "measures, QC and tables are used.")] = None,
         ) -> None:
     """Segment, measure and decide; writes label map, measurements, CSV and overlay per case
     (disc-herniation: per-level herniation probability from the chosen T2 axial series)."""
     from radiomark import api
 
-    if recipe is RecipeName.DISC_HERNIATION:
+    herniation = _is_herniation(_registered(recipe))
+    given = {"--height": height, "--weight": weight, "--slice": slice_index, "--table": table, "--resume": resume,
+             "--dicom-seg": dicom_seg, "--dicom-sr": dicom_sr, "--spacing": spacing, "--pdf": pdf,
+             "--anonymize": anonymize, "--keep-identifiers": keep_identifiers, "--recipe": recipe_file}
+    _refuse_options(recipe, given if herniation else {"--age": age, "--sac-width": sac_width,
+                                                      "--canal-mask": canal_mask})
+    if herniation:
         record = api.run_herniation(input_path, out, _required(model, "--model (no bundled disc-herniation model: "
                                                                       "no labelled herniation data exists here)"),
                                     age_years=age, sex=sex, sac_width=_sac_widths(sac_width), canal_mask=canal_mask)
@@ -400,6 +465,7 @@ def run(recipe: Annotated[RecipeName, typer.Argument(help="Recipe to run.")],
                         slice_index=slice_index, model=model, table=table, resume=resume, dicom_seg=dicom_seg,
                         dicom_sr=dicom_sr, pixel_spacing_mm=spacing, pdf=pdf, anonymize=anonymize,
                         keep_identifiers=tuple(name.strip() for name in keep_identifiers.split(",") if name.strip()),
+                        recipe_file=recipe_file,
                         progress=lambda done, total: progress.update(task, completed=done, total=total))
     for result in batch.results:
         _show_result(result)
@@ -412,6 +478,13 @@ def run(recipe: Annotated[RecipeName, typer.Argument(help="Recipe to run.")],
                       f"{batch.cohort_csv}")
     if batch.failures:
         raise typer.Exit(1 if batch.results else EXIT_INPUT_ERROR)
+
+
+def _refuse_options(recipe: str, given: dict[str, Any]) -> None:
+    """Refuse the first of ``given`` (option → value) that was set: those options do not apply to ``recipe``."""
+    for option, value in given.items():
+        if value not in (None, False, ""):
+            raise InputError(None, f"{option} does not apply to recipe {recipe}; see `radiomark run --help`")
 
 
 def _sac_widths(text: str | None) -> dict[str, float] | float | None:
@@ -491,7 +564,7 @@ def measure(recipe: Annotated[str, typer.Argument(help="Recipe name or a recipe 
 
 @app.command()
 @handles_errors
-def evaluate(recipe: Annotated[RecipeName, typer.Argument(help="Recipe of the model.")],
+def evaluate(recipe: Annotated[str, typer.Argument(help="Recipe of the model (`radiomark recipes list`).")],
              out: Annotated[Path, typer.Option("--out", help="Where evaluation.json, the per-case CSV and the "
                                                             "plots go.")],
              data: Annotated[Path | None, typer.Option("--data", help="Folder of held-out cases with labels "
@@ -508,7 +581,10 @@ def evaluate(recipe: Annotated[RecipeName, typer.Argument(help="Recipe of the mo
     run's models on held-out patients with bootstrap 95 % CIs, ROC, calibration and the ablation."""
     from radiomark import api
 
-    if recipe is RecipeName.DISC_HERNIATION:
+    if _is_herniation(_registered(recipe)):
+        if data is not None or stage is not Stage.SEGMENT or patient_pattern is not None:
+            raise InputError(None, f"recipe {recipe} is evaluated from --index and --labels; --data, --stage and "
+                                   "--patient-pattern do not apply")
         index_csv, labels_csv = _herniation_tables(index_csv, labels_csv)
         with _progress() as progress:
             task = progress.add_task("evaluating", total=None)
@@ -521,7 +597,7 @@ def evaluate(recipe: Annotated[RecipeName, typer.Argument(help="Recipe of the mo
                       + (f"; {excluded} patient(s) the run trained or validated on were left out" if excluded else ""))
         return
     data = _required(data, "--data")
-
+    _refuse_options(recipe, {"--index": index_csv, "--labels": labels_csv})
     with _progress() as progress:
         task = progress.add_task("evaluating", total=None)
         summary = api.evaluate(recipe, data, out, model=model, data_kind=data_kind, stage=stage,

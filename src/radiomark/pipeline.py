@@ -7,17 +7,13 @@ end, so a failed case leaves nothing behind.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from radiomark import __version__
-from radiomark.biomarkers.body_composition import measure_body_composition
-from radiomark.biomarkers.gwr import measure_gwr
-from radiomark.biomarkers.lung_area import measure_lung_area
 from radiomark.biomarkers.measurement import Measurement, Unit
-from radiomark.biomarkers.nigra import measure_nigra
+from radiomark.case import CaseResult, Clinical
 from radiomark.decision import Finding, classifier_finding, decide
 from radiomark.errors import InputError, RecipeError
 from radiomark.image import Image, LabelMap
@@ -27,11 +23,12 @@ from radiomark.io.dicom import IDENTIFYING_TAGS
 from radiomark.io.nifti import write_nifti
 from radiomark.io.raster import write_png
 from radiomark.io.seg import write_dicom_seg
-from radiomark.io.sr import segment_numbers, write_dicom_sr
+from radiomark.io.sr import segment_numbers, sr_codes, write_dicom_sr
 from radiomark.io.study import StudyImages
 from radiomark.io.tables import write_csv
 from radiomark.postprocess import (fill_holes, gate_by_intensity, keep_largest_component, remove_small_components,
                                   sides_from_midline)
+from radiomark.recipes import biomarkers_module, measure_parameters
 from radiomark.recipes.schema import Recipe, Window
 from radiomark.report.html import write_case_report
 from radiomark.report.pdf import write_case_pdf
@@ -40,64 +37,6 @@ from radiomark.transforms.intensity import as_unit_float, to_unit_interval
 
 if TYPE_CHECKING:
     from radiomark.inference.classifier import ImageClassifier
-
-@dataclass(frozen=True)
-class Clinical:
-    """Patient data the measurements and decisions may need (sex M/F, height m, weight kg)."""
-
-    sex: str | None = None
-    height_m: float | None = None
-    weight_kg: float | None = None
-
-    def __post_init__(self) -> None:
-        if self.sex is not None and self.sex not in ("M", "F"):
-            raise InputError(None, f"--sex must be M or F, got {self.sex!r}")
-        if self.height_m is not None and not 0.3 <= self.height_m <= 2.6:
-            raise InputError(None, f"--height is in metres (0.3 to 2.6), got {self.height_m}")
-        if self.weight_kg is not None and not 1.0 <= self.weight_kg <= 400.0:
-            raise InputError(None, f"--weight is in kilograms (1 to 400), got {self.weight_kg}")
-
-    @property
-    def bmi(self) -> float | None:
-        """Body-mass index (kg/m²), when height and weight are known."""
-        if self.height_m is None or self.weight_kg is None:
-            return None
-        return self.weight_kg / self.height_m**2
-
-    @classmethod
-    def from_image(cls, image: Image, sex: str | None, height_m: float | None, weight_kg: float | None) -> Clinical:
-        """Given values, else the DICOM PatientSex / PatientSize / PatientWeight of ``image``."""
-        tagged_sex = image.metadata.get("patient_sex") or None
-        return cls(sex=sex or (tagged_sex if tagged_sex in ("M", "F") else None),
-                   height_m=height_m or image.metadata.get("patient_height_m") or None,
-                   weight_kg=weight_kg or image.metadata.get("patient_weight_kg") or None)
-
-
-@dataclass(frozen=True)
-class CaseResult:
-    """Everything one case produced."""
-
-    case_id: str
-    source: str
-    clinical: Clinical
-    measurements: Mapping[str, Measurement]
-    findings: list[Finding]
-    table: str | None
-    flags: list[str] = field(default_factory=list)
-    outputs: dict[str, str] = field(default_factory=dict)
-    identifiers: dict[str, str] = field(default_factory=dict)
-
-    def row(self) -> dict[str, Any]:
-        """A flat CSV row: case, kept identifiers, clinical data, measurements (unit in the header),
-        findings, QC flags."""
-        values: dict[str, Any] = {"case": self.case_id, "source": self.source, **self.identifiers,
-                                  **asdict(self.clinical)}
-        values |= {f"{m.name} [{m.unit}]": round(m.value, 4) for m in self.measurements.values()}
-        values |= {f"{f.name} ({f.table})": {True: "yes", False: "no", None: "undecided"}[f.present]
-                   for f in self.findings}
-        values["qc_flags"] = "; ".join(self.flags)
-        return values
-
 
 def postprocess(recipe: Recipe, image: Image, labels: LabelMap) -> LabelMap:
     """The recipe's image-grid post-processing: HU gating, sides from the midline, largest component,
@@ -114,22 +53,11 @@ def postprocess(recipe: Recipe, image: Image, labels: LabelMap) -> LabelMap:
     return remove_small_components(labels, spec.min_component_area_mm2)
 
 
-#: The recipe's biomarkers: (recipe, study, labels on its first image's grid, clinical data) -> measurements.
-BIOMARKERS: dict[str, Callable[[Recipe, StudyImages, LabelMap, Clinical], dict[str, Measurement]]] = {
-    "body_composition": lambda recipe, study, labels, clinical: measure_body_composition(
-        study.image, labels, clinical.height_m, clinical.weight_kg),
-    "lung_area": lambda recipe, study, labels, clinical: measure_lung_area(study.image, labels),
-    "nigra": lambda recipe, study, labels, clinical: measure_nigra(study.image, labels, study.qsm,
-                                                                    recipe.neuromelanin),  # type: ignore[arg-type]
-    "gwr": lambda recipe, study, labels, clinical: measure_gwr(study.image, labels,
-                                                                recipe.gray_white),  # type: ignore[arg-type]
-}
-
-
 def measure(recipe: Recipe, study: StudyImages, labels: LabelMap, clinical: Clinical | None = None
             ) -> dict[str, Measurement]:
-    """The recipe's measurements of ``labels`` on ``study`` (without patient data unless given)."""
-    return BIOMARKERS[recipe.biomarkers](recipe, study, labels, clinical or Clinical())
+    """The recipe's measurements of ``labels`` on ``study`` (without patient data unless given), by
+    the ``biomarkers`` module of the recipe's package."""
+    return biomarkers_module(recipe).measure(study, labels, clinical or Clinical(), measure_parameters(recipe))
 
 
 def analyse(recipe: Recipe, study: StudyImages, labels: LabelMap, clinical: Clinical,
@@ -234,8 +162,9 @@ def write_case_outputs(recipe: Recipe, image: Image, labels: LabelMap, result: C
         if options.dicom_seg:
             write_dicom_seg(labels, folder / "seg.dcm", recipe.label_codes, algorithm=f"radiomark {recipe.name}")
         if options.dicom_sr:
-            write_dicom_sr(result.measurements, folder / "seg.dcm", labels.metadata["files"],
-                           segment_numbers(labels.labels), folder / "sr.dcm", algorithm=f"radiomark {recipe.name}")
+            write_dicom_sr(result.measurements, sr_codes(result.measurements, biomarkers_module(recipe).SR_CODES),
+                           folder / "seg.dcm", labels.metadata["files"], segment_numbers(labels.labels),
+                           folder / "sr.dcm", algorithm=f"radiomark {recipe.name}")
         if options.anonymizer is not None and options.dicom_seg:
             anonymize_files([folder / name for name in ("seg.dcm", "sr.dcm") if (folder / name).exists()],
                             options.anonymizer)

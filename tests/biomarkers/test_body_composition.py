@@ -12,6 +12,9 @@ from radiomark.errors import GeometryError, InputError
 from radiomark.image import Image, LabelMap
 from radiomark.phantoms import generate_case
 
+#: The muscle attenuation window of the sarcopenia recipe (Mitsiopoulos 1998), HU.
+MUSCLE_WINDOW = (-29.0, 150.0)
+
 LABELS = {1: "skeletal_muscle"}
 
 
@@ -35,12 +38,12 @@ def test_square_areas_follow_from_the_pixel_spacing():
 def test_mean_attenuation_excludes_pixels_outside_the_muscle_window():
     values = np.array([40.0] * 390 + [-200.0] * 5 + [500.0] * 5)
     image, labels = _square(spacing_mm=1.0, side=20, hu=values)
-    assert mean_attenuation(image, labels, "skeletal_muscle").value == pytest.approx(40.0)
+    assert mean_attenuation(image, labels, "skeletal_muscle", MUSCLE_WINDOW).value == pytest.approx(40.0)
     everything = mean_attenuation(image, labels, "skeletal_muscle", hu_range=None)
     assert everything.value == pytest.approx(values.mean()) and everything.unit is Unit.HOUNSFIELD
     fat_only, labels = _square(spacing_mm=1.0, side=5, hu=-100)
     with pytest.raises(InputError, match=r"no skeletal_muscle pixels to average \(mean of ROI pixels in \[-29, 150\]"):
-        mean_attenuation(fat_only, labels, "skeletal_muscle")
+        mean_attenuation(fat_only, labels, "skeletal_muscle", MUSCLE_WINDOW)
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -66,7 +69,7 @@ def test_refusals():
         tissue_area(labels.as_volume(), "skeletal_muscle")
     shifted = LabelMap(array=labels.array, spacing_mm=(1.0, 1.0), origin_mm=(5, 0, 0), labels=LABELS)
     with pytest.raises(GeometryError, match="not on the image grid"):
-        mean_attenuation(image, shifted, "skeletal_muscle")
+        mean_attenuation(image, shifted, "skeletal_muscle", MUSCLE_WINDOW)
     sma = tissue_area(labels, "skeletal_muscle")
     with pytest.raises(InputError, match="height must be a positive number of metres, got 0"):
         skeletal_muscle_index(sma, 0)

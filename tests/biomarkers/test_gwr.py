@@ -8,10 +8,10 @@ import pytest
 from radiomark.biomarkers.gwr import measure_gwr, roi_values
 from radiomark.errors import GeometryError
 from radiomark.image import Image, LabelMap
-from radiomark.phantoms.brain_gwr import LABELS, brain_gwr_case
-from radiomark.recipes import load_recipe
+from radiomark.recipes.brain_gwr.phantom import LABELS, generate as brain_gwr_case
+from radiomark.recipes import load_recipe, measure_parameters
 
-SPEC = load_recipe("brain-gwr").gray_white
+SPEC = measure_parameters(load_recipe("brain-gwr"))
 
 
 @pytest.mark.parametrize("seed", [0, 4, 9])

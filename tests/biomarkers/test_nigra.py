@@ -9,9 +9,9 @@ from radiomark.biomarkers.nigra import measure_nigra
 from radiomark.errors import GeometryError
 from radiomark.image import Image, LabelMap
 from radiomark.phantoms import generate_case
-from radiomark.recipes import load_recipe
+from radiomark.recipes import load_recipe, measure_parameters
 
-SPEC = load_recipe("nigra").neuromelanin
+SPEC = measure_parameters(load_recipe("nigra"))
 #: Phantom truth key -> measurement name.
 TRUTH = {"sn_volume_mm3": "substantia_nigra_volume", "sn_volume_right_mm3": "substantia_nigra_right_volume",
          "sn_volume_left_mm3": "substantia_nigra_left_volume", "nm_volume_ratio": "neuromelanin_volume_ratio",

@@ -14,7 +14,7 @@ from tests.helpers import shared_data
 @pytest.mark.data
 @pytest.mark.slow
 def test_cohort_from_the_real_template_has_sided_landmarks_and_edema_truth(tmp_path):
-    from radiomark.datasets.head_ct_template import LABELS, write_cohort
+    from radiomark.recipes.brain_gwr.dataset import LABELS, write_cohort
 
     source = shared_data("ct-head-template")
     cases = write_cohort(source, tmp_path / "cohort", range(0, 4))

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
-from radiomark.datasets.jsrt import PIXEL_MM, import_jsrt
+from radiomark.recipes.neonatal_rds.dataset import PIXEL_MM, import_jsrt
 from radiomark.io.nifti import read_nifti
 from radiomark.recipes import load_recipe
 from radiomark.training.data import load_cases

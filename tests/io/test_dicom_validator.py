@@ -10,7 +10,7 @@ import pydicom
 
 from radiomark import api
 from radiomark.phantoms import write_case
-from radiomark.phantoms.neonatal_rds import neonatal_rds_case
+from radiomark.recipes.neonatal_rds.phantom import generate as neonatal_rds_case
 from tests.helpers import ensure_debian_packages, tiny_phantoms, tiny_recipe
 
 DCIODVFY = "/usr/bin/dciodvfy"
@@ -46,10 +46,10 @@ def test_radiograph_seg_and_sr_have_no_validator_errors(tmp_path):
 def test_phantom_dicom_of_every_recipe_has_no_validator_errors(tmp_path):
     ensure_debian_packages({DCIODVFY: "dicom3tools"})
     from radiomark.phantoms import generate_case
-    from radiomark.recipes import RecipeName
+    from radiomark.recipes.registry import names
 
     files = []
-    for recipe in RecipeName:
+    for recipe in names():
         folder = write_case(generate_case(recipe, 1), tmp_path, "dicom")  # seed 1: the MONOCHROME1 radiograph
         files += sorted(folder.rglob("IM0001.dcm"))
     assert len(files) >= 5

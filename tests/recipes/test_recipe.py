@@ -2,7 +2,7 @@ import pytest
 import yaml
 
 from radiomark.errors import RecipeError
-from radiomark.recipes import load_recipe
+from radiomark.recipes import load_recipe, measure_parameters
 
 
 def test_bundled_sarcopenia_recipe_carries_the_published_cutoffs():
@@ -27,7 +27,7 @@ def test_bundled_sarcopenia_recipe_carries_the_published_cutoffs():
 def _edited(tmp_path, **changes):
     from importlib import resources
 
-    document = yaml.safe_load(resources.files("radiomark.recipes").joinpath("sarcopenia.yaml").read_text())
+    document = yaml.safe_load(resources.files("radiomark.recipes.sarcopenia").joinpath("recipe.yaml").read_text())
     document.update(changes)
     path = tmp_path / "edited.yaml"
     path.write_text(yaml.safe_dump(document))
@@ -52,13 +52,14 @@ def test_the_nigra_recipe_is_3d_multi_echo_and_checked(tmp_path):
     recipe = load_recipe("nigra")
     assert recipe.inputs.echoes == (1, 2, 3) and recipe.preprocessing.spatial_dims == 3
     assert recipe.network.name == "vnet" and recipe.loss.lambda_bce == 0.0  # the study: V-Net, Dice loss
-    assert recipe.neuromelanin.roi == ("substantia_nigra_right", "substantia_nigra_left")
-    assert recipe.neuromelanin.qsm_threshold_ppm == 0.015
+    measures = measure_parameters(recipe)
+    assert measures.roi == ("substantia_nigra_right", "substantia_nigra_left")
+    assert measures.qsm_threshold_ppm == 0.015
 
     def edited(**changes):
         from importlib import resources
 
-        document = yaml.safe_load(resources.files("radiomark.recipes").joinpath("nigra.yaml").read_text())
+        document = yaml.safe_load(resources.files("radiomark.recipes.nigra").joinpath("recipe.yaml").read_text())
         for key, value in changes.items():
             section, _, field = key.partition("__")
             if field:
@@ -73,8 +74,10 @@ def test_the_nigra_recipe_is_3d_multi_echo_and_checked(tmp_path):
         load_recipe(edited(preprocessing__spatial_size=[64, 64]))
     with pytest.raises(RecipeError, match="inputs.echoes must be distinct ranks"):
         load_recipe(edited(inputs={"echoes": [1, 1]}))
-    with pytest.raises(RecipeError, match="neuromelanin or gray_white name unknown labels \\['red_nucleus'\\]"):
-        load_recipe(edited(neuromelanin__reference=["red_nucleus"]))
+    with pytest.raises(RecipeError, match="measures name unknown labels \\['red_nucleus'\\]"):
+        load_recipe(edited(measures__reference=["red_nucleus"]))
+    with pytest.raises(RecipeError, match="invalid measures section: .*qsm_threshold_ppm"):
+        load_recipe(edited(measures__qsm_threshold_ppm="high"))
     with pytest.raises(RecipeError, match="flexible_unet is 2D here"):
         load_recipe(edited(network={"name": "flexible_unet"}))
 
@@ -82,7 +85,7 @@ def test_the_nigra_recipe_is_3d_multi_echo_and_checked(tmp_path):
 def test_recipes_of_earlier_runs_still_load(tmp_path):
     from importlib import resources
 
-    document = yaml.safe_load(resources.files("radiomark.recipes").joinpath("sarcopenia.yaml").read_text())
+    document = yaml.safe_load(resources.files("radiomark.recipes.sarcopenia").joinpath("recipe.yaml").read_text())
     document["agreement_measure"] = document.pop("agreement_measures")[0]  # radiomark 0.1.0 run folders
     path = tmp_path / "old.yaml"
     path.write_text(yaml.safe_dump(document))

@@ -8,14 +8,29 @@ Areas use the physical pixel size (cm²); a label map without spacing raises
 from __future__ import annotations
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict
 
 from radiomark.biomarkers.measurement import Measurement, Unit
 from radiomark.errors import GeometryError, InputError
 from radiomark.image import Image, LabelMap
 
-#: Skeletal muscle attenuation window (HU) of Mitsiopoulos et al., J Appl Physiol 1998.
-MUSCLE_HU_RANGE = (-29.0, 150.0)
 _MM2_PER_CM2 = 100.0
+
+
+class BodyComposition(BaseModel):
+    """Parameters of the body-composition measures: which labels are skeletal muscle, subcutaneous
+    and visceral fat, and the HU window (inclusive) over which muscle attenuation is averaged."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    muscle: str
+    subcutaneous_fat: str
+    visceral_fat: str
+    muscle_hu_range: tuple[float, float]
+
+    def label_names(self) -> set[str]:
+        """The structures these measures read."""
+        return {self.muscle, self.subcutaneous_fat, self.visceral_fat}
 
 
 def tissue_area(labels: LabelMap, structure: str) -> Measurement:
@@ -28,7 +43,7 @@ def tissue_area(labels: LabelMap, structure: str) -> Measurement:
 
 
 def mean_attenuation(image: Image, labels: LabelMap, structure: str,
-                     hu_range: tuple[float, float] | None = MUSCLE_HU_RANGE) -> Measurement:
+                     hu_range: tuple[float, float] | None) -> Measurement:
     """Mean HU of ``structure``, over the pixels within ``hu_range`` (all pixels when ``None``)."""
     if not image.geometry_equal(labels):
         raise GeometryError(image.metadata.get("source"), "the label map is not on the image grid; "
@@ -70,7 +85,7 @@ def muscle_area_per_weight(muscle_area: Measurement, weight_kg: float) -> Measur
                        Unit.CM2_PER_KG, "SMA / weight", muscle_area.structure)
 
 
-def measure_body_composition(image: Image, labels: LabelMap, height_m: float | None = None,
+def measure_body_composition(image: Image, labels: LabelMap, spec: BodyComposition, height_m: float | None = None,
                              weight_kg: float | None = None) -> dict[str, Measurement]:
     """All body-composition measures of one L3 slice, keyed by measurement name.
 
@@ -79,12 +94,13 @@ def measure_body_composition(image: Image, labels: LabelMap, height_m: float | N
     label, when the recipe segments it, gets its area too.
     """
     results = {m.name: m for m in (tissue_area(labels, name) for name in labels.labels.values())}
-    muscle = results["skeletal_muscle_area"]
-    if "visceral_fat_area" in results and results.get("subcutaneous_fat_area", muscle).value > 0:
-        ratio = results["visceral_fat_area"].value / results["subcutaneous_fat_area"].value
-        results["vat_sat_ratio"] = Measurement("vat_sat_ratio", ratio, Unit.RATIO, "VAT area / SAT area")
+    muscle = results[f"{spec.muscle}_area"]
+    visceral, subcutaneous = results[f"{spec.visceral_fat}_area"], results[f"{spec.subcutaneous_fat}_area"]
+    if subcutaneous.value > 0:
+        results["vat_sat_ratio"] = Measurement("vat_sat_ratio", visceral.value / subcutaneous.value, Unit.RATIO,
+                                               "VAT area / SAT area")
     if muscle.value > 0:
-        attenuation = mean_attenuation(image, labels, "skeletal_muscle")
+        attenuation = mean_attenuation(image, labels, spec.muscle, spec.muscle_hu_range)
         results[attenuation.name] = attenuation
     if height_m is not None:
         results["skeletal_muscle_index"] = skeletal_muscle_index(muscle, height_m)

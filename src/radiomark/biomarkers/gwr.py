@@ -21,11 +21,30 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
 from radiomark.biomarkers.measurement import Measurement, Unit
 from radiomark.errors import GeometryError
 from radiomark.image import Image, LabelMap
-from radiomark.recipes.schema import GrayWhite
+
+
+class GrayWhite(BaseModel):
+    """Measures of the ``brain-gwr`` recipe (see :mod:`radiomark.biomarkers.gwr`): the structures
+    as (right, left) pairs, the midline corpus callosum, the in-plane ROI erosion (voxels) and the
+    HU range of the voxels kept."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    caudate: tuple[str, str]
+    putamen: tuple[str, str]
+    internal_capsule: tuple[str, str]
+    corpus_callosum: str
+    erosion_voxels: int = Field(1, ge=0)
+    hu_range: tuple[float, float] = (0.0, 80.0)
+
+    def label_names(self) -> set[str]:
+        """The structures these measures read."""
+        return {*self.caudate, *self.putamen, *self.internal_capsule, self.corpus_callosum}
 
 
 def roi_values(image: Image, labels: LabelMap, names: Sequence[str], spec: GrayWhite) -> np.ndarray:

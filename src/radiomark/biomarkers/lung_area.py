@@ -9,13 +9,26 @@ geometric magnification of the patient (typically 5–15 %).
 from __future__ import annotations
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict
 
 from radiomark.biomarkers.measurement import Measurement, Unit
 from radiomark.errors import GeometryError
-from radiomark.image import Image, LabelMap
+from radiomark.image import LabelMap
 
 _MM2_PER_CM2 = 100.0
-LUNGS = ("right_lung", "left_lung")
+
+
+class LungAreas(BaseModel):
+    """Parameters of the lung-area measures: the labels of the right and the left lung."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    right: str
+    left: str
+
+    def label_names(self) -> set[str]:
+        """The structures these measures read."""
+        return {self.right, self.left}
 
 
 def structure_area(labels: LabelMap, structures: tuple[str, ...], name: str) -> Measurement:
@@ -30,17 +43,11 @@ def structure_area(labels: LabelMap, structures: tuple[str, ...], name: str) -> 
                        structure)
 
 
-def measure_lung_area(image: Image, labels: LabelMap, height_m: float | None = None,
-                      weight_kg: float | None = None) -> dict[str, Measurement]:
-    """Right, left and total lung area and the right/left ratio, keyed by measurement name.
-
-    ``image``, ``height_m`` and ``weight_kg`` are accepted for the common biomarker signature and
-    not used.
-    """
-    del image, height_m, weight_kg
-    right = structure_area(labels, ("right_lung",), "right_lung_area")
-    left = structure_area(labels, ("left_lung",), "left_lung_area")
-    results = {m.name: m for m in (right, left, structure_area(labels, LUNGS, "lung_area"))}
+def measure_lung_area(labels: LabelMap, spec: LungAreas) -> dict[str, Measurement]:
+    """Right, left and total lung area and the right/left ratio, keyed by measurement name."""
+    right = structure_area(labels, (spec.right,), "right_lung_area")
+    left = structure_area(labels, (spec.left,), "left_lung_area")
+    results = {m.name: m for m in (right, left, structure_area(labels, (spec.right, spec.left), "lung_area"))}
     if left.value > 0:
         results["right_left_lung_area_ratio"] = Measurement("right_left_lung_area_ratio", right.value / left.value,
                                                             Unit.RATIO, "right lung area / left lung area")

@@ -21,12 +21,42 @@ reported as a number; the quality-control flags say which structure was not foun
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
+from pydantic import BaseModel, ConfigDict
 
 from radiomark.biomarkers.measurement import Measurement, Unit
 from radiomark.errors import GeometryError
 from radiomark.image import Image, LabelMap
-from radiomark.recipes.schema import Neuromelanin
+
+
+class Neuromelanin(BaseModel):
+    """Measures of the ``nigra`` recipe (see :mod:`radiomark.biomarkers.nigra`).
+
+    ``roi`` and ``reference`` name the structures of the substantia nigra and of the reference
+    region (crus cerebri); intensities are those of the first input echo. The volume ratio
+    counts ROI voxels above mean + ``ratio_high_sd`` SD over those above mean +
+    ``ratio_low_sd`` SD, mean and SD taken over ``ratio_statistics`` (the ROI itself, as the seed
+    study did, or the reference region). ``nm_volume_sd``: the NM-SN volume holds ROI voxels above
+    reference mean + that many reference SDs. QSM: mean susceptibility of ROI voxels above
+    ``qsm_threshold_ppm``, and of the whole ROI.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    roi_name: str = "substantia_nigra"
+    roi: tuple[str, ...]
+    reference: tuple[str, ...]
+    ratio_high_sd: float = 3.0
+    ratio_low_sd: float = 1.0
+    ratio_statistics: Literal["roi", "reference"] = "roi"
+    nm_volume_sd: float = 3.0
+    qsm_threshold_ppm: float = 0.015
+
+    def label_names(self) -> set[str]:
+        """The structures these measures read."""
+        return {*self.roi, *self.reference}
 
 
 def _union(labels: LabelMap, names: tuple[str, ...]) -> np.ndarray:

@@ -8,7 +8,6 @@ few clinical columns, each with its valid range and scaling.
 from __future__ import annotations
 
 import os
-from importlib import resources
 from pathlib import Path
 from typing import Literal
 
@@ -96,6 +95,7 @@ class HerniationRecipe(_Strict):
     """The disc-herniation recipe."""
 
     name: Literal["disc-herniation"]
+    kind: Literal["fusion_classify"] = "fusion_classify"
     title: str
     series_rules: str = Field(description="bundled series rules (recipes/series/<name>.yaml) or a file")
     levels: tuple[str, ...]
@@ -140,8 +140,9 @@ def load_herniation_recipe(name_or_path: str | os.PathLike[str] = "disc-herniati
             raise RecipeError(f"{path}: recipe file not found")
         where, text = str(path), path.read_text()
     else:
-        where, text = "disc-herniation.yaml", resources.files("radiomark.recipes").joinpath(
-            "disc-herniation.yaml").read_text()
+        from radiomark.recipes.registry import look_up
+
+        where, text = f"recipe {name_or_path}", look_up(str(name_or_path)).yaml_text()
     try:
         return HerniationRecipe.model_validate(yaml.safe_load(text))
     except (ValidationError, yaml.YAMLError) as error:

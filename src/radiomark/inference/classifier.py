@@ -13,7 +13,7 @@ from radiomark.errors import InputError
 from radiomark.image import Image, LabelMap
 from radiomark.inference.onnx import OnnxNetwork, choose_backend
 from radiomark.models.factory import build_classifier
-from radiomark.recipes import load_recipe
+from radiomark.recipes import read_recipe
 from radiomark.recipes.schema import Recipe
 from radiomark.training.classifier import CLASSIFIER_DIR
 
@@ -36,7 +36,7 @@ class ImageClassifier:
         if not (folder / CLASSIFIER_DIR / "recipe.yaml").is_file() or not weights.is_file():
             raise InputError(folder, f"no trained classifier ({CLASSIFIER_DIR}/best.pt) in this model folder; "
                                      "train one with --stage classify")
-        recipe = load_recipe(folder / CLASSIFIER_DIR / "recipe.yaml")
+        recipe = read_recipe(folder / CLASSIFIER_DIR / "recipe.yaml")
         if recipe.classifier is None:
             raise InputError(folder / CLASSIFIER_DIR / "recipe.yaml", f"recipe {recipe.name} has no classifier")
         network = build_classifier(recipe.classifier)

@@ -15,7 +15,7 @@ from radiomark.errors import GeometryError, InputError
 from radiomark.image import Image, LabelMap
 from radiomark.inference.onnx import OnnxNetwork, choose_backend
 from radiomark.models.factory import build_network
-from radiomark.recipes import load_recipe
+from radiomark.recipes import read_recipe
 from radiomark.recipes.schema import Recipe
 from radiomark.transforms import volume
 from radiomark.transforms.intensity import to_unit_interval
@@ -88,15 +88,16 @@ class Segmenter:
     def load(cls, run_dir: str | Path, recipe: Recipe | None = None, backend: str = "auto") -> Segmenter:
         """Load ``run_dir/recipe.yaml`` and every ``run_dir/fold_*/best.pt``.
 
-        ``recipe`` replaces the stored recipe's post-processing (the network part must match the
-        weights); it lets a benchmark switch post-processing steps on and off. ``backend``: see
+        ``recipe`` is the recipe to run the model for: post-processing (and everything that is not
+        fixed by training) comes from it; labels and inputs must match the stored recipe (see
+        :meth:`~radiomark.recipes.schema.Recipe.trained_as`). ``backend``: see
         :func:`radiomark.inference.onnx.choose_backend` (ONNX Runtime when exported and faster).
         """
         folder = Path(run_dir)
         if not (folder / "recipe.yaml").is_file():
             raise InputError(folder, "not a model folder (no recipe.yaml); give the --out folder of a training run")
-        stored = load_recipe(folder / "recipe.yaml")
-        recipe = stored if recipe is None else stored.model_copy(update={"postprocessing": recipe.postprocessing})
+        stored = read_recipe(folder / "recipe.yaml")
+        recipe = stored if recipe is None else recipe.trained_as(stored, folder)
         weights = sorted(folder.glob("fold_*/best.pt"))
         if not weights:
             raise InputError(folder, "no trained weights (fold_*/best.pt) in this model folder")

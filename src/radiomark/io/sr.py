@@ -16,11 +16,28 @@ from radiomark.io.atomic import atomic_file
 #: radiomark's own coding scheme for measurements that have no standard code (DICOM PS3.16 8.2
 #: allows private schemes whose designator starts with "99").
 PRIVATE_SCHEME = "99RADIOMARK"
-#: Short code values (a Code Value holds at most 16 characters) for radiomark's measurement names.
-PRIVATE_CODES = {"skeletal_muscle_area": "SMA", "subcutaneous_fat_area": "SATA", "visceral_fat_area": "VATA",
-                 "vat_sat_ratio": "VATSAT", "skeletal_muscle_mean_attenuation": "SMRA",
-                 "skeletal_muscle_index": "SMI", "skeletal_muscle_area_per_weight": "SMAWT",
-                 "skeletal_muscle_area_per_bmi": "SMABMI"}
+#: The most characters a DICOM Code Value (SH) holds.
+CODE_VALUE_LENGTH = 16
+
+
+def sr_codes(measurements: Mapping[str, Measurement], declared: Mapping[str, str]) -> dict[str, str]:
+    """A code value per measurement, unique within the report: the recipe's ``declared`` code,
+    else the name itself when it fits in 16 characters, else its first 10 characters, a hyphen
+    and 5 hex digits of the name's SHA-1 (deterministic). Two measurements that would share a
+    code are an error."""
+    import hashlib
+
+    codes = {}
+    for name in measurements:
+        code = declared.get(name) or (name if len(name) <= CODE_VALUE_LENGTH else
+                                      f"{name[:10]}-{hashlib.sha1(name.encode()).hexdigest()[:5]}")
+        if len(code) > CODE_VALUE_LENGTH:
+            raise InputError(None, f"SR code {code!r} of {name} is longer than {CODE_VALUE_LENGTH} characters")
+        codes[name] = code
+    shared = sorted({code for code in codes.values() if list(codes.values()).count(code) > 1})
+    if shared:
+        raise InputError(None, f"DICOM SR code values repeat within one report: {', '.join(shared)}")
+    return codes
 
 
 def _concept(value: str, scheme: str, meaning: str) -> Any:
@@ -29,10 +46,9 @@ def _concept(value: str, scheme: str, meaning: str) -> Any:
     return hd.sr.CodedConcept(value=value, scheme_designator=scheme, meaning=meaning[:64])
 
 
-def _measurement(measurement: Measurement) -> Any:
+def _measurement(measurement: Measurement, code: str) -> Any:
     import highdicom as hd
 
-    code = PRIVATE_CODES.get(measurement.name, measurement.name[:16])
     name = _concept(code, PRIVATE_SCHEME, measurement.name.replace("_", " "))
     unit = _concept(str(measurement.unit), "UCUM", str(measurement.unit))
     return hd.sr.Measurement(name=name, value=measurement.value, unit=unit)
@@ -49,13 +65,13 @@ def _procedure(modality: str) -> Any:
     return procedures[modality]
 
 
-def write_dicom_sr(measurements: Mapping[str, Measurement], segmentation_path: str | os.PathLike[str],
-                   source_files: Sequence[str], segment_numbers: Mapping[str, int], path: str | os.PathLike[str],
-                   algorithm: str) -> Path:
+def write_dicom_sr(measurements: Mapping[str, Measurement], code_values: Mapping[str, str],
+                   segmentation_path: str | os.PathLike[str], source_files: Sequence[str],
+                   segment_numbers: Mapping[str, int], path: str | os.PathLike[str], algorithm: str) -> Path:
     """Write the measurements as a Comprehensive 3D SR next to their DICOM SEG.
 
-    ``source_files`` are the images the SEG was made on (they are part of the SR's evidence); errors
-    name the first of them.
+    ``code_values``: each measurement's code value (:func:`sr_codes`). ``source_files`` are the images the
+    SEG was made on (they are part of the SR's evidence); errors name the first of them.
 
     Measurements of a structure (``measurement.structure``) form one ROI group referencing that
     segment — planar for a single-slice SEG, volumetric (the whole segment) for a volume; the
@@ -77,7 +93,7 @@ def write_dicom_sr(measurements: Mapping[str, Measurement], segmentation_path: s
     try:
         for structure, members in by_structure.items():
             tracking = hd.sr.TrackingIdentifier(uid=generate_uid(), identifier=structure or "whole slice")
-            items = [_measurement(m) for m in members]
+            items = [_measurement(m, code_values[m.name]) for m in members]
             if structure is None:
                 groups.append(hd.sr.MeasurementsAndQualitativeEvaluations(tracking_identifier=tracking,
                                                                           measurements=items))
@@ -134,4 +150,4 @@ def segment_numbers(labels: Mapping[int, str]) -> dict[str, int]:
     return {name: value for value, name in labels.items()}
 
 
-__all__: Sequence[str] = ["PRIVATE_SCHEME", "segment_numbers", "write_dicom_sr"]
+__all__: Sequence[str] = ["PRIVATE_SCHEME", "segment_numbers", "sr_codes", "write_dicom_sr"]

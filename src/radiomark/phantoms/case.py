@@ -25,7 +25,6 @@ from radiomark.io.atomic import atomic_directory
 from radiomark.io.dicom_write import DicomSeriesSpec, DicomStudy, write_dicom_series
 from radiomark.io.nifti import write_nifti
 from radiomark.io.raster import write_png
-from radiomark.recipes import RecipeName
 
 
 class PhantomFormat(StrEnum):
@@ -49,7 +48,7 @@ class PhantomSeries:
 class PhantomCase:
     """A deterministic synthetic case: images, ground-truth labels and biomarker truth."""
 
-    recipe: RecipeName
+    recipe: str
     case_id: str
     seed: int
     study: DicomStudy

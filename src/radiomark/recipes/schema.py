@@ -222,39 +222,6 @@ class Classifier(_Strict):
     seed: int = 0
 
 
-class Neuromelanin(_Strict):
-    """Measures of the ``nigra`` recipe (see :mod:`radiomark.biomarkers.nigra`).
-
-    ``roi`` and ``reference`` name the structures of the substantia nigra and of the reference
-    region (crus cerebri); intensities are those of the first input echo. The volume ratio
-    counts ROI voxels above mean + ``ratio_high_sd`` SD over those above mean +
-    ``ratio_low_sd`` SD, mean and SD taken over ``ratio_statistics`` (the ROI itself, as the seed
-    study did, or the reference region). ``nm_volume_sd``: the NM-SN volume holds ROI voxels above
-    reference mean + that many reference SDs. QSM: mean susceptibility of ROI voxels above
-    ``qsm_threshold_ppm``, and of the whole ROI.
-    """
-
-    roi_name: str = "substantia_nigra"
-    roi: tuple[str, ...]
-    reference: tuple[str, ...]
-    ratio_high_sd: float = 3.0
-    ratio_low_sd: float = 1.0
-    ratio_statistics: Literal["roi", "reference"] = "roi"
-    nm_volume_sd: float = 3.0
-    qsm_threshold_ppm: float = 0.015
-
-
-class GrayWhite(_Strict):
-    """Measures of the ``brain-gwr`` recipe (see :mod:`radiomark.biomarkers.gwr`): the structures
-    as (right, left) pairs, the midline corpus callosum, the in-plane ROI erosion (voxels) and the
-    HU range of the voxels kept."""
-
-    caudate: tuple[str, str]
-    putamen: tuple[str, str]
-    internal_capsule: tuple[str, str]
-    corpus_callosum: str
-    erosion_voxels: int = Field(1, ge=0)
-    hu_range: tuple[float, float] = (0.0, 80.0)
 
 
 class Recipe(_Strict):
@@ -274,9 +241,11 @@ class Recipe(_Strict):
     loss: Loss
     training: Training
     postprocessing: Postprocessing
-    biomarkers: Literal["body_composition", "lung_area", "nigra", "gwr"]
-    neuromelanin: Neuromelanin | None = None
-    gray_white: GrayWhite | None = None
+    kind: Literal["segment_measure"] = "segment_measure"
+    based_on: str | None = Field(None, description="the registered recipe whose code (biomarkers, phantom) an edited "
+                                                   "copy uses under a name of its own; default: ``name``")
+    measures: dict[str, Any] = Field(default_factory=dict, description="parameters of the recipe's biomarkers "
+                                                                       "(its biomarkers.Parameters model)")
     agreement_measures: tuple[str, ...] = Field((), description="measurements compared between predicted "
                                                                 "and reference labels by evaluate")
     classifier: Classifier | None = None
@@ -287,11 +256,19 @@ class Recipe(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _earlier_names(cls, data: Any) -> Any:
-        """Run folders of radiomark 0.1.0 name one ``agreement_measure``."""
-        if isinstance(data, dict) and "agreement_measure" in data:
-            data = dict(data)
+        """Run folders of radiomark 0.1.0 name one ``agreement_measure``; before 0.2.0 the measures'
+        parameters were the ``neuromelanin`` / ``gray_white`` sections beside a ``biomarkers`` name."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        if "agreement_measure" in data:
             single = data.pop("agreement_measure")
             data.setdefault("agreement_measures", [] if single is None else [single])
+        data.pop("biomarkers", None)
+        for section in ("neuromelanin", "gray_white"):
+            parameters = data.pop(section, None)
+            if parameters is not None:
+                data.setdefault("measures", parameters)
         return data
 
     @model_validator(mode="after")
@@ -302,19 +279,10 @@ class Recipe(_Strict):
             raise ValueError(f"loss.bce_pos_weight needs {len(self.labels)} values, one per label")
         named = set(self.postprocessing.hu_gating) | set(self.label_codes)
         named |= {name for pair in self.postprocessing.midline_sides for name in pair}
-        if self.neuromelanin is not None:
-            named |= set(self.neuromelanin.roi) | set(self.neuromelanin.reference)
-        if self.gray_white is not None:
-            spec = self.gray_white
-            named |= {*spec.caudate, *spec.putamen, *spec.internal_capsule, spec.corpus_callosum}
         unknown = named - set(self.labels.values())
         if unknown:
-            raise ValueError(f"postprocessing.hu_gating, label_codes, neuromelanin or gray_white name unknown labels "
+            raise ValueError(f"postprocessing.hu_gating, label_codes or midline_sides name unknown labels "
                              f"{sorted(unknown)}")
-        if (self.biomarkers == "nigra") != (self.neuromelanin is not None):
-            raise ValueError("the nigra biomarkers need the neuromelanin section, and only they use it")
-        if (self.biomarkers == "gwr") != (self.gray_white is not None):
-            raise ValueError("the gwr biomarkers need the gray_white section, and only they use it")
         if self.preprocessing.spatial_dims == 3 and self.network.name == "flexible_unet":
             raise ValueError("flexible_unet is 2D here; a 3D recipe uses unet, vnet or dynunet")
         if self.preprocessing.spatial_dims == 2 and self.network.name == "vnet":
@@ -323,3 +291,22 @@ class Recipe(_Strict):
             raise ValueError(f"default_cutoff_table {self.default_cutoff_table!r} is not one of "
                              f"{sorted(self.cutoff_tables)}")
         return self
+
+    def trained_as(self, stored: Recipe, where: object = None) -> Recipe:
+        """This recipe run with a model trained as ``stored`` (a model folder's recipe): what
+        training fixed (:data:`TRAINED_FIELDS`: labels, inputs, preprocessing, network, ...) comes
+        from ``stored``; post-processing, measures, QC and decision tables from this recipe.
+        Labels, inputs or modality that differ are an error naming ``where``."""
+        from radiomark.errors import RecipeError
+
+        for field_name in ("labels", "inputs", "modality"):
+            if getattr(self, field_name) != getattr(stored, field_name):
+                raise RecipeError(f"{where}: the model was trained with {field_name} {getattr(stored, field_name)}, "
+                                  f"recipe {self.name} has {getattr(self, field_name)}; use a model trained for this "
+                                  "recipe or retrain")
+        return self.model_copy(update={name: getattr(stored, name) for name in TRAINED_FIELDS})
+
+
+#: What training fixes and a model folder's recipe.yaml records: the rest of a recipe may change
+#: after training without retraining.
+TRAINED_FIELDS = ("labels", "inputs", "modality", "preprocessing", "augmentation", "network", "loss", "training")

@@ -8,6 +8,9 @@ structures of the patient's right lie at small column indices.
 
 from __future__ import annotations
 
+import functools
+import os
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -16,7 +19,6 @@ from radiomark.image import Image, LabelMap
 from radiomark.io.dicom_write import DicomSeriesSpec
 from radiomark.phantoms.case import PhantomCase, PhantomSeries, make_study
 from radiomark.phantoms.shapes import ellipsoid, paint
-from radiomark.recipes import RecipeName
 
 LABELS = {1: "caudate_right", 2: "caudate_left", 3: "putamen_right", 4: "putamen_left",
           5: "internal_capsule_right", 6: "internal_capsule_left", 7: "corpus_callosum"}
@@ -48,7 +50,7 @@ def _tissue_map(rng: np.random.Generator, shape: tuple[int, int, int]) -> np.nda
     return tissue
 
 
-def brain_gwr_case(seed: int, shape: tuple[int, int, int] = _SHAPE, noise_hu: float = 3.0) -> PhantomCase:
+def generate(seed: int, shape: tuple[int, int, int] = _SHAPE, noise_hu: float = 3.0) -> PhantomCase:
     """A head CT phantom with landmark labels; truth holds per-structure mean HU and the GWRs."""
     rng = np.random.default_rng(seed)
     tissue = _tissue_map(rng, shape)
@@ -89,7 +91,7 @@ def head_ct_case(case_id: str, seed: int, rng: np.random.Generator, image: Image
     study = make_study(case_id, patient_sex="M" if rng.random() < 0.6 else "F",
                        patient_age_years=int(rng.integers(30, 85)))
     spec = DicomSeriesSpec("CT", description, 2, intercept=-1024.0, extra={"KVP": "120", "BodyPartExamined": "HEAD"})
-    return PhantomCase(RecipeName.BRAIN_GWR, case_id, seed, study, (PhantomSeries("ct_head", image, spec),),
+    return PhantomCase("brain-gwr", case_id, seed, study, (PhantomSeries("ct_head", image, spec),),
                        labels, truth, clinical, data_kind)
 
 
@@ -117,7 +119,7 @@ def mr_ct_pair(seed: int, rotation_deg: tuple[float, float, float] = (3.0, -4.0,
 
     from radiomark.io.sitk import image_from_sitk, image_to_sitk
 
-    case = brain_gwr_case(seed, shape=(60, 96, 80))
+    case = generate(seed, shape=(60, 96, 80))
     rng = np.random.default_rng(seed + 10_000)
     aligned = t1_like(case.image, rng)
     centre = case.image.index_to_point((np.asarray(case.image.shape) - 1) / 2)
@@ -133,3 +135,12 @@ def mr_ct_pair(seed: int, rotation_deg: tuple[float, float, float] = (3.0, -4.0,
                               sitk.sitkUInt8)
     return (case, image_from_sitk(mr, {"modality": "MR"}), image_from_sitk(mr_labels, labels=LABELS),  # type: ignore[return-value]
             motion.GetInverse())
+
+
+def template_generator(template: str | os.PathLike[str], atlas_dir: str | os.PathLike[str]
+                       ) -> Callable[[int], PhantomCase]:
+    """Semi-synthetic cases from the real CQ500 head CT template folder ``template`` (see
+    :mod:`radiomark.recipes.brain_gwr.dataset`); the atlas is built once under ``atlas_dir``."""
+    from radiomark.recipes.brain_gwr.dataset import build_atlas, cohort_case
+
+    return functools.partial(cohort_case, build_atlas(template, atlas_dir))

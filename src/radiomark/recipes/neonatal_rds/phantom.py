@@ -14,7 +14,6 @@ from radiomark.image import Image, LabelMap
 from radiomark.io.dicom_write import DicomSeriesSpec
 from radiomark.phantoms.case import PhantomCase, PhantomSeries, make_study
 from radiomark.phantoms.shapes import ellipsoid, paint, rotate_labels
-from radiomark.recipes import RecipeName
 
 LABELS = {1: "right_lung", 2: "left_lung"}
 _BODY, _HEART, _SPINE, _TUBE = 3, 4, 5, 6
@@ -41,7 +40,7 @@ def _tissue_map(rng: np.random.Generator, size: int) -> np.ndarray:
     return rotate_labels(tissue, rng.uniform(-8, 8))
 
 
-def neonatal_rds_case(seed: int, size: int = 256) -> PhantomCase:
+def generate(seed: int, size: int = 256) -> PhantomCase:
     """A chest X-ray phantom; truth holds lung areas (cm²) and the RDS label (1 = RDS)."""
     rng = np.random.default_rng(seed)
     tissue = _tissue_map(rng, size)
@@ -68,5 +67,5 @@ def neonatal_rds_case(seed: int, size: int = 256) -> PhantomCase:
     study = make_study(case_id, patient_sex="F" if rng.random() < 0.5 else "M", patient_age_years=0)
     spec = DicomSeriesSpec("DX", "Chest AP neonatal", 1, monochrome1=bool(seed % 2),
                            extra={"BodyPartExamined": "CHEST", "ViewPosition": "AP"})
-    return PhantomCase(RecipeName.NEONATAL_RDS, case_id, seed, study, (PhantomSeries("cxr", image, spec),),
+    return PhantomCase("neonatal-rds", case_id, seed, study, (PhantomSeries("cxr", image, spec),),
                        labels, truth, {"rds": rds})

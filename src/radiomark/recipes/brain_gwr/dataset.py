@@ -82,7 +82,7 @@ def _tissue_image(grey: np.ndarray, white: np.ndarray, like: Image) -> Image:
 def build_atlas(source: str | Path, work: str | Path) -> Atlas:
     """The atlas under ``work`` (built once: ``ct.nii.gz``, ``landmarks.nii.gz``, ``tissue.nii.gz``,
     ``atlas.json``, ``registration_qc.png``)."""
-    from radiomark import api
+    from radiomark.label_transfer import transfer_label_file
 
     source, work = Path(source), Path(work)
     if not (work / "atlas.json").is_file():
@@ -112,7 +112,7 @@ def build_atlas(source: str | Path, work: str | Path) -> Atlas:
         write_nifti(on_mni, work / "jhu_landmarks.nii.gz")
         check = np.where(np.isin(np.asarray(aal.array), list(AAL_CHECK)), np.asarray(aal.array), 0)
         aal_check = LabelMap.like(aal, check.astype(np.uint8), {v: f"aal_{v}" for v in AAL_CHECK})
-        record = api.transfer_labels(work / "tissue_mni.nii.gz", work / "jhu_landmarks.nii.gz",
+        record = transfer_label_file(work / "tissue_mni.nii.gz", work / "jhu_landmarks.nii.gz",
                                      work / "tissue_ct.nii.gz", work / "jhu_on_ct.nii.gz",
                                      report=work / "registration_qc.png", affine=True)
         transform = sitk.ReadTransform(str(work / "jhu_on_ct.tfm"))
@@ -183,8 +183,8 @@ def cohort_case(atlas: Atlas, seed: int, noise_hu: float = 4.0) -> Any:
 
     from radiomark.biomarkers.gwr import measure_gwr
     from radiomark.io.sitk import image_to_sitk
-    from radiomark.phantoms.brain_gwr import head_ct_case
-    from radiomark.recipes import RecipeName, load_recipe
+    from radiomark.recipes.brain_gwr.phantom import head_ct_case
+    from radiomark.recipes import load_recipe, measure_parameters
     from radiomark.transforms.volume import network_grid
 
     rng = np.random.default_rng(seed)
@@ -214,8 +214,7 @@ def cohort_case(atlas: Atlas, seed: int, noise_hu: float = 4.0) -> Any:
     image = Image(np.round(values).astype(np.int16), tuple(reversed(reference.GetSpacing())),
                   tuple(reference.GetOrigin()), None, {"modality": "CT"})
     labels = LabelMap.like(image, labels_out, LABELS)
-    recipe = load_recipe(RecipeName.BRAIN_GWR)
-    measured = measure_gwr(image, labels, recipe.gray_white)  # type: ignore[arg-type]
+    measured = measure_gwr(image, labels, measure_parameters(load_recipe("brain-gwr")))  # type: ignore[arg-type]
     truth = {name: measurement.value for name, measurement in measured.items()}
     truth |= {"outcome": "poor" if poor else "good", "design_grey_shift_hu": grey_shift,
               "design_white_shift_hu": white_shift,

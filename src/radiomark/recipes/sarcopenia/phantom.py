@@ -11,7 +11,6 @@ from radiomark.image import Image, LabelMap
 from radiomark.io.dicom_write import DicomSeriesSpec
 from radiomark.phantoms.case import PhantomCase, PhantomSeries, make_study
 from radiomark.phantoms.shapes import ellipsoid, paint, rotate_labels
-from radiomark.recipes import RecipeName
 
 LABELS = {1: "skeletal_muscle", 2: "subcutaneous_fat", 3: "visceral_fat"}
 _MUSCLE, _SAT, _VAT, _BONE, _BOWEL, _TABLE, _LIVER, _KIDNEY, _GAS, _VESSEL = range(1, 11)
@@ -92,7 +91,7 @@ def _tissue_map(rng: np.random.Generator, size: int) -> np.ndarray:
     return rotate_labels(tissue, rng.uniform(-10, 10))
 
 
-def sarcopenia_case(seed: int, size: int = 256, noise_hu: float = 10.0) -> PhantomCase:
+def generate(seed: int, size: int = 256, noise_hu: float = 10.0) -> PhantomCase:
     """A single L3 slice of ``size``² pixels with its muscle/fat label map and body composition.
 
     Truth: areas in cm² (pixel count × pixel area), muscle mean HU over the stored pixels, and
@@ -130,6 +129,6 @@ def sarcopenia_case(seed: int, size: int = 256, noise_hu: float = 10.0) -> Phant
                       patient_weight_kg=weight_kg)
     spec = DicomSeriesSpec("CT", "Abdomen L3 3.0 B30f", 2, intercept=-1024.0,
                            extra={"KVP": "120", "BodyPartExamined": "ABDOMEN"})
-    return PhantomCase(RecipeName.SARCOPENIA, case_id, seed, study, (PhantomSeries("ct_l3", image, spec),),
+    return PhantomCase("sarcopenia", case_id, seed, study, (PhantomSeries("ct_l3", image, spec),),
                        labels, truth, {"sex": sex, "height_m": height_m, "weight_kg": weight_kg})
 

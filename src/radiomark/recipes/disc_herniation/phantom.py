@@ -21,7 +21,6 @@ from radiomark.io.dicom_write import DicomSeriesSpec
 from radiomark.io.tables import write_csv
 from radiomark.phantoms.case import PhantomCase, PhantomSeries, make_study
 from radiomark.phantoms.shapes import ellipsoid, paint
-from radiomark.recipes import RecipeName
 
 LABELS = {1: "intervertebral_disc", 2: "thecal_sac", 3: "cauda_equina"}
 DISC_LEVELS = ("L1-L2", "L2-L3", "L3-L4", "L4-L5", "L5-S1")
@@ -64,7 +63,7 @@ def _extent_mm(mask: np.ndarray, axis: int) -> float:
     return float((covered.max() - covered.min() + 1) * _SPACING_MM) if covered.size else 0.0
 
 
-def disc_herniation_case(seed: int) -> PhantomCase:
+def generate(seed: int) -> PhantomCase:
     """A lumbar study phantom; truth holds per-level herniation and thecal sac measures (mm, mm²)."""
     rng = np.random.default_rng(seed)
     herniated = {level: bool(rng.random() < 0.4) for level in DISC_LEVELS}
@@ -107,11 +106,11 @@ def disc_herniation_case(seed: int) -> PhantomCase:
               PhantomSeries("t1_axial", t1_axial, DicomSeriesSpec("MR", "T1_TSE_TRA", 5, extra=t1_tags,
                                                                   per_slice=at_levels)),
               PhantomSeries("t2_sagittal", t2_sagittal, DicomSeriesSpec("MR", "T2_TSE_SAG", 2, extra=t2_tags)))
-    return PhantomCase(RecipeName.DISC_HERNIATION, case_id, seed, study, series, labels,
+    return PhantomCase("disc-herniation", case_id, seed, study, series, labels,
                        {"levels": per_level}, {"age_years": age, "sex": sex})
 
 
-def write_labels_table(folder: str | os.PathLike[str]) -> Path:
+def finish(folder: str | os.PathLike[str]) -> Path:
     """``folder/labels.csv`` for ``radiomark train disc-herniation``: one row per (patient, level)
     of every disc-herniation phantom under ``folder`` (from its ``truth.json``), with the truth's
     herniation flag and thecal sac width."""
@@ -119,7 +118,7 @@ def write_labels_table(folder: str | os.PathLike[str]) -> Path:
     rows = []
     for truth_file in sorted(root.glob("*/truth.json")):
         document = json.loads(truth_file.read_text())
-        if document.get("recipe") != RecipeName.DISC_HERNIATION:
+        if document.get("recipe") != "disc-herniation":
             continue
         for level, truth in document["truth"]["levels"].items():
             rows.append({"patient": f"PHANTOM-{document['case_id']}", "disc_level": level,

@@ -13,7 +13,6 @@ from radiomark.image import Image, LabelMap
 from radiomark.io.dicom_write import DicomSeriesSpec
 from radiomark.phantoms.case import PhantomCase, PhantomSeries, make_study
 from radiomark.phantoms.shapes import ellipsoid, paint
-from radiomark.recipes import RecipeName
 
 LABELS = {1: "substantia_nigra_right", 2: "substantia_nigra_left",
           3: "crus_cerebri_right", 4: "crus_cerebri_left"}
@@ -51,7 +50,7 @@ def _tissue_map(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     return tissue, neuromelanin
 
 
-def nigra_case(seed: int, noise: float = 12.0) -> PhantomCase:
+def generate(seed: int, noise: float = 12.0) -> PhantomCase:
     """A multi-echo midbrain phantom; truth holds SN volume, neuromelanin and QSM measures."""
     rng = np.random.default_rng(seed)
     tissue, neuromelanin = _tissue_map(rng)
@@ -106,5 +105,5 @@ def nigra_case(seed: int, noise: float = 12.0) -> PhantomCase:
               for n, image in enumerate(echoes, start=1)]
     series.append(PhantomSeries("qsm", qsm, DicomSeriesSpec("MR", "QSM ppm", 20, slope=QSM_STEP_PPM,
                                                             extra={"ImageType": ["DERIVED", "SECONDARY", "QSM"]})))
-    return PhantomCase(RecipeName.NIGRA, case_id, seed, study, tuple(series), labels, truth,
+    return PhantomCase("nigra", case_id, seed, study, tuple(series), labels, truth,
                        {"echo_times_ms": list(ECHO_TIMES_MS)})

@@ -1,0 +1,79 @@
+"""What one case is and what it produced: patient data, the result, a failure. Torch-free."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from radiomark.biomarkers.measurement import Measurement
+from radiomark.decision import Finding
+from radiomark.errors import InputError
+from radiomark.image import Image
+
+
+@dataclass(frozen=True)
+class Clinical:
+    """Patient data the measurements and decisions may need (sex M/F, height m, weight kg)."""
+
+    sex: str | None = None
+    height_m: float | None = None
+    weight_kg: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.sex is not None and self.sex not in ("M", "F"):
+            raise InputError(None, f"--sex must be M or F, got {self.sex!r}")
+        if self.height_m is not None and not 0.3 <= self.height_m <= 2.6:
+            raise InputError(None, f"--height is in metres (0.3 to 2.6), got {self.height_m}")
+        if self.weight_kg is not None and not 1.0 <= self.weight_kg <= 400.0:
+            raise InputError(None, f"--weight is in kilograms (1 to 400), got {self.weight_kg}")
+
+    @property
+    def bmi(self) -> float | None:
+        """Body-mass index (kg/m²), when height and weight are known."""
+        if self.height_m is None or self.weight_kg is None:
+            return None
+        return self.weight_kg / self.height_m**2
+
+    @classmethod
+    def from_image(cls, image: Image, sex: str | None, height_m: float | None, weight_kg: float | None) -> Clinical:
+        """Given values, else the DICOM PatientSex / PatientSize / PatientWeight of ``image``."""
+        tagged_sex = image.metadata.get("patient_sex") or None
+        return cls(sex=sex or (tagged_sex if tagged_sex in ("M", "F") else None),
+                   height_m=height_m or image.metadata.get("patient_height_m") or None,
+                   weight_kg=weight_kg or image.metadata.get("patient_weight_kg") or None)
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    """Everything one case produced."""
+
+    case_id: str
+    source: str
+    clinical: Clinical
+    measurements: Mapping[str, Measurement]
+    findings: list[Finding]
+    table: str | None
+    flags: list[str] = field(default_factory=list)
+    outputs: dict[str, str] = field(default_factory=dict)
+    identifiers: dict[str, str] = field(default_factory=dict)
+
+    def row(self) -> dict[str, Any]:
+        """A flat CSV row: case, kept identifiers, clinical data, measurements (unit in the header),
+        findings, QC flags."""
+        values: dict[str, Any] = {"case": self.case_id, "source": self.source, **self.identifiers,
+                                  **asdict(self.clinical)}
+        values |= {f"{m.name} [{m.unit}]": round(m.value, 4) for m in self.measurements.values()}
+        values |= {f"{f.name} ({f.table})": {True: "yes", False: "no", None: "undecided"}[f.present]
+                   for f in self.findings}
+        values["qc_flags"] = "; ".join(self.flags)
+        return values
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A study that could not be processed."""
+
+    study: str
+    error: str
+    message: str

@@ -1,1 +1,0 @@
-"""Importers that turn public datasets into radiomark's case layout (see :mod:`radiomark.training.data`)."""
