@@ -91,7 +91,7 @@ def make_phantoms(recipe: str, outdir: str | os.PathLike[str], *, cases: int = 1
                   progress: Callable[[int, int], None] | None = None) -> list[Path]:
     """Write ``cases`` phantom cases of ``recipe`` (seeds ``first_seed`` onwards) under ``outdir``.
 
-    ``template``: a folder the recipe's ``phantom.template_generator(template, atlas_dir)`` makes
+    ``template``: a folder the recipe's ``dataset.template_generator(template, atlas_dir)`` makes
     cases from (brain-gwr: the real CQ500 head CT template and MNI atlases; the cases are then
     semi-synthetic, see :mod:`radiomark.recipes.brain_gwr.dataset`; the atlas is built once under
     ``outdir/atlas``). A recipe's ``phantom.finish(outdir)``, where it has one, runs after the cases
@@ -99,12 +99,14 @@ def make_phantoms(recipe: str, outdir: str | os.PathLike[str], *, cases: int = 1
     ``radiomark train disc-herniation``)."""
     if cases < 1:
         raise InputError(None, f"--cases must be at least 1, got {cases}")
-    phantom = look_up(recipe).module("phantom")
+    entry = look_up(recipe)
+    phantom = entry.module("phantom")
     generate: Callable[[int], PhantomCase] = phantom.generate
     if template is not None:
-        if not hasattr(phantom, "template_generator"):
+        dataset = entry.module("dataset") if entry.has_module("dataset") else None
+        if not hasattr(dataset, "template_generator"):
             raise InputError(template, f"--template: recipe {recipe} makes no cases from a template")
-        generate = phantom.template_generator(template, Path(outdir) / "atlas")
+        generate = dataset.template_generator(template, Path(outdir) / "atlas")  # type: ignore[union-attr]
     written = []
     for index in range(cases):
         written.append(write_case(generate(first_seed + index), outdir, fmt))
@@ -421,7 +423,7 @@ def evaluate(recipe_name: str, data: str | os.PathLike[str], out: str | os.PathL
 
 def export(run_dir: str | os.PathLike[str], *, repeats: int = 10) -> dict[str, Any]:
     """Export a run folder's networks to ONNX, checked against PyTorch and timed (``onnx.json``)."""
-    from radiomark.inference.onnx import export_onnx
+    from radiomark.inference.export import export_onnx
 
     return export_onnx(run_dir, repeats)
 

@@ -29,6 +29,9 @@ from radiomark.transforms.intensity import to_unit_interval
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".dcm", ".nii", ".nii.gz")
 
+#: The folder of a model folder that holds its image classifier (weights, recipe, metrics).
+CLASSIFIER_DIR = "classifier"
+
 
 @dataclass(frozen=True)
 class LabelledImage:

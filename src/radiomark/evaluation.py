@@ -19,7 +19,8 @@ from radiomark.metrics import agreement, classification_scores, overlap_scores
 from radiomark.pipeline import measure, postprocess
 from radiomark.quality import quality_flags
 from radiomark.report.figures import pyplot, save_png
-from radiomark.training.classifier import CLASSIFIER_DIR, TrainingProgress, predict_logits, prepare_inputs
+from radiomark.classification import CLASSIFIER_DIR
+from radiomark.training.classifier import TrainingProgress, predict_logits, prepare_inputs
 from radiomark.training.data import load_cases
 
 

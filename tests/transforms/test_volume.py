@@ -8,6 +8,7 @@ import torch
 
 from radiomark.errors import GeometryError
 from radiomark.image import Image, LabelMap
+from radiomark.io.sitk import resample_like
 from radiomark.transforms import volume
 from radiomark.transforms.sides import RandFlipSidesd, side_swap
 
@@ -45,7 +46,7 @@ def test_results_go_back_onto_the_source_grid():
     labels = LabelMap.like(image, (np.asarray(image.array) > 50).astype(np.uint8), {1: "block"})
     nearest = volume.to_network_grid(labels, reference, linear=False)
     assert nearest.dtype == np.uint8 and set(np.unique(nearest)) == {0, 1}
-    resampled = volume.resample_like(Image(on_grid, (1.5, 1.0, 0.75), image.origin_mm), image)
+    resampled = resample_like(Image(on_grid, (1.5, 1.0, 0.75), image.origin_mm), image)
     np.testing.assert_allclose(resampled.array, image.array, atol=1e-3)
     with pytest.raises(GeometryError, match="a 3D recipe needs a volume"):
         volume.network_grid(image.take_slice(0), (1.0, 1.0, 1.0))

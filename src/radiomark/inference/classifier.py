@@ -8,14 +8,13 @@ from pathlib import Path
 
 import torch
 
-from radiomark.classification import classifier_input
+from radiomark.classification import CLASSIFIER_DIR, classifier_input
 from radiomark.errors import InputError
 from radiomark.image import Image, LabelMap
 from radiomark.inference.onnx import OnnxNetwork, choose_backend
 from radiomark.models.factory import build_classifier
 from radiomark.recipes import read_recipe
 from radiomark.recipes.schema import Recipe
-from radiomark.training.classifier import CLASSIFIER_DIR
 
 
 @dataclass(frozen=True)

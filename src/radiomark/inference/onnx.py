@@ -1,20 +1,13 @@
-"""ONNX export of a run folder's networks and their ONNX Runtime execution on CPU.
+"""ONNX Runtime execution of exported networks on CPU, and the choice of backend.
 
-``export_onnx`` writes ``fold_<k>/model.onnx`` (segmenter) and ``classifier/model.onnx`` next to
-the PyTorch weights, checks that ONNX Runtime reproduces PyTorch's outputs (sigmoid
-probabilities, what radiomark uses) on a seeded random input within ``TOLERANCE``, times both
-(median milliseconds per image on this machine) and records all of it in ``onnx.json``. A
-segmenter / classifier loaded with ``backend="auto"`` then runs on ONNX Runtime only where that
-file says it was both equal and faster.
+:mod:`radiomark.inference.export` writes the ONNX files and ``onnx.json``; a segmenter /
+classifier loaded with ``backend="auto"`` runs on ONNX Runtime only where that file says the
+export was both equal to PyTorch (within ``TOLERANCE``) and faster.
 """
 
 from __future__ import annotations
 
 import json
-import statistics
-import time
-import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +21,8 @@ TOLERANCE = 1e-4
 RECORD = "onnx.json"
 
 
-def _runtime() -> Any:
+def onnx_runtime() -> Any:
+    """The ``onnxruntime`` module; a missing install is a :class:`MissingDependencyError`."""
     try:
         import onnxruntime
     except ImportError:
@@ -40,81 +34,13 @@ class OnnxNetwork:
     """An exported network run by ONNX Runtime on CPU, called like the PyTorch module it replaces."""
 
     def __init__(self, path: Path) -> None:
-        runtime = _runtime()
+        runtime = onnx_runtime()
         self.path = path
         self.session = runtime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
         (logits,) = self.session.run(None, {"image": batch.detach().numpy().astype(np.float32)})
         return torch.from_numpy(logits)
-
-
-def _export(network: torch.nn.Module, example: torch.Tensor, path: Path) -> None:
-    with warnings.catch_warnings():  # the TorchScript-based exporter is deprecated but exact here
-        warnings.simplefilter("ignore")
-        torch.onnx.export(network, (example,), str(path), input_names=["image"], output_names=["logits"],
-                          dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}}, opset_version=17,
-                          dynamo=False)
-
-
-def _median_ms(run: Callable[[], object], repeats: int) -> float:
-    run()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(1000 * (time.perf_counter() - start))
-    return statistics.median(times)
-
-
-def _export_and_compare(networks: list[tuple[torch.nn.Module, Path]], shape: tuple[int, ...],
-                        repeats: int) -> dict[str, Any]:
-    example = torch.from_numpy(np.random.default_rng(0).random((1, *shape), dtype=np.float32))
-    differences, logit_differences, torch_ms, runtime_ms = [], [], [], []
-    for network, path in networks:
-        network.eval()
-        _export(network, example, path)
-        exported = OnnxNetwork(path)
-        with torch.no_grad():
-            reference, logits = network(example), exported(example)
-            differences.append(float((torch.sigmoid(logits) - torch.sigmoid(reference)).abs().max()))
-            logit_differences.append(float((logits - reference).abs().max()))
-            torch_ms.append(_median_ms(lambda net=network: net(example), repeats))
-        runtime_ms.append(_median_ms(lambda net=exported: net(example), repeats))
-    difference = max(differences)
-    torch_total, runtime_total = sum(torch_ms), sum(runtime_ms)
-    equal = difference <= TOLERANCE
-    return {"files": [str(path.name if path.parent.name == "classifier" else f"{path.parent.name}/{path.name}")
-                      for _, path in networks],
-            "input_shape": list(example.shape), "max_abs_difference": difference,
-            "max_abs_logit_difference": max(logit_differences), "equal": equal,
-            "torch_ms": torch_total, "onnxruntime_ms": runtime_total,
-            "preferred": "onnxruntime" if equal and runtime_total < torch_total else "torch"}
-
-
-def export_onnx(run_dir: str | Path, repeats: int = 10) -> dict[str, Any]:
-    """Export the segmenter folds and the classifier of ``run_dir`` to ONNX; returns ``onnx.json``."""
-    from radiomark.inference.classifier import ImageClassifier
-    from radiomark.inference.predictor import Segmenter
-
-    _runtime()
-    folder = Path(run_dir)
-    segmenter = Segmenter.load(folder, backend="torch")
-    folds = sorted(folder.glob("fold_*/best.pt"))
-    record: dict[str, Any] = {"tolerance": TOLERANCE, "torch_threads": torch.get_num_threads(),
-                              "note": "timings are medians on the machine that exported, one image per call"}
-    spec = segmenter.recipe.preprocessing
-    patch = spec.spatial_size if spec.spatial_dims == 2 else spec.patch_size  # what one network call sees
-    record["segmenter"] = _export_and_compare(
-        [(network, path.parent / "model.onnx") for network, path in zip(segmenter.networks, folds, strict=True)],
-        (len(segmenter.recipe.inputs.echoes), *patch), repeats)
-    if ImageClassifier.exists(folder):
-        classifier = ImageClassifier.load(folder, backend="torch")
-        assert classifier.recipe.classifier is not None
-        record["classifier"] = _export_and_compare([(classifier.network, folder / "classifier" / "model.onnx")],
-                                                   (1, *classifier.recipe.classifier.spatial_size), repeats)
-    (folder / RECORD).write_text(json.dumps(record, indent=2))
-    return record
 
 
 def choose_backend(run_dir: Path, part: str, backend: str) -> bool:
@@ -132,12 +58,12 @@ def choose_backend(run_dir: Path, part: str, backend: str) -> bool:
     if backend == "onnxruntime":
         if not exported:
             raise InputError(run_dir, f"no ONNX export of the {part}; run radiomark export {run_dir} --onnx")
-        _runtime()
+        onnx_runtime()
         return True
     if not exported or json.loads(record.read_text())[part]["preferred"] != "onnxruntime":
         return False
     try:
-        _runtime()
+        onnx_runtime()
     except MissingDependencyError:
         return False
     return True

@@ -1,4 +1,4 @@
-"""Lossless conversion between :class:`~radiomark.image.Image` and SimpleITK images.
+"""Conversion between :class:`~radiomark.image.Image` and SimpleITK images (lossless), and resampling onto a grid.
 
 SimpleITK indexes ``(x, y, z) = (column, row, slice)``, the reverse of the array order, and its
 direction matrix holds the LPS unit vectors of those axes as columns. Both use LPS, so only the
@@ -55,3 +55,27 @@ def image_from_sitk(source: sitk.Image, metadata: Mapping[str, Any] | None = Non
                                   spacing_mm=tuple(reversed(source.GetSpacing())),
                                   origin_mm=tuple(origin), direction=direction3, metadata=metadata or {})
     return Image(**fields) if labels is None else LabelMap(**fields, labels=labels)
+
+
+def empty_like(image: Image) -> sitk.Image:
+    """A SimpleITK image with ``image``'s grid (uint8 zeros): a resampling target."""
+    return image_to_sitk(Image(np.zeros(image.shape, dtype=np.uint8), image.spacing_mm, image.origin_mm,
+                               image.direction))
+
+
+def resample_array(source: sitk.Image, reference: sitk.Image, linear: bool, default: float) -> np.ndarray:
+    """``source`` resampled onto ``reference``'s grid (identity transform) as a ``[slice, row, column]``
+    array: linear (float32) or nearest-neighbour (``source``'s type); ``default`` outside ``source``."""
+    interpolator = sitk.sitkLinear if linear else sitk.sitkNearestNeighbor
+    resampled = sitk.Resample(source, reference, sitk.Transform(), interpolator, default,
+                              sitk.sitkFloat32 if linear else source.GetPixelID())
+    return sitk.GetArrayFromImage(resampled)
+
+
+def resample_like(image: Image, reference: Image, linear: bool = True) -> Image:
+    """``image`` resampled onto ``reference``'s grid (volumes; 0 outside ``image``)."""
+    if image.ndim != 3 or reference.ndim != 3:
+        raise GeometryError(image.metadata.get("source"), f"resampling onto a grid needs volumes, got {image.shape} "
+                                                          f"and {reference.shape}")
+    values = resample_array(image_to_sitk(image), empty_like(reference), linear, 0.0)
+    return Image(values, reference.spacing_mm, reference.origin_mm, reference.direction, image.metadata)

@@ -112,7 +112,7 @@ def read_study(path: str | os.PathLike[str], recipe: Recipe) -> StudyImages:
     """Read the channels and optional QSM map of one study as ``recipe`` wants them (see the module
     docstring): its ``series_selector`` picks the image series, ``inputs.echoes`` the echo ranks,
     ``inputs.qsm_selector`` the QSM series of a DICOM study."""
-    from radiomark.transforms.volume import resample_like
+    from radiomark.io.sitk import resample_like
 
     echoes = recipe.inputs.echoes
 

@@ -10,7 +10,9 @@ A recipe package holds the same files for every recipe:
   roles it needs, checked against ``labels`` when the recipe is loaded), ``CLINICAL`` (the patient
   data it uses) and ``SR_CODES`` (a unique DICOM SR code per measurement name);
 * ``phantom.py`` — ``generate(seed) -> PhantomCase`` and, optionally, ``finish(outdir)`` run after a
-  set of cases is written.
+  set of cases is written;
+* ``dataset.py`` (optional) — importers of public data sets into the case layout and, optionally,
+  ``template_generator(template, atlas_dir)`` for ``radiomark phantom --template``.
 
 A user adds a recipe without editing radiomark: a package with those files and, in its own
 ``pyproject.toml``::
@@ -58,6 +60,10 @@ class RecipeEntry:
         except (ModuleNotFoundError, FileNotFoundError) as error:
             raise RecipeError(f"recipe {self.name!r} is registered as package {self.package!r}, which has no "
                               f"recipe.yaml ({error})") from None
+
+    def has_module(self, part: str) -> bool:
+        """Whether the package has a ``part`` module (``dataset`` is optional)."""
+        return resources.files(self.package).joinpath(f"{part}.py").is_file()
 
     def module(self, part: str) -> ModuleType:
         """The package's ``biomarkers`` or ``phantom`` module."""

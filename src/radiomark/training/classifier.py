@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import yaml
 
-from radiomark.classification import LabelledImage, classifier_input, split_samples
+from radiomark.classification import CLASSIFIER_DIR, LabelledImage, classifier_input, split_samples
 from radiomark.errors import InputError
 from radiomark.inference.predictor import Segmenter
 from radiomark.io import read_image
@@ -30,7 +30,6 @@ from radiomark.training.checkpoint import resume_state, save_checkpoint, save_st
 
 #: progress(description, completed, total)
 TrainingProgress = Callable[[str, int, int], None]
-CLASSIFIER_DIR = "classifier"
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,8 @@ from radiomark.io import read_image
 from radiomark.metrics import classification_scores
 from radiomark.recipes.schema import Classifier
 from radiomark.training.checkpoint import save_checkpoint
-from radiomark.training.classifier import CLASSIFIER_DIR, TrainingProgress
+from radiomark.classification import CLASSIFIER_DIR
+from radiomark.training.classifier import TrainingProgress
 
 
 def masked_views(images: torch.Tensor, lungs: torch.Tensor, spec: Classifier) -> torch.Tensor:

@@ -17,7 +17,7 @@ import SimpleITK as sitk
 
 from radiomark.errors import GeometryError
 from radiomark.image import Image
-from radiomark.io.sitk import image_to_sitk
+from radiomark.io.sitk import empty_like, image_to_sitk, resample_array
 from radiomark.recipes.schema import Preprocessing
 from radiomark.transforms.intensity import to_unit_interval
 
@@ -45,24 +45,11 @@ def network_grid(image: Image, spacing_mm: Sequence[float]) -> sitk.Image:
     return reference
 
 
-def _empty_like(image: Image) -> sitk.Image:
-    """A SimpleITK image with ``image``'s grid (uint8 zeros): a resampling target."""
-    return image_to_sitk(Image(np.zeros(image.shape, dtype=np.uint8), image.spacing_mm, image.origin_mm,
-                               image.direction))
-
-
-def _resample(source: sitk.Image, reference: sitk.Image, linear: bool, default: float) -> np.ndarray:
-    interpolator = sitk.sitkLinear if linear else sitk.sitkNearestNeighbor
-    resampled = sitk.Resample(source, reference, sitk.Transform(), interpolator, default,
-                              sitk.sitkFloat32 if linear else source.GetPixelID())
-    return sitk.GetArrayFromImage(resampled)
-
-
 def to_network_grid(image: Image, reference: sitk.Image, linear: bool = True, default: float = 0.0) -> np.ndarray:
     """``image``'s values on ``reference``'s grid, ``[slice, row, column]``; outside it, ``default``.
     Label maps must use ``linear=False`` (nearest neighbour)."""
     _require_volume(image)
-    return _resample(image_to_sitk(image), reference, linear, default)
+    return resample_array(image_to_sitk(image), reference, linear, default)
 
 
 def channels_on_grid(channels: Sequence[Image], preprocessing: Preprocessing, reference: sitk.Image) -> np.ndarray:
@@ -77,17 +64,10 @@ def from_network_grid(channels: np.ndarray, reference: sitk.Image, image: Image)
     """``channels`` ``[c, slice, row, column]`` on ``reference``'s grid, resampled (linear) onto
     ``image``'s grid: ``[c, *image.shape]``; outside the network grid, 0."""
     _require_volume(image)
-    target = _empty_like(image)
+    target = empty_like(image)
     result = np.empty((len(channels), *image.shape), dtype=np.float32)
     for index, channel in enumerate(channels):
         source = sitk.GetImageFromArray(np.ascontiguousarray(channel, dtype=np.float32))
         source.CopyInformation(reference)
-        result[index] = _resample(source, target, True, 0.0)
+        result[index] = resample_array(source, target, True, 0.0)
     return result
-
-
-def resample_like(image: Image, reference: Image, linear: bool = True) -> Image:
-    """``image`` resampled onto ``reference``'s grid (volumes; 0 outside ``image``)."""
-    _require_volume(reference)
-    values = to_network_grid(image, _empty_like(reference), linear)
-    return Image(values, reference.spacing_mm, reference.origin_mm, reference.direction, image.metadata)

@@ -26,7 +26,10 @@ attribution. Cohorts written from them stay outside the repository.
 
 from __future__ import annotations
 
+import functools
 import json
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +40,8 @@ from radiomark.errors import InputError
 from radiomark.image import Image, LabelMap
 from radiomark.io.nifti import read_nifti, write_nifti
 from radiomark.metrics import overlap_scores
+from radiomark.phantoms.case import PhantomCase
+from radiomark.recipes.brain_gwr.phantom import head_ct_case
 
 LABELS = {1: "caudate_right", 2: "caudate_left", 3: "putamen_right", 4: "putamen_left",
           5: "internal_capsule_right", 6: "internal_capsule_left", 7: "corpus_callosum"}
@@ -177,13 +182,12 @@ def _deformation(rng: np.random.Generator, reference: Any, centre: np.ndarray) -
     return sitk.CompositeTransform([affine, bspline])
 
 
-def cohort_case(atlas: Atlas, seed: int, noise_hu: float = 4.0) -> Any:
+def cohort_case(atlas: Atlas, seed: int, noise_hu: float = 4.0) -> PhantomCase:
     """One semi-synthetic case (a :class:`~radiomark.phantoms.case.PhantomCase`); see the module docstring."""
     import SimpleITK as sitk
 
     from radiomark.biomarkers.gwr import measure_gwr
     from radiomark.io.sitk import image_to_sitk
-    from radiomark.recipes.brain_gwr.phantom import head_ct_case
     from radiomark.recipes import load_recipe, measure_parameters
     from radiomark.transforms.volume import network_grid
 
@@ -222,6 +226,13 @@ def cohort_case(atlas: Atlas, seed: int, noise_hu: float = 4.0) -> Any:
     return head_ct_case(f"ctgwr-{seed:04d}", seed, rng, image, labels, truth, {"outcome": truth["outcome"]},
                         "Head semi-synthetic (CQ500 template)",
                         "semi-synthetic: CQ500 CT template deformed, edema-like HU shifts")
+
+
+def template_generator(template: str | os.PathLike[str], atlas_dir: str | os.PathLike[str]
+                       ) -> Callable[[int], PhantomCase]:
+    """Semi-synthetic cases (by seed) from the real CQ500 head CT template folder ``template``; the
+    atlas is built once under ``atlas_dir`` (``radiomark phantom brain-gwr --template``)."""
+    return functools.partial(cohort_case, build_atlas(template, atlas_dir))
 
 
 def write_cohort(source: str | Path, out: str | Path, seeds: range, fmt: str = "nifti",

@@ -8,9 +8,6 @@ structures of the patient's right lie at small column indices.
 
 from __future__ import annotations
 
-import functools
-import os
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -135,12 +132,3 @@ def mr_ct_pair(seed: int, rotation_deg: tuple[float, float, float] = (3.0, -4.0,
                               sitk.sitkUInt8)
     return (case, image_from_sitk(mr, {"modality": "MR"}), image_from_sitk(mr_labels, labels=LABELS),  # type: ignore[return-value]
             motion.GetInverse())
-
-
-def template_generator(template: str | os.PathLike[str], atlas_dir: str | os.PathLike[str]
-                       ) -> Callable[[int], PhantomCase]:
-    """Semi-synthetic cases from the real CQ500 head CT template folder ``template`` (see
-    :mod:`radiomark.recipes.brain_gwr.dataset`); the atlas is built once under ``atlas_dir``."""
-    from radiomark.recipes.brain_gwr.dataset import build_atlas, cohort_case
-
-    return functools.partial(cohort_case, build_atlas(template, atlas_dir))
