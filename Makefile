@@ -10,7 +10,7 @@ DEMO := demo-output
 # The real head CT template beside the repository (../shared/data), for a semi-synthetic brain-gwr case.
 HEAD_TEMPLATE := ../shared/data/ct-head-template
 
-.PHONY: demo test install clean default-model default-model-neonatal-rds default-model-nigra default-model-brain-gwr
+.PHONY: demo test install clean system-packages default-model default-model-neonatal-rds default-model-nigra default-model-brain-gwr
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,8 +50,20 @@ demo: $(STAMP)
 	  --model $(DEMO)/disc-herniation-model --canal-mask $(DEMO)/disc-herniation/disc-herniation-0000/labels.nii.gz \
 	  --out $(DEMO)/disc-herniation-run
 
-test: $(STAMP)
+# Debian packages some tests use (the DICOM validator dciodvfy, a headless browser for the report test).
+# Installed when missing and possible (root with apt-get); otherwise those tests skip and say why.
+DEBIAN_PACKAGES := dicom3tools chromium chromium-driver
+system-packages:
+	@if [ -x /usr/bin/dciodvfy ] && [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBIAN_PACKAGES) >/dev/null || \
+	  echo "could not install $(DEBIAN_PACKAGES): the tests that need them will skip"; \
+	else echo "not root or no apt-get: $(DEBIAN_PACKAGES) not installed; the tests that need them will skip"; fi
+
+test: $(STAMP) system-packages
 	$(BIN)/ruff check src tests
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 # Re-creates the bundled default sarcopenia model exactly as shipped (about 15 minutes on 2 cores).

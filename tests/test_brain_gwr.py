@@ -62,8 +62,8 @@ def test_evaluate_reports_dice_and_gwr_agreement(tmp_path, brain_model):
 @pytest.mark.data
 @pytest.mark.slow
 def test_bundled_model_on_a_semi_synthetic_case_from_dicom(tmp_path):
-    from radiomark.metrics import overlap_scores
     from radiomark.io.nifti import read_nifti
+    from radiomark.metrics import overlap_scores
 
     written = api.make_phantoms("brain-gwr", tmp_path / "cases", cases=1, first_seed=5000,
                                 template=shared_data("ct-head-template"))

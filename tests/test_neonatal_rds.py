@@ -20,8 +20,8 @@ from radiomark.image import Image, LabelMap
 from radiomark.inference.predictor import Segmenter
 from radiomark.metrics import classification_scores
 from radiomark.phantoms import write_case
-from radiomark.recipes.neonatal_rds.phantom import generate as neonatal_rds_case
 from radiomark.recipes import load_recipe, measure_parameters
+from radiomark.recipes.neonatal_rds.phantom import generate as neonatal_rds_case
 from tests.helpers import tiny_recipe
 
 RECIPE = load_recipe("neonatal-rds")

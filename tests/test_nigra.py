@@ -109,8 +109,8 @@ def test_segmenter_takes_the_recipe_channels(nigra_model):
 
 @pytest.mark.data
 def test_real_neuromelanin_cases_import_with_sides_split(tmp_path):
-    from radiomark.recipes.nigra.dataset import import_kcl
     from radiomark.io.nifti import read_nifti
+    from radiomark.recipes.nigra.dataset import import_kcl
 
     source = shared_data("mri-neuromelanin-kcl")
     cases = import_kcl(source, tmp_path / "kcl")

@@ -6,9 +6,9 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-
 from typing import TYPE_CHECKING, Any
 
+from radiomark.case import Failure
 from radiomark.errors import InputError, RadiomarkError
 from radiomark.image import Image
 from radiomark.io import read_image, write_image
@@ -16,15 +16,14 @@ from radiomark.io.dicom import ProgressCallback, scan_dicom
 from radiomark.io.nifti import is_nifti_path
 from radiomark.io.raster import is_raster_path
 from radiomark.io.study import ECHO_FILE, StudyImages
-from radiomark.case import Failure
 from radiomark.phantoms import PhantomCase, PhantomFormat, write_case
 from radiomark.recipes import Stage
 from radiomark.recipes.registry import look_up
 
 if TYPE_CHECKING:
-    from radiomark.io.series_index import SeriesVerdict
-    from radiomark.inference.predictor import Segmenter
     from radiomark.case import CaseResult
+    from radiomark.inference.predictor import Segmenter
+    from radiomark.io.series_index import SeriesVerdict
     from radiomark.recipes.schema import Recipe
 
 
@@ -64,7 +63,8 @@ def info(path: str | os.PathLike[str], progress: ProgressCallback | None = None)
         return [_image_summary(source, read_image(source))]
     rows = []
     for series in scan_dicom(source, progress):
-        spacing = None if series.pixel_spacing_mm is None else series.pixel_spacing_mm[::-1]
+        spacing: tuple[float, ...] | None = (None if series.pixel_spacing_mm is None
+                                             else series.pixel_spacing_mm[::-1])
         if spacing is not None and series.slice_spacing_mm is not None:
             spacing = (*spacing, series.slice_spacing_mm)
         rows.append(SeriesSummary(
@@ -258,10 +258,10 @@ def run(recipe_name: str, input_path: str | os.PathLike[str], out: str | os.Path
     must have been trained with the same labels and inputs). Patient data the recipe does not use
     is refused, not ignored.
     """
+    from radiomark.case import CaseResult, Clinical
     from radiomark.inference.classifier import ImageClassifier
     from radiomark.inference.predictor import Segmenter, bundled_model_dir
     from radiomark.io.anonymize import new_anonymizer
-    from radiomark.case import CaseResult, Clinical
     from radiomark.pipeline import OutputOptions, analyse, classify, postprocess, write_case_outputs
     from radiomark.quality import quality_flags
     from radiomark.recipes import base_name
@@ -279,7 +279,10 @@ def run(recipe_name: str, input_path: str | os.PathLike[str], out: str | os.Path
     if recipe.preprocessing.spatial_dims == 3 and (slice_index is not None or pixel_spacing_mm is not None):
         raise InputError(None, f"recipe {recipe.name} reads whole volumes; --slice and --spacing do not apply")
     studies = discover_studies(Path(input_path))
-    results, failures, resumed, rows = [], [], [], []
+    results: list[CaseResult] = []
+    failures: list[Failure] = []
+    resumed: list[str] = []
+    rows: list[dict[str, Any]] = []
     for index, study in enumerate(studies):
         done = Path(out) / _case_id(study) / "measurements.csv"
         if resume and done.is_file():
@@ -483,7 +486,6 @@ def evaluate_herniation(index: str | os.PathLike[str], labels: str | os.PathLike
     from radiomark.herniation.evaluation import evaluate_herniation as score
     from radiomark.herniation.evaluation import held_out_samples
     from radiomark.herniation.recipe import load_run_recipe
-
     from radiomark.herniation.samples import assemble_samples, load_images
 
     run = Path(model)

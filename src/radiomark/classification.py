@@ -15,6 +15,7 @@ not aspect-preserving, as the seed study resized to 512 × 512.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,7 +43,7 @@ class LabelledImage:
     patient_id: str
 
 
-def find_labelled_images(data_dir: str | Path, classes: tuple[str, str],
+def find_labelled_images(data_dir: str | os.PathLike[str], classes: tuple[str, str],
                          patient_pattern: str | None = None) -> list[LabelledImage]:
     """The samples under ``data_dir/<class>/`` for both ``classes`` (see the module docstring)."""
     root = Path(data_dir)
@@ -93,10 +94,11 @@ def classifier_input(image: Image, structures: LabelMap | None, recipe: Recipe) 
             if spec.input == "masked":
                 unit = np.where(mask, unit, 0.0).astype(np.float32)
             unit = unit[box[0], box[1]]
-    return np.asarray(Resize(spec.spatial_size, mode="area")(unit[None]), dtype=np.float32)
+    # MONAI transforms take numpy arrays too (their stubs say Tensor).
+    return np.asarray(Resize(spec.spatial_size, mode="area")(unit[None]), dtype=np.float32)  # type: ignore[arg-type]
 
 
-def split_samples(samples: Sequence[LabelledImage], spec: Classifier, where: str | Path,
+def split_samples(samples: Sequence[LabelledImage], spec: Classifier, where: str | os.PathLike[str],
                   ) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray]:
     """Labels, patients and the (train, validation) indices of ``samples``: grouped by patient,
     stratified by class (both classes are needed; ``where`` names the data in the error)."""

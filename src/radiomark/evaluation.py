@@ -4,13 +4,14 @@ agreement; image classification scores with ROC curve and confusion matrix."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from radiomark.classification import find_labelled_images
+from radiomark.classification import CLASSIFIER_DIR, find_labelled_images
 from radiomark.inference.classifier import ImageClassifier
 from radiomark.inference.predictor import Segmenter
 from radiomark.io.atomic import atomic_file
@@ -19,7 +20,6 @@ from radiomark.metrics import agreement, classification_scores, overlap_scores
 from radiomark.pipeline import measure, postprocess
 from radiomark.quality import quality_flags
 from radiomark.report.figures import pyplot, save_png
-from radiomark.classification import CLASSIFIER_DIR
 from radiomark.training.classifier import TrainingProgress, predict_logits, prepare_inputs
 from radiomark.training.data import load_cases
 
@@ -44,7 +44,8 @@ def _plot_bland_altman(measured: list[float], reference: list[float], stats: dic
     save_png(figure, path)
 
 
-def evaluate(segmenter: Segmenter, data_dir: str | Path, out_dir: str | Path, data_kind: str) -> dict[str, Any]:
+def evaluate(segmenter: Segmenter, data_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str],
+             data_kind: str) -> dict[str, Any]:
     """Evaluate ``segmenter`` on the cases under ``data_dir``; writes evaluation.json, per_case.csv
     and one Bland–Altman PNG per agreement measure.
 
@@ -137,8 +138,8 @@ def _plot_confusion(truth: np.ndarray, predicted: np.ndarray, classes: tuple[str
     save_png(figure, path)
 
 
-def evaluate_classifier(classifier: ImageClassifier, segmenter: Segmenter | None, data_dir: str | Path,
-                        out_dir: str | Path, data_kind: str, patient_pattern: str | None = None,
+def evaluate_classifier(classifier: ImageClassifier, segmenter: Segmenter | None, data_dir: str | os.PathLike[str],
+                        out_dir: str | os.PathLike[str], data_kind: str, patient_pattern: str | None = None,
                         progress: TrainingProgress | None = None) -> dict[str, Any]:
     """Accuracy, F1, sensitivity, specificity, ROC-AUC of ``classifier`` on the class folders under
     ``data_dir``; writes evaluation.json, per_image.csv, roc.png and confusion_matrix.png.

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
@@ -67,7 +67,8 @@ class Image:
     array: np.ndarray
     spacing_mm: tuple[float, ...] | None
     origin_mm: tuple[float, float, float] = (0.0, 0.0, 0.0)
-    direction: np.ndarray | None = None
+    # None stands for the default direction of the array's dimension; __post_init__ always stores a matrix.
+    direction: np.ndarray = None  # type: ignore[assignment]
     metadata: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -137,7 +138,7 @@ class Image:
         spacing = np.asarray(self.require_spacing())
         return np.asarray(self.origin_mm) + self.direction @ (spacing * np.asarray(index, dtype=float))
 
-    def as_volume(self, slice_spacing_mm: float | None = None) -> Image:
+    def as_volume(self, slice_spacing_mm: float | None = None) -> Self:
         """A 2D image as a one-slice volume whose slice axis is the plane normal.
 
         The slice spacing is ``slice_spacing_mm``, else ``metadata["slice_thickness_mm"]``, else
@@ -150,7 +151,7 @@ class Image:
         direction = np.column_stack([self.normal, self.direction])
         return replace(self, array=self.array[np.newaxis], spacing_mm=spacing, direction=direction)
 
-    def take_slice(self, index: int) -> Image:
+    def take_slice(self, index: int) -> Self:
         """Slice ``index`` (along array axis 0) of a volume as a 2D image keeping its 3D place."""
         if self.ndim != 3:
             raise GeometryError(self.metadata.get("source"), "take_slice needs a volume, this image is 2D")
@@ -173,7 +174,8 @@ class Image:
         """Whether both images share shape, spacing, origin and direction within ``atol``."""
         if self.shape != other.shape or (self.spacing_mm is None) != (other.spacing_mm is None):
             return False
-        if self.spacing_mm is not None and not np.allclose(self.spacing_mm, other.spacing_mm, rtol=0, atol=atol):
+        if (self.spacing_mm is not None and other.spacing_mm is not None
+                and not np.allclose(self.spacing_mm, other.spacing_mm, rtol=0, atol=atol)):
             return False
         return bool(np.allclose(self.origin_mm, other.origin_mm, rtol=0, atol=atol)
                     and np.allclose(self.direction, other.direction, rtol=0, atol=atol))

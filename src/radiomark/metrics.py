@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 
 from radiomark.errors import GeometryError
 from radiomark.image import LabelMap
@@ -27,7 +28,7 @@ def overlap_scores(predicted: LabelMap, reference: LabelMap) -> dict[str, dict[s
     return {reference.labels[v]: {"dice": float(d), "iou": float(i)} for v, d, i in zip(values, dice, iou, strict=True)}
 
 
-def bland_altman(measured: Sequence[float], reference: Sequence[float]) -> dict[str, float]:
+def bland_altman(measured: ArrayLike, reference: ArrayLike) -> dict[str, float]:
     """Mean difference (bias), its SD, and the 95 % limits of agreement (bias ± 1.96 SD)."""
     difference = np.asarray(measured, dtype=float) - np.asarray(reference, dtype=float)
     bias = float(difference.mean())
@@ -36,7 +37,7 @@ def bland_altman(measured: Sequence[float], reference: Sequence[float]) -> dict[
             "n": int(difference.size)}
 
 
-def intraclass_correlation(measured: Sequence[float], reference: Sequence[float]) -> float:
+def intraclass_correlation(measured: ArrayLike, reference: ArrayLike) -> float:
     """ICC(A,1): two-way random effects, absolute agreement, single measurement (McGraw & Wong
     1996; Shrout & Fleiss ICC(2,1)) of two raters — model and reference — over the same cases.
     NaN for fewer than 2 cases or no variance at all.

@@ -26,13 +26,18 @@ from radiomark.io.seg import write_dicom_seg
 from radiomark.io.sr import segment_numbers, sr_codes, write_dicom_sr
 from radiomark.io.study import StudyImages
 from radiomark.io.tables import write_csv
-from radiomark.postprocess import (fill_holes, gate_by_intensity, keep_largest_component, remove_small_components,
-                                  sides_from_midline)
+from radiomark.postprocess import (
+    fill_holes,
+    gate_by_intensity,
+    keep_largest_component,
+    remove_small_components,
+    sides_from_midline,
+)
 from radiomark.recipes import biomarkers_module, measure_parameters
 from radiomark.recipes.schema import Recipe, Window
 from radiomark.report.html import write_case_report
-from radiomark.report.pdf import write_case_pdf
 from radiomark.report.overlay import save_overlay
+from radiomark.report.pdf import write_case_pdf
 from radiomark.transforms.intensity import as_unit_float, to_unit_interval
 
 if TYPE_CHECKING:

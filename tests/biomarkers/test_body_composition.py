@@ -6,8 +6,13 @@ import numpy as np
 import pytest
 
 from radiomark.biomarkers import Measurement, Unit
-from radiomark.biomarkers.body_composition import (mean_attenuation, muscle_area_per_bmi, muscle_area_per_weight,
-                                                    skeletal_muscle_index, tissue_area)
+from radiomark.biomarkers.body_composition import (
+    mean_attenuation,
+    muscle_area_per_bmi,
+    muscle_area_per_weight,
+    skeletal_muscle_index,
+    tissue_area,
+)
 from radiomark.errors import GeometryError, InputError
 from radiomark.image import Image, LabelMap
 from radiomark.phantoms import generate_case

@@ -8,8 +8,9 @@ import pytest
 from radiomark.biomarkers.gwr import measure_gwr, roi_values
 from radiomark.errors import GeometryError
 from radiomark.image import Image, LabelMap
-from radiomark.recipes.brain_gwr.phantom import LABELS, generate as brain_gwr_case
 from radiomark.recipes import load_recipe, measure_parameters
+from radiomark.recipes.brain_gwr.phantom import LABELS
+from radiomark.recipes.brain_gwr.phantom import generate as brain_gwr_case
 
 SPEC = measure_parameters(load_recipe("brain-gwr"))
 

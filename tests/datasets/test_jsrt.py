@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
-from radiomark.recipes.neonatal_rds.dataset import PIXEL_MM, import_jsrt
 from radiomark.io.nifti import read_nifti
 from radiomark.recipes import load_recipe
+from radiomark.recipes.neonatal_rds.dataset import PIXEL_MM, import_jsrt
 from radiomark.training.data import load_cases
 from tests.helpers import shared_data
 

@@ -11,7 +11,7 @@ import pydicom
 from radiomark import api
 from radiomark.phantoms import write_case
 from radiomark.recipes.neonatal_rds.phantom import generate as neonatal_rds_case
-from tests.helpers import ensure_debian_packages, tiny_phantoms, tiny_recipe
+from tests.helpers import require_debian_packages, tiny_phantoms, tiny_recipe
 
 DCIODVFY = "/usr/bin/dciodvfy"
 
@@ -22,7 +22,7 @@ def _errors(path: Path) -> list[str]:
 
 
 def test_ct_seg_and_sr_have_no_validator_errors(tmp_path):
-    ensure_debian_packages({DCIODVFY: "dicom3tools"})
+    require_debian_packages({DCIODVFY: "dicom3tools"})
     study = tiny_phantoms(tmp_path / "in", range(1), fmt="dicom", size=128) / "sarcopenia-0000"
     api.run("sarcopenia", study, tmp_path / "out", dicom_sr=True, sex="M", height_m=1.8, weight_kg=80)
     for name in ("seg.dcm", "sr.dcm"):
@@ -30,7 +30,7 @@ def test_ct_seg_and_sr_have_no_validator_errors(tmp_path):
 
 
 def test_radiograph_seg_and_sr_have_no_validator_errors(tmp_path):
-    ensure_debian_packages({DCIODVFY: "dicom3tools"})
+    require_debian_packages({DCIODVFY: "dicom3tools"})
     folder = write_case(neonatal_rds_case(1, size=64), tmp_path / "in", "dicom")
     write_case(neonatal_rds_case(2, size=64), tmp_path / "in", "dicom")
     run = tmp_path / "run"
@@ -44,7 +44,7 @@ def test_radiograph_seg_and_sr_have_no_validator_errors(tmp_path):
 
 
 def test_phantom_dicom_of_every_recipe_has_no_validator_errors(tmp_path):
-    ensure_debian_packages({DCIODVFY: "dicom3tools"})
+    require_debian_packages({DCIODVFY: "dicom3tools"})
     from radiomark.phantoms import generate_case
     from radiomark.recipes.registry import names
 

@@ -9,13 +9,13 @@ import pytest
 from PIL import Image as PILImage
 
 from radiomark import api
-from tests.helpers import ensure_debian_packages, tiny_phantoms
+from tests.helpers import require_debian_packages, tiny_phantoms
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 
 
 def test_reports_render_with_their_pictures_and_no_console_errors(tmp_path):
-    ensure_debian_packages({CHROMIUM: "chromium", CHROMEDRIVER: "chromium-driver"})
+    require_debian_packages({CHROMIUM: "chromium", CHROMEDRIVER: "chromium-driver"})
     webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is in the test extras")
     study = tiny_phantoms(tmp_path / "in", range(1), fmt="dicom", size=128) / "sarcopenia-0000"
     api.run("sarcopenia", study, tmp_path / "out", sex="M", height_m=1.8, weight_kg=80)

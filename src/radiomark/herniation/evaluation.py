@@ -10,7 +10,8 @@ Writes ``evaluation.json``, ``per_image.csv``, ``roc.png`` and ``calibration.png
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +60,8 @@ def bootstrap_intervals(truth: np.ndarray, probability: np.ndarray, patients: Se
             for name, values in draws.items() if values}
 
 
-def _plots(truth: np.ndarray, probabilities: dict[str, np.ndarray], scores: dict[str, dict[str, Any]], out: Path,
+def _plots(truth: np.ndarray, probabilities: Mapping[str, np.ndarray], scores: Mapping[str, Mapping[str, Any]],
+           out: Path,
            title: str) -> None:
     from sklearn.calibration import calibration_curve
     from sklearn.metrics import roc_curve
@@ -85,7 +87,7 @@ def _plots(truth: np.ndarray, probabilities: dict[str, np.ndarray], scores: dict
     save_png(figure, out / "calibration.png")
 
 
-def held_out_samples(run_dir: str | Path, samples: Sequence[Sample]) -> tuple[list[Sample], int]:
+def held_out_samples(run_dir: str | os.PathLike[str], samples: Sequence[Sample]) -> tuple[list[Sample], int]:
     """The ``samples`` of patients the run never trained or validated on (its ``split.json``), and
     how many patients were left out for having been seen."""
     run = Path(run_dir)
@@ -97,8 +99,9 @@ def held_out_samples(run_dir: str | Path, samples: Sequence[Sample]) -> tuple[li
     return held, len({s.patient for s in samples} & seen)
 
 
-def evaluate_herniation(run_dir: str | Path, recipe: HerniationRecipe, held: Sequence[Sample], images: np.ndarray,
-                        out_dir: str | Path, data_kind: str, excluded_patients: int) -> dict[str, Any]:
+def evaluate_herniation(run_dir: str | os.PathLike[str], recipe: HerniationRecipe, held: Sequence[Sample],
+                        images: np.ndarray,
+                        out_dir: str | os.PathLike[str], data_kind: str, excluded_patients: int) -> dict[str, Any]:
     """Scores of every model in ``run_dir`` on the held-out samples ``held`` (from
     :func:`held_out_samples`) and their ``images`` (see the module docstring)."""
     run = Path(run_dir)
@@ -110,7 +113,8 @@ def evaluate_herniation(run_dir: str | Path, recipe: HerniationRecipe, held: Seq
     modes = [mode for mode in MODES if (run / mode / "best.pt").is_file()]
     if not modes:
         raise InputError(run, "no trained model here (expected fused/best.pt); is this a disc-herniation run?")
-    probabilities, scores = {}, {}
+    probabilities: dict[str, np.ndarray] = {}
+    scores: dict[str, dict[str, Any]] = {}
     patients = [s.patient for s in held]
     from sklearn.metrics import brier_score_loss
 

@@ -13,6 +13,7 @@ The slices are shown as stored: rows and columns as in the files, pixel aspect k
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -74,9 +75,10 @@ def _montage(rows: list[dict[str, Any]], slices: list[Image], path: Path, title:
     save_png(figure, path)
 
 
-def run_herniation(study: str | Path, out_dir: str | Path, model: str | Path, *, age_years: float | None = None,
+def run_herniation(study: str | os.PathLike[str], out_dir: str | os.PathLike[str], model: str | os.PathLike[str], *,
+                   age_years: float | None = None,
                    sex: str | None = None, sac_width: Mapping[str, float] | float | None = None,
-                   canal_mask: str | Path | None = None) -> dict[str, Any]:
+                   canal_mask: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """Classify every disc level of the chosen series of ``study``; returns the predictions record."""
     run = Path(model)
     recipe = load_run_recipe(run)

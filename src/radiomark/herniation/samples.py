@@ -14,6 +14,7 @@ preprocessing.
 from __future__ import annotations
 
 import csv
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +52,7 @@ def _read_rows(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
         return list(reader)
 
 
-def read_labels(path: str | Path, recipe: HerniationRecipe) -> dict[tuple[str, str], dict[str, str]]:
+def read_labels(path: str | os.PathLike[str], recipe: HerniationRecipe) -> dict[tuple[str, str], dict[str, str]]:
     """(patient, level) → the row, with ``herniation`` checked (1/0) and the level normalised."""
     source = Path(path)
     labels = {}
@@ -72,7 +73,8 @@ def read_labels(path: str | Path, recipe: HerniationRecipe) -> dict[tuple[str, s
     return labels
 
 
-def assemble_samples(index: str | Path, labels: str | Path, recipe: HerniationRecipe) -> list[Sample]:
+def assemble_samples(index: str | os.PathLike[str], labels: str | os.PathLike[str],
+                     recipe: HerniationRecipe) -> list[Sample]:
     """Samples of the chosen images in ``index`` (``radiomark index`` CSV) that ``labels`` labels."""
     table = read_labels(labels, recipe)
     samples = []
@@ -106,7 +108,8 @@ def image_input(image: Image, recipe: HerniationRecipe) -> np.ndarray:
     rows, columns = array.shape
     cropped = array[int(round(top * rows)):rows - int(round(bottom * rows)),
                     int(round(left * columns)):columns - int(round(right * columns))]
-    resized = np.asarray(Resize(recipe.image.size, mode="area")(cropped[None]), dtype=np.float32)
+    resized = np.asarray(Resize(recipe.image.size, mode="area")(cropped[None]),  # type: ignore[arg-type]  # numpy in
+                         dtype=np.float32)
     low, high = float(resized.min()), float(resized.max())
     return (resized - low) / (high - low) if high > low else np.zeros_like(resized)
 

@@ -15,6 +15,7 @@ sensitivity 0.17). The test patients are never seen and are what ``evaluate`` sc
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -149,7 +150,8 @@ def _plot_curves(histories: dict[str, list[dict[str, Any]]], path: Path) -> None
     save_png(figure, path)
 
 
-def train_herniation(recipe: HerniationRecipe, samples: Sequence[Sample], images: np.ndarray, out_dir: str | Path,
+def train_herniation(recipe: HerniationRecipe, samples: Sequence[Sample], images: np.ndarray,
+                     out_dir: str | os.PathLike[str],
                      *, epochs: int | None = None, modes: Sequence[Mode] = MODES,
                      progress: Progress | None = None) -> dict[str, Any]:
     """Train ``modes`` on ``samples`` (with their ``images``) into ``out_dir``; returns metrics.json."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,7 @@ class ImageClassifier:
     backend: str = "torch"
 
     @classmethod
-    def load(cls, run_dir: str | Path, backend: str = "auto") -> ImageClassifier:
+    def load(cls, run_dir: str | os.PathLike[str], backend: str = "auto") -> ImageClassifier:
         """Load ``run_dir/classifier/recipe.yaml`` (the recipe the classifier was trained with) and
         ``run_dir/classifier/best.pt`` (``backend``: see :func:`radiomark.inference.onnx.choose_backend`)."""
         folder = Path(run_dir)
@@ -48,7 +49,7 @@ class ImageClassifier:
         return cls(recipe, network.eval(), folder)
 
     @staticmethod
-    def exists(run_dir: str | Path) -> bool:
+    def exists(run_dir: str | os.PathLike[str]) -> bool:
         """Whether ``run_dir`` holds a trained classifier."""
         return (Path(run_dir) / CLASSIFIER_DIR / "best.pt").is_file()
 

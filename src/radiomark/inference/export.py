@@ -8,13 +8,15 @@ probabilities, what radiomark uses) on a seeded random input within ``TOLERANCE`
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import statistics
 import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -55,8 +57,8 @@ def _export_and_compare(networks: list[tuple[torch.nn.Module, Path]], shape: tup
             reference, logits = network(example), exported(example)
             differences.append(float((torch.sigmoid(logits) - torch.sigmoid(reference)).abs().max()))
             logit_differences.append(float((logits - reference).abs().max()))
-            torch_ms.append(_median_ms(lambda net=network: net(example), repeats))
-        runtime_ms.append(_median_ms(lambda net=exported: net(example), repeats))
+            torch_ms.append(_median_ms(functools.partial(network, example), repeats))
+        runtime_ms.append(_median_ms(functools.partial(exported, example), repeats))
     difference = max(differences)
     torch_total, runtime_total = sum(torch_ms), sum(runtime_ms)
     equal = difference <= TOLERANCE
@@ -68,7 +70,7 @@ def _export_and_compare(networks: list[tuple[torch.nn.Module, Path]], shape: tup
             "preferred": "onnxruntime" if equal and runtime_total < torch_total else "torch"}
 
 
-def export_onnx(run_dir: str | Path, repeats: int = 10) -> dict[str, Any]:
+def export_onnx(run_dir: str | os.PathLike[str], repeats: int = 10) -> dict[str, Any]:
     """Export the segmenter folds and the classifier of ``run_dir`` to ONNX; returns ``onnx.json``."""
     onnx_runtime()
     folder = Path(run_dir)
@@ -77,14 +79,16 @@ def export_onnx(run_dir: str | Path, repeats: int = 10) -> dict[str, Any]:
     record: dict[str, Any] = {"tolerance": TOLERANCE, "torch_threads": torch.get_num_threads(),
                               "note": "timings are medians on the machine that exported, one image per call"}
     spec = segmenter.recipe.preprocessing
-    patch = spec.spatial_size if spec.spatial_dims == 2 else spec.patch_size  # what one network call sees
+    patch = spec.network_size() if spec.spatial_dims == 2 else spec.patch()  # what one network call sees
     record["segmenter"] = _export_and_compare(
-        [(network, path.parent / "model.onnx") for network, path in zip(segmenter.networks, folds, strict=True)],
+        [(cast(torch.nn.Module, network), path.parent / "model.onnx")  # a torch-backend load holds modules
+         for network, path in zip(segmenter.networks, folds, strict=True)],
         (len(segmenter.recipe.inputs.echoes), *patch), repeats)
     if ImageClassifier.exists(folder):
         classifier = ImageClassifier.load(folder, backend="torch")
         assert classifier.recipe.classifier is not None
-        record["classifier"] = _export_and_compare([(classifier.network, folder / CLASSIFIER_DIR / "model.onnx")],
+        record["classifier"] = _export_and_compare([(cast(torch.nn.Module, classifier.network),
+                                                     folder / CLASSIFIER_DIR / "model.onnx")],
                                                    (1, *classifier.recipe.classifier.spatial_size), repeats)
     (folder / RECORD).write_text(json.dumps(record, indent=2))
     return record

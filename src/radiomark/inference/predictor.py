@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -33,12 +34,11 @@ def bundled_model_dir(recipe_name: str) -> Path:
 def network_grid_input(image: Image, recipe: Recipe) -> tuple[torch.Tensor, tuple[bool, bool], tuple[int, int]]:
     """A 2D image as the segmenter sees it: ``[1, 1, rows, columns]`` on the network grid, with the
     flips and fitted shape that bring results back (see :mod:`radiomark.transforms.spatial`)."""
-    size = recipe.preprocessing.spatial_size
+    size = recipe.preprocessing.network_size()
     flips, fitted = canonical_flips(image), fitted_shape(image, size)
-    unit = to_unit_interval(image.array, recipe.preprocessing)
-    unit = torch.from_numpy(np.ascontiguousarray(flip(unit, flips)))[None]
+    unit = torch.from_numpy(np.ascontiguousarray(flip(to_unit_interval(image.array, recipe.preprocessing), flips)))
     # Padding is 0 on the [0, 1] scale (air on a CT window), as in training.
-    return torch.as_tensor(to_network_grid(unit, fitted, size, mode="area", pad_value=0.0))[None], flips, fitted
+    return torch.as_tensor(to_network_grid(unit[None], fitted, size, mode="area", pad_value=0.0))[None], flips, fitted
 
 
 def whole_image_logits(network: Callable[[torch.Tensor], torch.Tensor], recipe: Recipe,
@@ -50,7 +50,7 @@ def whole_image_logits(network: Callable[[torch.Tensor], torch.Tensor], recipe: 
         return network(images)
     from monai.inferers import sliding_window_inference
 
-    return torch.as_tensor(sliding_window_inference(images, spec.patch_size, sw_batch_size=2, predictor=network,
+    return torch.as_tensor(sliding_window_inference(images, spec.patch(), sw_batch_size=2, predictor=network,
                                                     overlap=spec.sliding_window_overlap, mode="gaussian"))
 
 
@@ -85,7 +85,7 @@ class Segmenter:
     backend: str = "torch"
 
     @classmethod
-    def load(cls, run_dir: str | Path, recipe: Recipe | None = None, backend: str = "auto") -> Segmenter:
+    def load(cls, run_dir: str | os.PathLike[str], recipe: Recipe | None = None, backend: str = "auto") -> Segmenter:
         """Load ``run_dir/recipe.yaml`` and every ``run_dir/fold_*/best.pt``.
 
         ``recipe`` is the recipe to run the model for: post-processing (and everything that is not
@@ -101,7 +101,7 @@ class Segmenter:
         weights = sorted(folder.glob("fold_*/best.pt"))
         if not weights:
             raise InputError(folder, "no trained weights (fold_*/best.pt) in this model folder")
-        networks = []
+        networks: list[Callable[[torch.Tensor], torch.Tensor]] = []
         for path in weights:
             network = build_network(recipe)
             try:
@@ -188,8 +188,9 @@ class Segmenter:
         network_input, flips, fitted = network_grid_input(image, self.recipe)
         probabilities, rotated = self._rotation_rule(network_input, self._network_probabilities(network_input))
         probabilities = self._median_filter(probabilities)
-        back = np.ascontiguousarray(flip(np.asarray(from_network_grid(probabilities, fitted, image.shape),
-                                                    dtype=np.float32), flips))
+        shape = (image.shape[0], image.shape[1])
+        back = np.ascontiguousarray(flip(np.asarray(from_network_grid(probabilities, fitted, shape), dtype=np.float32),
+                                         flips))
         return self._labels(image, back, rotated)
 
     def probabilities(self, image: Image | Sequence[Image]) -> np.ndarray:

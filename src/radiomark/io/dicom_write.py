@@ -16,8 +16,14 @@ from typing import Any
 
 import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import (CTImageStorage, DigitalXRayImageStorageForPresentation, ExplicitVRLittleEndian,
-                         MRImageStorage, SecondaryCaptureImageStorage, generate_uid)
+from pydicom.uid import (
+    CTImageStorage,
+    DigitalXRayImageStorageForPresentation,
+    ExplicitVRLittleEndian,
+    MRImageStorage,
+    SecondaryCaptureImageStorage,
+    generate_uid,
+)
 
 from radiomark.errors import GeometryError, InputError
 from radiomark.image import Image
@@ -144,11 +150,11 @@ def write_dicom_series(image: Image, folder: str | os.PathLike[str], study: Dico
             ds.PixelIntensityRelationship = "LIN"
             ds.PixelIntensityRelationshipSign = 1 if spec.monochrome1 else -1
         else:
-            position = np.asarray(volume.origin_mm) + volume.direction[:, 0] * volume.spacing_mm[0] * index
+            position = np.asarray(volume.origin_mm) + volume.direction[:, 0] * volume.require_spacing()[0] * index
             ds.ImagePositionPatient = [f"{p:.10g}" for p in position]
             ds.ImageOrientationPatient = [f"{c:.10g}" for c in (*row_cosines, *column_cosines)]
             ds.PixelSpacing = pixel_spacing
-            ds.SliceThickness = ds.SpacingBetweenSlices = f"{volume.spacing_mm[0]:.10g}"
+            ds.SliceThickness = ds.SpacingBetweenSlices = f"{volume.require_spacing()[0]:.10g}"
             ds.SliceLocation = f"{float(position @ image.normal):.10g}"
         for keyword, value in (spec.per_slice[index] if spec.per_slice else {}).items():
             setattr(ds, keyword, value)  # last: may replace the computed position of a slice

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import overload
 
 import nibabel as nib
 import numpy as np
@@ -78,6 +79,14 @@ def image_from_nibabel(source: nib.Nifti1Image, path: str | os.PathLike[str] | N
     return image.take_slice(0) if image.shape[0] == 1 else image
 
 
+@overload
+def read_nifti(path: str | os.PathLike[str], labels: None = None) -> Image: ...
+
+
+@overload
+def read_nifti(path: str | os.PathLike[str], labels: Mapping[int, str]) -> LabelMap: ...
+
+
 def read_nifti(path: str | os.PathLike[str], labels: Mapping[int, str] | None = None) -> Image:
     """Read a NIfTI file; with ``labels`` the result is a :class:`LabelMap`."""
     try:
@@ -87,7 +96,7 @@ def read_nifti(path: str | os.PathLike[str], labels: Mapping[int, str] | None = 
     except Exception as error:  # nibabel raises many types for damaged files
         raise InputError(path, f"not a readable NIfTI file ({error})") from error
     try:
-        return image_from_nibabel(source, path, labels)
+        return image_from_nibabel(source, path, labels)  # type: ignore[arg-type]  # nib.load's declared type is the base class
     except (OSError, EOFError, ValueError) as error:
         if isinstance(error, InputError):
             raise

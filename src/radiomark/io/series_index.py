@@ -25,8 +25,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from radiomark.errors import RecipeError
-from radiomark.io.dicom import (DicomSeries, ProblemKind, ProgressCallback, age_in_years, read_dataset,
-                               scan_dicom)
+from radiomark.io.dicom import DicomSeries, ProblemKind, ProgressCallback, age_in_years, read_dataset, scan_dicom
 from radiomark.io.tables import write_csv
 
 #: Weightings the index tells apart; ``IR`` is any inversion-recovery image (STIR, FLAIR, TIRM).

@@ -25,6 +25,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from radiomark.errors import GeometryError, InputError
 from radiomark.image import Image
@@ -57,6 +58,9 @@ class StudyImages:
         return self.channels[0]
 
 
+#: What :func:`_pick` ranks: file paths or series.
+Picked = TypeVar("Picked")
+
 def _ranked_echoes(found: Sequence[DicomSeries], where: str, selector: SeriesSelector) -> list[DicomSeries]:
     """The matching series in echo-time order when they are the echoes of one acquisition, else the
     one series that matches (choose_series raises, listing candidates, for none or several)."""
@@ -74,7 +78,7 @@ def _nifti_files(folder: Path) -> list[Path]:
 
 
 def _nifti_echoes(folder: Path, files: list[Path]) -> list[Path]:
-    numbered = {}
+    numbered: dict[int, Path] = {}
     for path in files:
         match = ECHO_FILE.search(path.name)
         if match:
@@ -92,7 +96,7 @@ def _nifti_echoes(folder: Path, files: list[Path]) -> list[Path]:
     return (preferred or others)[:1]
 
 
-def _pick(ranked: Sequence[object], echoes: Sequence[int], where: Path, names: Sequence[str]) -> list[object]:
+def _pick(ranked: Sequence[Picked], echoes: Sequence[int], where: Path, names: Sequence[str]) -> list[Picked]:
     if max(echoes) > len(ranked):
         raise InputError(where, f"the recipe needs echo ranks {list(echoes)} but {len(ranked)} image(s) were "
                                 f"found ({'; '.join(names)}); multi-echo input is a DICOM study with one EchoTime "
@@ -127,7 +131,7 @@ def read_study(path: str | os.PathLike[str], recipe: Recipe) -> StudyImages:
     elif nifti:
         ranked = _nifti_echoes(source, nifti)
         channels = _pick(ranked, echoes, source, [p.name for p in ranked])
-        images = [read_nifti(p) for p in channels]  # type: ignore[arg-type]
+        images = [read_nifti(p) for p in channels]
         qsm_files = [p for p in nifti if "qsm" in p.name.lower()]
         if len(qsm_files) > 1:
             raise InputError(source, f"several QSM files: {', '.join(p.name for p in qsm_files)}")
@@ -137,7 +141,7 @@ def read_study(path: str | os.PathLike[str], recipe: Recipe) -> StudyImages:
         found = scan_dicom(folder)
         ranked_series = _ranked_echoes(found, str(folder), SeriesSelector.parse(recipe.series_selector))
         picked = _pick(ranked_series, echoes, folder, [describe_series(s) for s in ranked_series])
-        images = [read_dicom_series(series) for series in picked]  # type: ignore[arg-type]
+        images = [read_dicom_series(series) for series in picked]
         if recipe.inputs.qsm_selector is not None:
             rules = SeriesSelector.parse(recipe.inputs.qsm_selector)
             if any(not rules.failed_rules(series) for series in found):

@@ -42,7 +42,8 @@ def build_network(recipe: Recipe) -> torch.nn.Module:
                        strides=strides, upsample_kernel_size=strides[1:], filters=list(spec.channels),
                        res_block=spec.num_res_units > 0)
     return UNet(spatial_dims=dims, in_channels=inputs, out_channels=outputs, channels=spec.channels,
-                strides=spec.strides, num_res_units=spec.num_res_units)
+                strides=[int(s) for s in spec.strides],  # type: ignore[arg-type]  # UNet strides are ints
+                num_res_units=spec.num_res_units)
 
 
 def build_classifier(spec: Classifier) -> torch.nn.Module:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 
-def ellipsoid(shape: Sequence[int], center: Sequence[float], radii: Sequence[float],
+def ellipsoid(shape: Sequence[int], center: ArrayLike, radii: ArrayLike,
               angle_deg: float = 0.0) -> np.ndarray:
     """Boolean mask of an ellipse (2D) or ellipsoid (3D) with ``radii`` along the array axes.
 
@@ -15,12 +16,12 @@ def ellipsoid(shape: Sequence[int], center: Sequence[float], radii: Sequence[flo
     as seen on screen (rows downwards).
     """
     grids = np.meshgrid(*[np.arange(n, dtype=float) for n in shape], indexing="ij")
-    offsets = [g - c for g, c in zip(grids, center, strict=True)]
+    offsets = [g - c for g, c in zip(grids, np.asarray(center, dtype=float), strict=True)]
     theta = np.deg2rad(angle_deg)
     row, column = offsets[-2], offsets[-1]
     offsets[-2] = np.cos(theta) * row + np.sin(theta) * column
     offsets[-1] = -np.sin(theta) * row + np.cos(theta) * column
-    return sum((o / r) ** 2 for o, r in zip(offsets, radii, strict=True)) <= 1.0
+    return np.asarray(sum((o / r) ** 2 for o, r in zip(offsets, np.asarray(radii, dtype=float), strict=True)) <= 1.0)
 
 
 def rotate_labels(labels: np.ndarray, angle_deg: float) -> np.ndarray:

@@ -44,6 +44,18 @@ class Preprocessing(_Strict):
     sliding_window_overlap: float = Field(0.5, ge=0, lt=1, description="3D inference: overlap of patches")
     display_window: Window | None = Field(None, description="CT overlays: the window shown (default 40/400 HU)")
 
+    def network_size(self) -> tuple[int, int]:
+        """2D: the network input size (rows, columns)."""
+        if self.spatial_size is None:
+            raise ValueError("a 2D recipe needs preprocessing.spatial_size")
+        return self.spatial_size
+
+    def patch(self) -> tuple[int, int, int]:
+        """3D: the training / sliding-window patch (slice, row, column voxels), planned or given."""
+        if self.patch_size is None:
+            raise ValueError("this 3D recipe has no planned patch_size; train it (planning sets it) or give one")
+        return self.patch_size
+
     @model_validator(mode="after")
     def _one_intensity_mapping(self) -> Preprocessing:
         if (self.window is None) == (self.percentiles is None):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ def pyplot() -> Any:
     return plt
 
 
-def save_png(figure: Any, path: str | Path, dpi: int = 100) -> Path:
+def save_png(figure: Any, path: str | os.PathLike[str], dpi: int = 100) -> Path:
     """Save ``figure`` to ``path`` (written under a temporary name, then renamed) and close it."""
     figure.tight_layout()
     with atomic_file(path) as temporary:

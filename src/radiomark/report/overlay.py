@@ -8,6 +8,7 @@ top), as the 2D recipes' network grid is.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +63,8 @@ def _draw(axis: Any, grey: np.ndarray, label_array: np.ndarray, aspect: float, l
     axis.axis("off")
 
 
-def save_overlay(grey: np.ndarray, image: Image, labels: LabelMap, path: str | Path, title: str = "") -> Path:
+def save_overlay(grey: np.ndarray, image: Image, labels: LabelMap, path: str | os.PathLike[str],
+                 title: str = "") -> Path:
     """Write a PNG of ``grey`` (``image``'s values mapped to [0, 1], same shape) with ``labels``
     coloured; pixels are drawn with ``image``'s physical aspect ratio."""
     from matplotlib.patches import Patch

@@ -4,6 +4,7 @@ the labels' centre (array planes of the fixed grid; for an axial CT: axial, coro
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,8 @@ def _planes(array: np.ndarray, centre: np.ndarray) -> list[np.ndarray]:
     return [array[k], array[:, r, :][::-1], array[:, :, c][::-1]]  # superior at the top of the side views
 
 
-def save_registration_qc(fixed: Image, moved: Image, labels: LabelMap, path: str | Path, title: str) -> Path:
+def save_registration_qc(fixed: Image, moved: Image, labels: LabelMap, path: str | os.PathLike[str],
+                         title: str) -> Path:
     """Write the QC PNG (see the module docstring); ``moved`` and ``labels`` lie on ``fixed``'s grid."""
     from matplotlib.colors import ListedColormap
 

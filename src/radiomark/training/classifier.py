@@ -10,6 +10,7 @@ validation figures are on held-out patients only.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -73,7 +74,8 @@ def predict_logits(network: Callable[[torch.Tensor], torch.Tensor], inputs: torc
         return torch.cat([network(inputs[i:i + batch_size])[:, 0] for i in range(0, len(inputs), batch_size)])
 
 
-def train_classifier(recipe: Recipe, samples: Sequence[LabelledImage], inputs: torch.Tensor, out_dir: str | Path,
+def train_classifier(recipe: Recipe, samples: Sequence[LabelledImage], inputs: torch.Tensor,
+                     out_dir: str | os.PathLike[str],
                      *, epochs: int | None = None, progress: TrainingProgress | None = None) -> dict[str, Any]:
     """Train the recipe's classifier on prepared ``inputs`` into ``out_dir/classifier`` (resumable)."""
     from monai.utils import set_determinism

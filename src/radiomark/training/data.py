@@ -99,7 +99,7 @@ def load_case_folder(folder: Path, recipe: Recipe) -> list[Case]:
             for k in slices]
 
 
-def load_cases(data_dir: str | Path, recipe: Recipe) -> list[Case]:
+def load_cases(data_dir: str | os.PathLike[str], recipe: Recipe) -> list[Case]:
     """All samples under ``data_dir``."""
     return [case for folder in find_case_folders(Path(data_dir)) for case in load_case_folder(folder, recipe)]
 
@@ -131,7 +131,7 @@ def to_network_slice(case: Case, recipe: Recipe) -> dict[str, torch.Tensor]:
     A windowed recipe's image stays in HU (padded with air) so training can draw random windows;
     a percentile recipe's image is scaled to [0, 1] here (padded with 0).
     """
-    size = recipe.preprocessing.spatial_size
+    size = recipe.preprocessing.network_size()
     flips, fitted = canonical_flips(case.image), fitted_shape(case.image, size)
     values = np.asarray(case.image.array, dtype=np.float32)
     pad_value = AIR_HU

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,7 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from radiomark.classification import LabelledImage, split_samples
+from radiomark.classification import CLASSIFIER_DIR, LabelledImage, split_samples
 from radiomark.errors import InputError
 from radiomark.inference.classifier import ImageClassifier
 from radiomark.inference.onnx import RECORD
@@ -38,7 +39,6 @@ from radiomark.io import read_image
 from radiomark.metrics import classification_scores
 from radiomark.recipes.schema import Classifier
 from radiomark.training.checkpoint import save_checkpoint
-from radiomark.classification import CLASSIFIER_DIR
 from radiomark.training.classifier import TrainingProgress
 
 
@@ -59,7 +59,7 @@ def masked_views(images: torch.Tensor, lungs: torch.Tensor, spec: Classifier) ->
     return torch.stack(views)
 
 
-def train_joint(samples: Sequence[LabelledImage], run_dir: str | Path, *, epochs: int = 3,
+def train_joint(samples: Sequence[LabelledImage], run_dir: str | os.PathLike[str], *, epochs: int = 3,
                 lung_weight: float = 1.0, progress: TrainingProgress | None = None) -> dict[str, Any]:
     """Fine-tune the segmenter and classifier of ``run_dir`` together on the class-folder ``samples``."""
     from monai.utils import set_determinism
@@ -103,7 +103,7 @@ def train_joint(samples: Sequence[LabelledImage], run_dir: str | Path, *, epochs
                                 for i in range(0, len(validation_index), spec.batch_size)])
         return classification_scores(labels[validation_index], torch.sigmoid(logits).numpy(), spec.threshold)
 
-    history = [{"epoch": 0, "train_loss": None, "validation": validate()}]
+    history: list[dict[str, Any]] = [{"epoch": 0, "train_loss": None, "validation": validate()}]
     best = history[0]["validation"]["roc_auc"]
     generator = torch.Generator().manual_seed(spec.seed)
     for original in (folder / "fold_0" / "best.pt", folder / CLASSIFIER_DIR / "best.pt"):

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from radiomark.errors import InputError
 from radiomark.image import Image
@@ -39,17 +40,19 @@ def lps_spacing(image: Image) -> tuple[float, float, float]:
     return tuple(float(spacing[nearest[k]]) for k in (2, 1, 0))  # type: ignore[return-value]
 
 
-def _poolings(patch: Sequence[int], spacing: Sequence[float]) -> list[tuple[int, int, int]]:
-    size, current, strides = np.array(patch, dtype=float), np.array(spacing, dtype=float), []
+def _poolings(patch: ArrayLike, spacing: ArrayLike) -> list[tuple[int, int, int]]:
+    size, current = np.array(patch, dtype=float), np.array(spacing, dtype=float)
+    strides: list[tuple[int, int, int]] = []
     while len(strides) < MAX_LEVELS:
         finest = current.min()
         pooled = (size / 2 >= MIN_FEATURE_MAP) & (current <= 2 * finest)
         if not pooled.any():
             break
-        strides.append(tuple(int(2 if p else 1) for p in pooled))
+        first, second, third = (int(2 if p else 1) for p in pooled)
+        strides.append((first, second, third))
         size = np.where(pooled, size / 2, size)
         current = np.where(pooled, current * 2, current)
-    return strides  # type: ignore[return-value]
+    return strides
 
 
 def _fit_patch(shape: np.ndarray, spacing: np.ndarray, budget: int) -> np.ndarray:

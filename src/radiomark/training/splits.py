@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.model_selection import GroupKFold, GroupShuffleSplit, StratifiedGroupKFold
 
 from radiomark.errors import InputError
@@ -40,7 +41,7 @@ def patient_splits(patient_ids: Sequence[str], folds: int, validation_fraction: 
     return [(train, valid) for train, valid in splitter.split(indices, groups=groups)]
 
 
-def stratified_patient_split(patient_ids: Sequence[str], labels: Sequence[int], validation_fraction: float,
+def stratified_patient_split(patient_ids: Sequence[str], labels: ArrayLike, validation_fraction: float,
                              seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(train indices, validation indices) grouped by patient and stratified by label: the first
     fold of a stratified group k-fold with k = round(1 / validation_fraction)."""

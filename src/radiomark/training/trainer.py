@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -71,14 +72,20 @@ def _fixed_intensity(recipe: Recipe) -> Any:
 def _volume_transforms(recipe: Recipe) -> Any:
     """3D training augmentation: pad to the patch, random patches, left–right flip with side swap,
     rotation / scaling, gamma, noise (MONAI)."""
-    from monai.transforms import (Compose, RandAdjustContrastd, RandAffined, RandCropByPosNegLabeld,
-                                  RandGaussianNoised, SpatialPadd)
+    from monai.transforms import (
+        Compose,
+        RandAdjustContrastd,
+        RandAffined,
+        RandCropByPosNegLabeld,
+        RandGaussianNoised,
+        SpatialPadd,
+    )
 
     from radiomark.transforms.sides import RandFlipSidesd, side_swap
     from radiomark.transforms.volume import LEFT_RIGHT_AXIS
 
     augment, training = recipe.augmentation, recipe.training
-    patch = recipe.preprocessing.patch_size
+    patch = recipe.preprocessing.patch()
     names = [recipe.labels[value] for value in sorted(recipe.labels)]
     foreground = training.foreground_patch_fraction
     angle = math.radians(augment.rotate_degrees)
@@ -146,7 +153,7 @@ def _validate(model: torch.nn.Module, loader: Any, loss_fn: torch.nn.Module, rec
             predicted = (torch.sigmoid(logits) > 0.5).float()
             dice(predicted, batch["label"])
             iou(predicted, batch["label"])
-    per_dice, per_iou = dice.aggregate().tolist(), iou.aggregate().tolist()
+    per_dice, per_iou = torch.as_tensor(dice.aggregate()).tolist(), torch.as_tensor(iou.aggregate()).tolist()
     return float(np.mean(losses)), dict(zip(names, per_dice, strict=True)), dict(zip(names, per_iou, strict=True))
 
 
@@ -220,7 +227,7 @@ def _plot_curves(histories: Sequence[list[EpochRecord]], path: Path) -> None:
     save_png(figure, path)
 
 
-def train(recipe: Recipe, cases: Sequence[Case], out_dir: str | Path, *, epochs: int | None = None,
+def train(recipe: Recipe, cases: Sequence[Case], out_dir: str | os.PathLike[str], *, epochs: int | None = None,
           folds: int = 1, validation_patients: Sequence[str] = (), progress: TrainingProgress | None = None
           ) -> dict[str, Any]:
     """Train ``recipe`` on ``cases`` into ``out_dir`` (resumable); returns the metrics summary.
@@ -238,7 +245,8 @@ def train(recipe: Recipe, cases: Sequence[Case], out_dir: str | Path, *, epochs:
     (out / "recipe.yaml").write_text(yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False))
     samples = [to_network_input(case, recipe) for case in cases]
     patients = [case.patient_id for case in cases]
-    histories, summary_folds = [], []
+    histories: list[Any] = []
+    summary_folds: list[dict[str, Any]] = []
     for fold, (train_index, validation_index) in enumerate(
             patient_splits(patients, folds, recipe.training.validation_fraction, recipe.training.seed,
                            validation_patients)):

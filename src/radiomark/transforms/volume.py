@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import SimpleITK as sitk
+from numpy.typing import ArrayLike
 
 from radiomark.errors import GeometryError
 from radiomark.image import Image
@@ -30,7 +31,7 @@ def _require_volume(image: Image) -> None:
         raise GeometryError(image.metadata.get("source"), f"a 3D recipe needs a volume, got a 2D image {image.shape}")
 
 
-def network_grid(image: Image, spacing_mm: Sequence[float]) -> sitk.Image:
+def network_grid(image: Image, spacing_mm: ArrayLike) -> sitk.Image:
     """An empty SimpleITK image (float32) on the LPS-aligned grid at ``spacing_mm`` (slice, row,
     column) covering the centres of ``image``'s corner voxels."""
     _require_volume(image)

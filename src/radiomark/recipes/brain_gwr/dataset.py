@@ -84,7 +84,7 @@ def _tissue_image(grey: np.ndarray, white: np.ndarray, like: Image) -> Image:
     return Image((100.0 * grey + 200.0 * white).astype(np.float32), like.spacing_mm, like.origin_mm, like.direction)
 
 
-def build_atlas(source: str | Path, work: str | Path) -> Atlas:
+def build_atlas(source: str | os.PathLike[str], work: str | os.PathLike[str]) -> Atlas:
     """The atlas under ``work`` (built once: ``ct.nii.gz``, ``landmarks.nii.gz``, ``tissue.nii.gz``,
     ``atlas.json``, ``registration_qc.png``)."""
     from radiomark.label_transfer import transfer_label_file
@@ -216,10 +216,10 @@ def cohort_case(atlas: Atlas, seed: int, noise_hu: float = 4.0) -> PhantomCase:
     labels_out = sitk.GetArrayFromImage(sitk.Resample(image_to_sitk(atlas.labels), reference, transform,
                                                       sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8))
     image = Image(np.round(values).astype(np.int16), tuple(reversed(reference.GetSpacing())),
-                  tuple(reference.GetOrigin()), None, {"modality": "CT"})
+                  tuple(reference.GetOrigin()), metadata={"modality": "CT"})
     labels = LabelMap.like(image, labels_out, LABELS)
     measured = measure_gwr(image, labels, measure_parameters(load_recipe("brain-gwr")))  # type: ignore[arg-type]
-    truth = {name: measurement.value for name, measurement in measured.items()}
+    truth: dict[str, Any] = {name: measurement.value for name, measurement in measured.items()}
     truth |= {"outcome": "poor" if poor else "good", "design_grey_shift_hu": grey_shift,
               "design_white_shift_hu": white_shift,
               "note": "GWR measures computed by radiomark's gwr biomarkers on the true labels"}
@@ -235,8 +235,8 @@ def template_generator(template: str | os.PathLike[str], atlas_dir: str | os.Pat
     return functools.partial(cohort_case, build_atlas(template, atlas_dir))
 
 
-def write_cohort(source: str | Path, out: str | Path, seeds: range, fmt: str = "nifti",
-                 work: str | Path | None = None) -> list[Path]:
+def write_cohort(source: str | os.PathLike[str], out: str | os.PathLike[str], seeds: range, fmt: str = "nifti",
+                 work: str | os.PathLike[str] | None = None) -> list[Path]:
     """Cases ``seeds`` under ``out`` (existing complete cases kept); the atlas is built under
     ``work`` (default ``out/atlas``)."""
     from radiomark.phantoms.case import write_case

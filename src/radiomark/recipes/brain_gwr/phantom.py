@@ -70,7 +70,7 @@ def generate(seed: int, shape: tuple[int, int, int] = _SHAPE, noise_hu: float = 
         return ((means[f"caudate_{side}"] + means[f"putamen_{side}"])
                 / (means[f"internal_capsule_{side}"] + means["corpus_callosum"]))
 
-    truth = {f"mean_hu_{name}": value for name, value in mean_hu.items()}
+    truth: dict[str, Any] = {f"mean_hu_{name}": value for name, value in mean_hu.items()}
     truth |= {f"design_hu_{name}": value for name, value in design.items()}
     truth |= {f"gwr_bg_{side}": ratio(mean_hu, side) for side in ("right", "left")}
     truth |= {f"design_gwr_bg_{side}": ratio(design, side) for side in ("right", "left")}

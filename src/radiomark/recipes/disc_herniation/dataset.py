@@ -15,6 +15,7 @@ true axial, not angled along each disc, so a tilted disc is cut obliquely.
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -32,7 +33,8 @@ DISC_SLICES = {"L1-L2": 102, "L2-L3": 69, "L3-L4": 36}
 SOURCE = "t2_lumbar.nii.gz"
 
 
-def write_real_lumbar_study(source: str | Path, out: str | Path, patient_id: str = "SCT-T2-LUMBAR") -> Path:
+def write_real_lumbar_study(source: str | os.PathLike[str], out: str | os.PathLike[str],
+                            patient_id: str = "SCT-T2-LUMBAR") -> Path:
     """Write the two reformatted series of ``source`` (the folder holding ``t2_lumbar.nii.gz``)
     as one DICOM study in ``out``; returns ``out``."""
     path = Path(source) / SOURCE
@@ -57,7 +59,7 @@ def write_real_lumbar_study(source: str | Path, out: str | Path, patient_id: str
                       for level, position in zip(DISC_SLICES, positions, strict=True))
     middle = array.shape[2] // 2  # sagittal: array axes (left-right, head-foot, front-back)
     sagittal = Image(array=np.ascontiguousarray(np.transpose(values, (2, 0, 1))[middle - 2:middle + 3]),
-                     spacing_mm=tuple(volume.spacing_mm[i] for i in (2, 0, 1)),
+                     spacing_mm=tuple(volume.require_spacing()[i] for i in (2, 0, 1)),
                      origin_mm=tuple(volume.index_to_point((0, 0, middle - 2))),
                      direction=volume.direction[:, [2, 0, 1]], metadata={"modality": "MR"})
     with atomic_directory(out) as folder:

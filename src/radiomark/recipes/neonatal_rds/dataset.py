@@ -12,6 +12,7 @@ written here stay outside the repository.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -30,7 +31,8 @@ LABELS = {1: "right_lung", 2: "left_lung"}
 LICENCE = "JSRT: research/education use, redistribution restricted; SCR masks: research use"
 
 
-def import_jsrt(source: str | Path, out: str | Path, progress: Callable[[int, int], None] | None = None,
+def import_jsrt(source: str | os.PathLike[str], out: str | os.PathLike[str], progress: Callable[[int, int],
+                None] | None = None,
                 limit: int | None = None) -> list[Path]:
     """Write one case folder per JSRT image under ``out`` (``image.nii.gz``, ``labels.nii.gz``,
     ``case.json``); existing complete cases are kept. ``limit`` takes the first N images by name."""

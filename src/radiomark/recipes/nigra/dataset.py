@@ -16,6 +16,7 @@ Licence: CC BY-NC 4.0 (non-commercial). Cases written here stay outside the repo
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -51,7 +52,8 @@ def split_sides(mask: LabelMap) -> LabelMap:
     return LabelMap.like(mask, labels, LABELS)
 
 
-def import_kcl(source: str | Path, out: str | Path, progress: Callable[[int, int], None] | None = None) -> list[Path]:
+def import_kcl(source: str | os.PathLike[str], out: str | os.PathLike[str], progress: Callable[[int, int],
+               None] | None = None) -> list[Path]:
     """Write one case folder per subject under ``out`` (``echo1.nii.gz``, ``labels.nii.gz``,
     ``case.json``); existing complete cases are kept."""
     source, out = Path(source), Path(out)
