@@ -77,16 +77,15 @@ app.add_typer(recipes_app, name="recipes")
 @handles_errors
 def recipes_list() -> None:
     """One row per registered recipe: name, kind, title, package."""
-    import yaml
-
+    from radiomark.recipes import document_kind, recipe_document
     from radiomark.recipes.registry import entries
 
     table = Table(title="recipes")
     for column in ("name", "kind", "title", "package"):
         table.add_column(column)
     for entry in entries().values():
-        document = yaml.safe_load(entry.yaml_text())
-        table.add_row(escape(entry.name), escape(str(document.get("kind", "segment_measure"))),
+        document, where = recipe_document(entry.name)
+        table.add_row(escape(entry.name), escape(str(document_kind(document, where))),
                       escape(str(document.get("title", ""))), escape(entry.package))
     console.print(table)
 

@@ -26,6 +26,7 @@ def sr_codes(measurements: Mapping[str, Measurement], declared: Mapping[str, str
     and 5 hex digits of the name's SHA-1 (deterministic). Two measurements that would share a
     code are an error."""
     import hashlib
+    from collections import Counter
 
     codes = {}
     for name in measurements:
@@ -34,7 +35,7 @@ def sr_codes(measurements: Mapping[str, Measurement], declared: Mapping[str, str
         if len(code) > CODE_VALUE_LENGTH:
             raise InputError(None, f"SR code {code!r} of {name} is longer than {CODE_VALUE_LENGTH} characters")
         codes[name] = code
-    shared = sorted({code for code in codes.values() if list(codes.values()).count(code) > 1})
+    shared = sorted(code for code, count in Counter(codes.values()).items() if count > 1)
     if shared:
         raise InputError(None, f"DICOM SR code values repeat within one report: {', '.join(shared)}")
     return codes

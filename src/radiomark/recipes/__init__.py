@@ -27,7 +27,7 @@ class Stage(StrEnum):
     JOINT = "joint"
 
 
-def _document(name_or_path: str | os.PathLike[str]) -> tuple[dict[str, Any], str]:
+def recipe_document(name_or_path: str | os.PathLike[str]) -> tuple[dict[str, Any], str]:
     """The parsed YAML of a registered recipe (by name) or of a recipe file, and where it came from."""
     import yaml
 
@@ -49,7 +49,11 @@ def _document(name_or_path: str | os.PathLike[str]) -> tuple[dict[str, Any], str
 
 def recipe_kind(name_or_path: str | os.PathLike[str]) -> PipelineKind:
     """The pipeline kind of a registered recipe or a recipe file (``kind:``, default segment_measure)."""
-    document, where = _document(name_or_path)
+    return document_kind(*recipe_document(name_or_path))
+
+
+def document_kind(document: dict[str, Any], where: str) -> PipelineKind:
+    """The pipeline kind a parsed recipe declares (``kind:``, default segment_measure)."""
     try:
         return PipelineKind(document.get("kind", PipelineKind.SEGMENT_MEASURE))
     except ValueError:
@@ -102,8 +106,8 @@ def read_recipe(name_or_path: str | os.PathLike[str]) -> Recipe:
 
     from radiomark.recipes.schema import Recipe
 
-    document, where = _document(name_or_path)
-    if document.get("kind") == PipelineKind.FUSION_CLASSIFY:
+    document, where = recipe_document(name_or_path)
+    if document_kind(document, where) is PipelineKind.FUSION_CLASSIFY:
         raise RecipeError(f"{where}: {document.get('name')} is an image + clinical-data classifier "
                           f"({PipelineKind.FUSION_CLASSIFY}), not a segmentation recipe: use `radiomark index`, then "
                           f"`train` / `evaluate` / `run {document.get('name')}`")
