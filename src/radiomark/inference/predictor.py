@@ -19,8 +19,8 @@ from radiomark.models.factory import build_network
 from radiomark.recipes import read_recipe
 from radiomark.recipes.schema import Recipe
 from radiomark.transforms import volume
-from radiomark.transforms.intensity import to_unit_interval
-from radiomark.transforms.spatial import canonical_flips, fitted_shape, flip, from_network_grid, to_network_grid
+from radiomark.transforms.network_input import network_slice
+from radiomark.transforms.spatial import flip, from_network_grid
 
 
 def bundled_model_dir(recipe_name: str) -> Path:
@@ -29,16 +29,6 @@ def bundled_model_dir(recipe_name: str) -> Path:
     if not (folder / "recipe.yaml").is_file():
         raise InputError(folder, f"no bundled model for {recipe_name}; train one and pass --model RUNDIR")
     return folder
-
-
-def network_grid_input(image: Image, recipe: Recipe) -> tuple[torch.Tensor, tuple[bool, bool], tuple[int, int]]:
-    """A 2D image as the segmenter sees it: ``[1, 1, rows, columns]`` on the network grid, with the
-    flips and fitted shape that bring results back (see :mod:`radiomark.transforms.spatial`)."""
-    size = recipe.preprocessing.network_size()
-    flips, fitted = canonical_flips(image), fitted_shape(image, size)
-    unit = torch.from_numpy(np.ascontiguousarray(flip(to_unit_interval(image.array, recipe.preprocessing), flips)))
-    # Padding is 0 on the [0, 1] scale (air on a CT window), as in training.
-    return torch.as_tensor(to_network_grid(unit[None], fitted, size, mode="area", pad_value=0.0))[None], flips, fitted
 
 
 def whole_image_logits(network: Callable[[torch.Tensor], torch.Tensor], recipe: Recipe,
@@ -185,7 +175,8 @@ class Segmenter:
         image = channels[0]
         if image.ndim != 2:
             raise GeometryError(image.metadata.get("source"), f"this model segments 2D slices, got {image.shape}")
-        network_input, flips, fitted = network_grid_input(image, self.recipe)
+        network_input, flips, fitted = network_slice(image, self.recipe.preprocessing)
+        network_input = network_input[None]
         probabilities, rotated = self._rotation_rule(network_input, self._network_probabilities(network_input))
         probabilities = self._median_filter(probabilities)
         shape = (image.shape[0], image.shape[1])

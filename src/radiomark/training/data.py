@@ -29,11 +29,8 @@ from radiomark.io.nifti import read_nifti
 from radiomark.io.study import LABELS_FILE, StudyImages, read_study
 from radiomark.recipes.schema import Recipe
 from radiomark.transforms import volume
-from radiomark.transforms.intensity import to_unit_interval
-from radiomark.transforms.spatial import canonical_flips, fitted_shape, flip, to_network_grid
+from radiomark.transforms.network_input import network_slice, network_slice_target
 
-#: Value padding takes outside a CT slice (HU of air).
-AIR_HU = -1024.0
 #: What ``case.json`` (or a phantom's ``truth.json``) may say about the patient.
 CLINICAL_KEYS = ("patient_id", "sex", "height_m", "weight_kg")
 
@@ -131,15 +128,7 @@ def to_network_slice(case: Case, recipe: Recipe) -> dict[str, torch.Tensor]:
     A windowed recipe's image stays in HU (padded with air) so training can draw random windows;
     a percentile recipe's image is scaled to [0, 1] here (padded with 0).
     """
-    size = recipe.preprocessing.network_size()
-    flips, fitted = canonical_flips(case.image), fitted_shape(case.image, size)
-    values = np.asarray(case.image.array, dtype=np.float32)
-    pad_value = AIR_HU
-    if recipe.preprocessing.window is None:
-        values, pad_value = to_unit_interval(values, recipe.preprocessing), 0.0
-    image = torch.as_tensor(np.ascontiguousarray(flip(values, flips)))[None]
-    labels = torch.as_tensor(np.ascontiguousarray(flip(np.asarray(case.labels.array, dtype=np.float32), flips)))[None]
-    image = to_network_grid(image, fitted, size, mode="area", pad_value=pad_value)
-    labels = to_network_grid(labels, fitted, size, mode="nearest", pad_value=0)
-    target = torch.cat([(labels == value).float() for value in sorted(recipe.labels)])
-    return {"image": torch.as_tensor(image), "label": torch.as_tensor(target)}
+    spec = recipe.preprocessing
+    image = network_slice(case.image, spec, keep_hu=spec.window is not None)[0]
+    target = network_slice_target(case.labels, spec, sorted(recipe.labels))
+    return {"image": image, "label": target}
