@@ -20,8 +20,9 @@ from radiomark.metrics import agreement, classification_scores, overlap_scores
 from radiomark.pipeline import measure, postprocess
 from radiomark.quality import quality_flags
 from radiomark.report.figures import pyplot, save_png
-from radiomark.training.classifier import TrainingProgress, predict_logits, prepare_inputs
+from radiomark.training.classifier import predict_logits, prepare_inputs
 from radiomark.training.data import load_cases
+from radiomark.training.loop import TrainingProgress
 
 
 def _trained_patients(run_dir: Path) -> set[str]:

@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import json
 import os
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +30,8 @@ from radiomark.herniation.recipe import HerniationRecipe
 from radiomark.herniation.samples import Sample
 from radiomark.metrics import classification_scores
 from radiomark.training.checkpoint import resume_state, save_checkpoint, save_state
+from radiomark.training.loop import VALIDATION_LOSS, TrainingProgress, run_epochs
 from radiomark.training.splits import stratified_patient_split
-
-Progress = Callable[[str, int, int], None]
 
 
 def split_patients(samples: Sequence[Sample], recipe: HerniationRecipe) -> dict[str, list[str]]:
@@ -82,7 +80,7 @@ def predict(network: FusionNet, images: torch.Tensor, tabular: torch.Tensor, bat
 
 def _train_mode(recipe: HerniationRecipe, mode: Mode, images: torch.Tensor, tabular: torch.Tensor,
                 labels: np.ndarray, train: np.ndarray, validation: np.ndarray, folder: Path, epochs: int,
-                progress: Progress | None) -> dict[str, Any]:
+                progress: TrainingProgress | None) -> dict[str, Any]:
     from monai.utils import set_determinism
 
     spec = recipe.training
@@ -93,14 +91,12 @@ def _train_mode(recipe: HerniationRecipe, mode: Mode, images: torch.Tensor, tabu
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
     positives = max(1, int(labels[train].sum()))
     loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor((len(train) - positives) / positives))
-    history = resume_state(folder, network, optimizer, scheduler)
-    best = min((record["validation_loss"] for record in history), default=float("inf"))
     targets = torch.as_tensor(labels, dtype=torch.float32)
     augment = _augment(recipe)
     augment.set_random_state(spec.seed)
     generator = torch.Generator().manual_seed(spec.seed)
-    for epoch in range(len(history) + 1, epochs + 1):
-        start = time.perf_counter()
+
+    def step(epoch: int) -> dict[str, Any]:
         network.train()
         order = torch.as_tensor(train)[torch.randperm(len(train), generator=generator)]
         losses = []
@@ -115,19 +111,17 @@ def _train_mode(recipe: HerniationRecipe, mode: Mode, images: torch.Tensor, tabu
             losses.append(loss.item())
         scheduler.step()
         logits = _logits(network, images[validation], tabular[validation], spec.batch_size)
-        validation_loss = float(loss_fn(logits, targets[validation]))
-        scores = classification_scores(labels[validation], torch.sigmoid(logits).numpy(), recipe.threshold)
-        history.append({"epoch": epoch, "train_loss": float(np.mean(losses)), "validation_loss": validation_loss,
-                        "validation": scores, "seconds": time.perf_counter() - start})
-        if validation_loss < best:
-            best = validation_loss
-            save_checkpoint(network.state_dict(), folder / "best.pt")
-        save_state(folder, network, optimizer, scheduler, history)
-        (folder / "history.json").write_text(json.dumps(history, indent=1))
-        if progress is not None:
-            progress(f"{mode} epoch {epoch}: loss {history[-1]['train_loss']:.3f}, val AUC {scores['roc_auc']:.3f}",
-                     epoch, epochs)
-    chosen = min(history, key=lambda record: record["validation_loss"])
+        return {"train_loss": float(np.mean(losses)), "validation_loss": float(loss_fn(logits, targets[validation])),
+                "validation": classification_scores(labels[validation], torch.sigmoid(logits).numpy(),
+                                                     recipe.threshold)}
+
+    history = run_epochs(folder / "history.json", epochs, resume_state(folder, network, optimizer, scheduler), step,
+                         VALIDATION_LOSS, lambda: save_checkpoint(network.state_dict(), folder / "best.pt"),
+                         lambda r: f"{mode} epoch {r['epoch']}: loss {r['train_loss']:.3f}, "
+                                   f"val AUC {r['validation']['roc_auc']:.3f}",
+                         save_state=lambda records: save_state(folder, network, optimizer, scheduler, records),
+                         progress=progress)
+    chosen = VALIDATION_LOSS.best(history)
     return {"best_epoch": chosen["epoch"], "validation_loss": chosen["validation_loss"],
             "validation": chosen["validation"],
             "training_seconds": sum(record["seconds"] for record in history)}
@@ -153,7 +147,7 @@ def _plot_curves(histories: dict[str, list[dict[str, Any]]], path: Path) -> None
 def train_herniation(recipe: HerniationRecipe, samples: Sequence[Sample], images: np.ndarray,
                      out_dir: str | os.PathLike[str],
                      *, epochs: int | None = None, modes: Sequence[Mode] = MODES,
-                     progress: Progress | None = None) -> dict[str, Any]:
+                     progress: TrainingProgress | None = None) -> dict[str, Any]:
     """Train ``modes`` on ``samples`` (with their ``images``) into ``out_dir``; returns metrics.json."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,8 @@
 """Training of the recipe's image-level classifier (``train --stage classify``).
 
 Writes ``<run>/classifier/``: ``recipe.yaml`` (the recipe as trained: classes, input, size),
-``best.pt`` (weights of the epoch with the best validation ROC-AUC), ``last.pt`` (everything needed
+``best.pt`` (weights of the epoch with the lowest validation loss; choosing by ROC-AUC kept
+epochs whose probabilities were badly calibrated at the threshold), ``last.pt`` (everything needed
 to resume), ``history.json``, ``metrics.json`` (validation accuracy, F1, ROC-AUC, the patients on
 each side) and TensorBoard logs. The split is grouped by patient and stratified by class;
 validation figures are on held-out patients only.
@@ -12,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,19 +28,7 @@ from radiomark.metrics import classification_scores
 from radiomark.models.factory import build_classifier
 from radiomark.recipes.schema import Recipe
 from radiomark.training.checkpoint import resume_state, save_checkpoint, save_state
-
-#: progress(description, completed, total)
-TrainingProgress = Callable[[str, int, int], None]
-
-
-@dataclass(frozen=True)
-class ClassifierEpoch:
-    """Training loss and held-out validation scores of one epoch."""
-
-    epoch: int
-    train_loss: float
-    validation_loss: float
-    scores: dict[str, float]
+from radiomark.training.loop import VALIDATION_LOSS, TrainingProgress, run_epochs
 
 
 def prepare_inputs(recipe: Recipe, samples: Sequence[LabelledImage], segmenter: Segmenter | None,
@@ -96,46 +84,50 @@ def train_classifier(recipe: Recipe, samples: Sequence[LabelledImage], inputs: t
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
     positives = max(1, int(labels[train_index].sum()))
     loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor((len(train_index) - positives) / positives))
-    history = [ClassifierEpoch(**record) for record in resume_state(folder, network, optimizer, scheduler)]
-    best = max((record.scores["roc_auc"] for record in history), default=-1.0)
     targets = torch.as_tensor(labels, dtype=torch.float32)
     augment = _augment(recipe)
     augment.set_random_state(spec.seed)
     generator = torch.Generator().manual_seed(spec.seed)
+
+    def step(epoch: int) -> dict[str, Any]:
+        network.train()
+        order = torch.as_tensor(train_index)[torch.randperm(len(train_index), generator=generator)]
+        losses = []
+        for start in range(0, len(order), spec.batch_size):
+            batch = order[start:start + spec.batch_size]
+            if len(batch) < 2:  # batch normalisation cannot train on a single image
+                continue
+            images = torch.stack([torch.as_tensor(augment(inputs[i])) for i in batch.tolist()])
+            optimizer.zero_grad()
+            loss = loss_fn(network(images)[:, 0], targets[batch])
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        scheduler.step()
+        logits = predict_logits(network, inputs[validation_index], spec.batch_size)
+        validation_loss = float(loss_fn(logits, targets[validation_index]))
+        return {"train_loss": float(np.mean(losses)), "validation_loss": validation_loss,
+                "scores": classification_scores(labels[validation_index], torch.sigmoid(logits).numpy(),
+                                                spec.threshold)}
+
     with SummaryWriter(str(folder / "tensorboard")) as writer:
-        for epoch in range(len(history) + 1, epochs + 1):
-            network.train()
-            order = torch.as_tensor(train_index)[torch.randperm(len(train_index), generator=generator)]
-            losses = []
-            for start in range(0, len(order), spec.batch_size):
-                batch = order[start:start + spec.batch_size]
-                if len(batch) < 2:  # batch normalisation cannot train on a single image
-                    continue
-                images = torch.stack([torch.as_tensor(augment(inputs[i])) for i in batch.tolist()])
-                optimizer.zero_grad()
-                loss = loss_fn(network(images)[:, 0], targets[batch])
-                loss.backward()
-                optimizer.step()
-                losses.append(loss.item())
-            scheduler.step()
-            logits = predict_logits(network, inputs[validation_index], spec.batch_size)
-            validation_loss = float(loss_fn(logits, targets[validation_index]))
-            scores = classification_scores(labels[validation_index], torch.sigmoid(logits).numpy(), spec.threshold)
-            record = ClassifierEpoch(epoch, float(np.mean(losses)), validation_loss, scores)
-            history.append(record)
-            writer.add_scalars("loss", {"train": record.train_loss, "validation": validation_loss}, epoch)
-            writer.add_scalars("validation", scores, epoch)
-            if scores["roc_auc"] > best:
-                best = scores["roc_auc"]
-                save_checkpoint(network.state_dict(), folder / "best.pt")
-            save_state(folder, network, optimizer, scheduler, [asdict(r) for r in history])
-            (folder / "history.json").write_text(json.dumps([asdict(r) for r in history], indent=1))
-            if progress is not None:
-                progress(f"classifier epoch {epoch}: loss {record.train_loss:.3f}, val AUC {scores['roc_auc']:.3f}",
-                         epoch, epochs)
-    chosen = max(history, key=lambda r: r.scores["roc_auc"])
-    summary = {"recipe": recipe.name, "classes": list(spec.classes), "epochs": epochs, "best_epoch": chosen.epoch,
-               "validation": chosen.scores, "samples": len(samples), "patients": len(set(patients)),
+
+        def log(record: dict[str, Any]) -> None:
+            writer.add_scalars("loss", {"train": record["train_loss"], "validation": record["validation_loss"]},
+                               record["epoch"])
+            writer.add_scalars("validation", record["scores"], record["epoch"])
+
+        history = run_epochs(
+            folder / "history.json", epochs, resume_state(folder, network, optimizer, scheduler), step, VALIDATION_LOSS,
+            lambda: save_checkpoint(network.state_dict(), folder / "best.pt"),
+            lambda r: f"classifier epoch {r['epoch']}: loss {r['train_loss']:.3f}, val loss "
+                      f"{r['validation_loss']:.3f}, val AUC {r['scores']['roc_auc']:.3f}",
+            save_state=lambda records: save_state(folder, network, optimizer, scheduler, records), after_epoch=log,
+            progress=progress)
+    chosen = VALIDATION_LOSS.best(history)
+    summary = {"recipe": recipe.name, "classes": list(spec.classes), "epochs": epochs, "best_epoch": chosen["epoch"],
+               "selected_by": VALIDATION_LOSS.name, "validation": chosen["scores"], "samples": len(samples),
+               "patients": len(set(patients)),
                "train_patients": sorted({patients[i] for i in train_index}),
                "validation_patients": sorted({patients[i] for i in validation_index}),
                "note": "validation figures are on held-out patients; the best epoch was chosen on them"}

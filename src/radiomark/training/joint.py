@@ -8,7 +8,8 @@ the classification loss reaches the segmenter's weights through the mask. A seco
 lungs lungs: binary cross-entropy between the tuned segmenter's probabilities and those of the
 segmenter before tuning, weighted by ``lung_weight`` (0 lets the mask drift wherever it helps
 the classifier). Both networks start from the run folder's weights (a single-fold segmenter); the
-epoch with the best validation ROC-AUC replaces ``fold_0/best.pt`` and ``classifier/best.pt``, the
+epoch with the lowest validation (classification) loss replaces ``fold_0/best.pt`` and
+``classifier/best.pt``, the
 originals are kept as ``best.before_joint.pt``, ``joint.json`` records the history, and an ONNX
 export of the folder (now stale) is removed.
 
@@ -34,12 +35,13 @@ from radiomark.classification import CLASSIFIER_DIR, LabelledImage, split_sample
 from radiomark.errors import InputError
 from radiomark.inference.classifier import ImageClassifier
 from radiomark.inference.onnx import RECORD
-from radiomark.inference.predictor import Segmenter, network_grid_input
+from radiomark.inference.predictor import Segmenter
 from radiomark.io import read_image
 from radiomark.metrics import classification_scores
 from radiomark.recipes.schema import Classifier
 from radiomark.training.checkpoint import save_checkpoint
-from radiomark.training.classifier import TrainingProgress
+from radiomark.training.loop import VALIDATION_LOSS, TrainingProgress, run_epochs
+from radiomark.transforms.network_input import network_slice
 
 
 def masked_views(images: torch.Tensor, lungs: torch.Tensor, spec: Classifier) -> torch.Tensor:
@@ -77,7 +79,7 @@ def train_joint(samples: Sequence[LabelledImage], run_dir: str | os.PathLike[str
     grids = []
     for index, sample in enumerate(samples):
         image = read_image(sample.path, select=segmenter.recipe.series_selector)
-        grids.append(network_grid_input(image, segmenter.recipe)[0][0].half())
+        grids.append(network_slice(image, segmenter.recipe.preprocessing)[0].half())
         if progress is not None:
             progress("preparing joint inputs", index + 1, len(samples))
     inputs, targets = torch.stack(grids), torch.as_tensor(labels, dtype=torch.float32)
@@ -95,22 +97,17 @@ def train_joint(samples: Sequence[LabelledImage], run_dir: str | os.PathLike[str
         lungs = probabilities.amax(1, keepdim=True)
         return class_net(masked_views(batch, lungs, spec))[:, 0], probabilities
 
-    def validate() -> dict[str, float]:
+    def validate() -> dict[str, Any]:
         lung_net.eval()
         class_net.eval()
         with torch.no_grad():
             logits = torch.cat([forward(inputs[validation_index[i:i + spec.batch_size]].float())[0]
                                 for i in range(0, len(validation_index), spec.batch_size)])
-        return classification_scores(labels[validation_index], torch.sigmoid(logits).numpy(), spec.threshold)
+        return {"validation_loss": float(loss_fn(logits, targets[validation_index])),
+                "validation": classification_scores(labels[validation_index], torch.sigmoid(logits).numpy(),
+                                                    spec.threshold)}
 
-    history: list[dict[str, Any]] = [{"epoch": 0, "train_loss": None, "validation": validate()}]
-    best = history[0]["validation"]["roc_auc"]
-    generator = torch.Generator().manual_seed(spec.seed)
-    for original in (folder / "fold_0" / "best.pt", folder / CLASSIFIER_DIR / "best.pt"):
-        backup = original.with_name("best.before_joint.pt")
-        if not backup.exists():
-            shutil.copy2(original, backup)
-    for epoch in range(1, epochs + 1):
+    def step(epoch: int) -> dict[str, Any]:
         lung_net.train()
         class_net.train()
         losses = []
@@ -130,20 +127,27 @@ def train_joint(samples: Sequence[LabelledImage], run_dir: str | os.PathLike[str
             loss.backward()
             optimizer.step()
             losses.append(loss.item())
-        scores = validate()
-        history.append({"epoch": epoch, "train_loss": float(np.mean(losses)), "validation": scores})
-        if scores["roc_auc"] > best:
-            best = scores["roc_auc"]
-            save_checkpoint(lung_net.state_dict(), folder / "fold_0" / "best.pt")
-            save_checkpoint(class_net.state_dict(), folder / CLASSIFIER_DIR / "best.pt")
-        if progress is not None:
-            progress(f"joint epoch {epoch}: loss {history[-1]['train_loss']:.3f}, val AUC {scores['roc_auc']:.3f}",
-                     epoch, epochs)
-    chosen = max(history, key=lambda record: record["validation"]["roc_auc"])
+        return {"train_loss": float(np.mean(losses)), **validate()}
+
+    def save_best() -> None:
+        save_checkpoint(lung_net.state_dict(), folder / "fold_0" / "best.pt")
+        save_checkpoint(class_net.state_dict(), folder / CLASSIFIER_DIR / "best.pt")
+
+    generator = torch.Generator().manual_seed(spec.seed)
+    for original in (folder / "fold_0" / "best.pt", folder / CLASSIFIER_DIR / "best.pt"):
+        backup = original.with_name("best.before_joint.pt")
+        if not backup.exists():
+            shutil.copy2(original, backup)
+    history = run_epochs(None, epochs, [{"epoch": 0, "train_loss": None, **validate()}], step, VALIDATION_LOSS,
+                         save_best, lambda r: f"joint epoch {r['epoch']}: loss {r['train_loss']:.3f}, val loss "
+                                              f"{r['validation_loss']:.3f}, val AUC {r['validation']['roc_auc']:.3f}",
+                         progress=progress)
+    chosen = VALIDATION_LOSS.best(history)
     summary = {"epochs": epochs, "lung_weight": lung_weight, "best_epoch": chosen["epoch"],
                "validation": chosen["validation"], "before": history[0]["validation"], "history": history,
                "validation_patients": sorted({patients[i] for i in validation_index}),
-               "note": "best epoch 0 means tuning did not improve the validation ROC-AUC: weights unchanged"}
+               "selected_by": VALIDATION_LOSS.name,
+               "note": "best epoch 0 means tuning did not lower the validation loss: weights unchanged"}
     (folder / "joint.json").write_text(json.dumps(summary, indent=2))
     if chosen["epoch"] > 0:  # the exported networks no longer match the weights
         (folder / RECORD).unlink(missing_ok=True)

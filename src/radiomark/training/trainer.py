@@ -15,9 +15,8 @@ from __future__ import annotations
 import json
 import math
 import os
-import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +30,9 @@ from radiomark.models.factory import build_network
 from radiomark.recipes.schema import Recipe
 from radiomark.training.checkpoint import resume_state, save_checkpoint, save_state
 from radiomark.training.data import Case, to_network_input
+from radiomark.training.loop import Selection, TrainingProgress, run_epochs
 from radiomark.training.losses import DiceBCELoss
 from radiomark.training.splits import patient_splits
-
-#: progress(description, completed, total)
-TrainingProgress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
@@ -55,6 +52,12 @@ class EpochRecord:
     def mean_dice(self) -> float:
         """Mean validation Dice over the structures; -1 for an epoch that was not validated."""
         return float(np.mean(list(self.dice.values()))) if self.dice else -1.0
+
+
+#: The segmenter keeps the epoch with the best mean validation Dice over the structures.
+MEAN_DICE = Selection("mean_validation_dice",
+                      lambda record: EpochRecord(**record).mean_dice if record["dice"] else None,
+                      higher_is_better=True)
 
 
 def _fixed_intensity(recipe: Recipe) -> Any:
@@ -173,40 +176,44 @@ def train_fold(recipe: Recipe, train_samples: list[dict[str, torch.Tensor]],
                                   weight_decay=recipe.training.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
     loss_fn = DiceBCELoss(recipe.loss, recipe.preprocessing.spatial_dims)
-    history = [EpochRecord(**record) for record in resume_state(fold_dir, model, optimizer, scheduler)]
-    best = max((r.mean_dice for r in history), default=-1.0)
     validation = _loader(validation_samples, recipe, train=False, seed=seed)
+
+    def step(epoch: int) -> dict[str, Any]:
+        model.train()
+        losses = []
+        for batch in _loader(train_samples, recipe, train=True, seed=seed + epoch):
+            optimizer.zero_grad()
+            loss = loss_fn(model(batch["image"]), batch["label"])
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        scheduler.step()
+        if epoch % recipe.training.validation_interval == 0 or epoch == epochs:
+            validation_loss, dice, iou = _validate(model, validation, loss_fn, recipe, names)
+            return {"train_loss": float(np.mean(losses)), "validation_loss": validation_loss, "dice": dice, "iou": iou}
+        return {"train_loss": float(np.mean(losses)), "validation_loss": None, "dice": {}, "iou": {}}
+
+    def describe(record: dict[str, Any]) -> str:
+        validated = f", val Dice {EpochRecord(**record).mean_dice:.3f}" if record["dice"] else ""
+        return f"{fold_dir.name} epoch {record['epoch']}: loss {record['train_loss']:.3f}{validated}"
+
     with SummaryWriter(str(fold_dir / "tensorboard")) as writer:
-        for epoch in range(len(history) + 1, epochs + 1):
-            started = time.perf_counter()
-            model.train()
-            losses = []
-            for batch in _loader(train_samples, recipe, train=True, seed=seed + epoch):
-                optimizer.zero_grad()
-                loss = loss_fn(model(batch["image"]), batch["label"])
-                loss.backward()
-                optimizer.step()
-                losses.append(loss.item())
-            scheduler.step()
-            record = EpochRecord(epoch, float(np.mean(losses)), None, {}, {})
-            if epoch % recipe.training.validation_interval == 0 or epoch == epochs:
-                record = EpochRecord(epoch, record.train_loss, *_validate(model, validation, loss_fn, recipe, names))
-            record = replace(record, seconds=time.perf_counter() - started)
-            if record.dice:
-                writer.add_scalars("loss", {"train": record.train_loss, "validation": record.validation_loss}, epoch)
+
+        def log(record: dict[str, Any]) -> None:
+            if record["dice"]:
+                epoch = record["epoch"]
+                writer.add_scalars("loss", {"train": record["train_loss"],
+                                            "validation": record["validation_loss"]}, epoch)
                 for name in names:
-                    writer.add_scalars(f"validation/{name}", {"dice": record.dice[name], "iou": record.iou[name]},
-                                       epoch)
-            history.append(record)
-            if record.mean_dice > best:
-                best = record.mean_dice
-                save_checkpoint(model.state_dict(), fold_dir / "best.pt")
-            save_state(fold_dir, model, optimizer, scheduler, [asdict(r) for r in history])
-            (fold_dir / "history.json").write_text(json.dumps([asdict(r) for r in history], indent=1))
-            if progress is not None:
-                validated = f", val Dice {record.mean_dice:.3f}" if record.dice else ""
-                progress(f"{fold_dir.name} epoch {epoch}: loss {record.train_loss:.3f}{validated}", epoch, epochs)
-    return history
+                    writer.add_scalars(f"validation/{name}", {"dice": record["dice"][name],
+                                                              "iou": record["iou"][name]}, epoch)
+
+        history = run_epochs(fold_dir / "history.json", epochs, resume_state(fold_dir, model, optimizer, scheduler),
+                             step, MEAN_DICE, lambda: save_checkpoint(model.state_dict(), fold_dir / "best.pt"),
+                             describe,
+                             save_state=lambda records: save_state(fold_dir, model, optimizer, scheduler, records),
+                             after_epoch=log, progress=progress)
+    return [EpochRecord(**record) for record in history]
 
 
 def _plot_curves(histories: Sequence[list[EpochRecord]], path: Path) -> None:
@@ -253,7 +260,7 @@ def train(recipe: Recipe, cases: Sequence[Case], out_dir: str | os.PathLike[str]
         history = train_fold(recipe, [samples[i] for i in train_index], [samples[i] for i in validation_index],
                              out / f"fold_{fold}", epochs, progress)
         histories.append(history)
-        best = max(history, key=lambda r: r.mean_dice)
+        best = EpochRecord(**MEAN_DICE.best([asdict(r) for r in history]))
         foreground = float(np.mean([float(samples[i]["label"].sum()) / samples[i]["label"][0].numel()
                                     for i in train_index]))
         summary_folds.append({"fold": fold, "best_epoch": best.epoch, "validation_dice": best.dice,
