@@ -111,9 +111,9 @@ def outcome_agreement(evaluation: Path, table: str, cutoff: float) -> dict[str, 
 
 def timing(model: Path, work: Path, repeats: int = 3) -> dict[str, Any]:
     """Median seconds: DICOM study → every output; the segmenter alone on that study."""
-    from radiomark.recipes.brain_gwr.dataset import build_atlas, cohort_case
     from radiomark.io.study import read_study
     from radiomark.phantoms import write_case
+    from radiomark.recipes.brain_gwr.dataset import build_atlas, cohort_case
 
     study = work / "timing" / "ctgwr-1000"
     if not study.is_dir():

@@ -42,11 +42,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 from environment import environment  # noqa: E402
 
 from radiomark import api  # noqa: E402
-from radiomark.recipes.neonatal_rds.dataset import import_jsrt  # noqa: E402
 from radiomark.image import LabelMap  # noqa: E402
 from radiomark.inference.predictor import Segmenter, bundled_model_dir  # noqa: E402
 from radiomark.io.nifti import read_nifti, write_nifti  # noqa: E402
 from radiomark.recipes import load_recipe  # noqa: E402
+from radiomark.recipes.neonatal_rds.dataset import import_jsrt  # noqa: E402
 from radiomark.training.splits import patient_splits  # noqa: E402
 
 #: Patient ids in Kermany file names: ``person123_bacteria_4.jpeg``, ``IM-0115-0001.jpeg``,

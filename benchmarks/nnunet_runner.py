@@ -33,8 +33,7 @@ def main(arguments_file: str) -> None:
         os.environ[f"nnUNet_{name}"] = arguments[name]
     os.environ.setdefault("nnUNet_n_proc_DA", "1")  # one augmentation worker: 2 cores only
     import torch
-    from nnunetv2.experiment_planning.plan_and_preprocess_api import (extract_fingerprints, plan_experiments,
-                                                                       preprocess)
+    from nnunetv2.experiment_planning.plan_and_preprocess_api import extract_fingerprints, plan_experiments, preprocess
     from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor
     from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
     from nnunetv2.utilities.dataset_name_id_conversion import maybe_convert_to_dataset_name

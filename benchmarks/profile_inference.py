@@ -32,17 +32,20 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from environment import environment  # noqa: E402
 
-from radiomark.api import write_cohort  # noqa: E402
+from radiomark.case import CaseResult, Clinical  # noqa: E402
 from radiomark.inference.classifier import ImageClassifier  # noqa: E402
 from radiomark.inference.predictor import Segmenter, bundled_model_dir  # noqa: E402
 from radiomark.io import read_image  # noqa: E402
 from radiomark.io.study import StudyImages, read_study  # noqa: E402
-from radiomark.pipeline import CaseResult, Clinical, OutputOptions, measure, postprocess  # noqa: E402
-from radiomark.pipeline import write_case_outputs  # noqa: E402
+from radiomark.outputs.case_folder import OutputOptions, write_case_outputs  # noqa: E402
+from radiomark.outputs.cohort import write_cohort  # noqa: E402
+from radiomark.pipeline.steps import measure, postprocess  # noqa: E402
+from radiomark.recipes import load_recipe  # noqa: E402
 from radiomark.transforms import volume  # noqa: E402
-from radiomark.transforms.intensity import to_unit_interval  # noqa: E402
-from radiomark.transforms.spatial import canonical_flips, fitted_shape, flip, from_network_grid  # noqa: E402
-from radiomark.transforms.spatial import to_network_grid  # noqa: E402
+from radiomark.transforms.network_input import network_slice  # noqa: E402
+from radiomark.transforms.spatial import (  # noqa: E402
+    from_network_grid,  # noqa: E402
+)
 
 INPUTS = {"sarcopenia": "explicit_VR-UN.dcm", "neonatal-rds": "RG1_UNCR.dcm"}
 DATA = ROOT.parent / "shared" / "data"
@@ -63,20 +66,14 @@ def profile(recipe_name: str, repeats: int) -> dict:
 
     path = get_testdata_file(INPUTS[recipe_name], download=False)
     model = bundled_model_dir(recipe_name)
-    segmenter = Segmenter.load(model)
+    segmenter = Segmenter.load(model, recipe=load_recipe(recipe_name))
     recipe = segmenter.recipe
     stages: dict[str, float] = {}
     stages["read DICOM"], image = _timed(lambda: read_image(path, select=recipe.series_selector), repeats)
-    size = recipe.preprocessing.spatial_size
-    flips, fitted = canonical_flips(image), fitted_shape(image, size)
-
-    def preprocess() -> torch.Tensor:
-        unit = torch.from_numpy(np.ascontiguousarray(flip(to_unit_interval(image.array, recipe.preprocessing),
-                                                          flips)))[None]
-        return torch.as_tensor(to_network_grid(unit, fitted, size, mode="area", pad_value=0.0))[None]
-
-    stages["preprocess"], network_input = _timed(preprocess, repeats)
-    stages["network"], probabilities = _timed(lambda: segmenter._network_probabilities(network_input), repeats)
+    stages["preprocess"], (network_input, _, fitted) = _timed(lambda: network_slice(image, recipe.preprocessing),
+                                                               repeats)
+    network_input = network_input[None]
+    stages["network"], probabilities = _timed(lambda: segmenter.network_probabilities(network_input), repeats)
 
     def back() -> np.ndarray:
         grid = np.asarray(from_network_grid(probabilities, fitted, image.shape), dtype=np.float32)
@@ -131,7 +128,7 @@ def profile_volume(recipe_name: str, repeats: int) -> dict | None:
     """The stages of a 3D recipe: read the study, resample onto the network grid, sliding windows,
     back onto the image grid, post-processing, measures, outputs."""
     model = bundled_model_dir(recipe_name)
-    segmenter = Segmenter.load(model)
+    segmenter = Segmenter.load(model, recipe=load_recipe(recipe_name))
     recipe = segmenter.recipe
     spec = recipe.preprocessing
     with tempfile.TemporaryDirectory() as folder:
@@ -146,7 +143,7 @@ def profile_volume(recipe_name: str, repeats: int) -> dict | None:
         stages["preprocess (resample)"], array = _timed(
             lambda: torch.from_numpy(volume.channels_on_grid(study.channels, spec, reference))[None], repeats)
         stages["network (sliding window)"], probabilities = _timed(
-            lambda: segmenter._network_probabilities(array), repeats)
+            lambda: segmenter.network_probabilities(array), repeats)
         stages["back to image grid"], _ = _timed(
             lambda: volume.from_network_grid(probabilities.numpy(), reference, image).argmax(axis=0), repeats)
         predicted = segmenter.segment(study.channels).labels

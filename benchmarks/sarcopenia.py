@@ -35,7 +35,6 @@ from radiomark.image import LabelMap  # noqa: E402
 from radiomark.inference.predictor import Segmenter, bundled_model_dir  # noqa: E402
 from radiomark.io.nifti import read_nifti, write_nifti  # noqa: E402
 
-
 #: TotalSegmentator "total" class of vertebra L2 (map_to_binary.py.txt in the data folder).
 TOTALSEG_L2 = 30
 

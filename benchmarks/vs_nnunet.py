@@ -45,7 +45,7 @@ from radiomark.image import LabelMap  # noqa: E402
 from radiomark.inference.predictor import Segmenter  # noqa: E402
 from radiomark.io.nifti import read_nifti, write_nifti  # noqa: E402
 from radiomark.metrics import overlap_scores  # noqa: E402
-from radiomark.pipeline import postprocess  # noqa: E402
+from radiomark.pipeline.steps import postprocess  # noqa: E402
 from radiomark.recipes import load_recipe  # noqa: E402
 from radiomark.training.data import find_case_folders, load_case_folder  # noqa: E402
 

@@ -22,7 +22,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("models", ("radiomark.models",)),
     ("inference", ("radiomark.inference", "radiomark.postprocess", "radiomark.registration")),
     ("measure", ("radiomark.biomarkers", "radiomark.quality", "radiomark.phantoms")),
-    ("outputs", ("radiomark.report",)),
+    ("outputs", ("radiomark.outputs",)),
     ("pipeline", ("radiomark.pipeline", "radiomark.label_transfer")),
     ("training", ("radiomark.training", "radiomark.evaluation", "radiomark.herniation")),
     ("recipe packages", ("radiomark.recipes.brain_gwr", "radiomark.recipes.disc_herniation",

@@ -12,7 +12,7 @@ from radiomark.inference.predictor import Segmenter, bundled_model_dir
 from radiomark.io import read_image
 from radiomark.metrics import overlap_scores
 from radiomark.phantoms import generate_case, write_case
-from radiomark.pipeline import postprocess
+from radiomark.pipeline.steps import postprocess
 from radiomark.recipes import load_recipe, read_recipe
 from radiomark.training.splits import patient_splits
 from tests.helpers import pydicom_file, shared_data

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from radiomark.case import Failure
-from radiomark.errors import InputError, RadiomarkError
+from radiomark.errors import InputError
 from radiomark.image import Image
 from radiomark.io import read_image, write_image
 from radiomark.io.dicom import ProgressCallback, scan_dicom
 from radiomark.io.nifti import is_nifti_path
 from radiomark.io.raster import is_raster_path
-from radiomark.io.study import ECHO_FILE, StudyImages
 from radiomark.phantoms import PhantomCase, PhantomFormat, write_case
 from radiomark.recipes import Stage
 from radiomark.recipes.registry import look_up
@@ -24,6 +22,7 @@ if TYPE_CHECKING:
     from radiomark.case import CaseResult
     from radiomark.inference.predictor import Segmenter
     from radiomark.io.series_index import SeriesVerdict
+    from radiomark.pipeline.batch import BatchResult
     from radiomark.recipes.schema import Recipe
 
 
@@ -117,100 +116,6 @@ def make_phantoms(recipe: str, outdir: str | os.PathLike[str], *, cases: int = 1
     return written
 
 
-@dataclass(frozen=True)
-class BatchResult:
-    """What ``run`` produced: one result per study that worked, one failure per study that did not."""
-
-    results: list[CaseResult]
-    failures: list[Failure]
-    cohort_csv: Path | None
-    resumed: list[str]
-
-
-def discover_studies(path: Path) -> list[Path]:
-    """One study, or the studies of a cohort folder.
-
-    ``path`` is one study when it is a file, when it holds NIfTI files named ``echo<N>`` (the
-    echoes of one acquisition), when it is a case folder (it holds ``labels.nii.gz``: the training
-    layout) or when the DICOM under it belongs to a single StudyInstanceUID; otherwise each entry
-    of the folder (a subfolder, a NIfTI or DICOM file) is a study of its own.
-    """
-    from radiomark.io.study import LABELS_FILE
-
-    if path.is_file():
-        return [path]
-    if not path.is_dir():
-        raise InputError(path, "no such file or folder")
-    if (path / LABELS_FILE).is_file() or any(entry.is_file() and is_nifti_path(entry) and ECHO_FILE.search(entry.name)
-                                             for entry in path.iterdir()):
-        return [path]
-    try:
-        studies = {series.study_uid for series in scan_dicom(path)}
-    except InputError:
-        studies = set()
-    if len(studies) == 1:
-        return [path]
-    entries = sorted(p for p in path.iterdir() if not p.name.startswith(".") and (p.is_dir() or p.is_file()))
-    if not entries:
-        raise InputError(path, "folder is empty")
-    return entries
-
-
-def _study_images(study: Path, recipe: Recipe, slice_index: int | None, pixel_spacing_mm: float | None
-                  ) -> StudyImages:
-    """The images of ``study`` as the recipe takes them: its channels (and QSM map) for a 3D
-    recipe; one 2D image for a 2D recipe, a volume's ``slice_index`` slice or a radiograph with
-    ``pixel_spacing_mm``."""
-    from radiomark.io.study import read_study
-
-    images = read_study(study, recipe)
-    if recipe.preprocessing.spatial_dims == 3:
-        return images
-    image = images.image
-    if pixel_spacing_mm is not None:
-        if image.spacing_mm is not None:
-            raise InputError(study, f"already has a pixel spacing ({', '.join(f'{s:g}' for s in image.spacing_mm)} "
-                                    "mm) from its header; --spacing is for images without one")
-        if image.ndim != 2:
-            raise InputError(study, "--spacing applies to 2D images (radiographs) only")
-        image = replace(image, spacing_mm=(pixel_spacing_mm, pixel_spacing_mm))
-    if image.ndim == 3:
-        if slice_index is None:
-            raise InputError(study, f"this is a volume of {image.shape[0]} slices and recipe {recipe.name} reads one "
-                                    f"image; give --slice K (0..{image.shape[0] - 1}, from inferior to superior)")
-        files = list(image.metadata.get("files") or [])
-        image = image.take_slice(slice_index)
-        if files:  # the slice's own source file, for outputs that reference it (DICOM SEG)
-            image = replace(image, metadata={**image.metadata, "files": [files[slice_index]]})
-    elif slice_index is not None and slice_index != 0:
-        raise InputError(study, f"--slice {slice_index} given for a single-slice image")
-    return StudyImages((image,))
-
-
-def _case_id(study: Path) -> str:
-    name = study.name
-    for suffix in (".nii.gz", ".nii", ".dcm"):
-        name = name.removesuffix(suffix)
-    return name or "case"
-
-
-def write_cohort(rows: list[dict[str, Any]], failures: list[Failure], out: Path) -> Path:
-    """``out/cohort.csv``, ``out/cohort.html`` (with the distributions from two cases on) and
-    ``out/failures.csv`` when some studies failed."""
-    from dataclasses import asdict
-
-    from radiomark.io.tables import write_csv
-    from radiomark.report.html import write_cohort_report
-
-    write_csv(rows, out / "cohort.csv")
-    write_cohort_report(rows, [asdict(failure) for failure in failures], out)
-    if failures:
-        write_csv([asdict(failure) for failure in failures], out / "failures.csv")
-    else:
-        (out / "failures.csv").unlink(missing_ok=True)  # from an earlier run whose failures are now fixed
-    return out / "cohort.csv"
-
-
 def _chosen_recipe(recipe_name: str, recipe_file: str | os.PathLike[str] | None) -> Recipe:
     """The registered recipe ``recipe_name``, or the edited copy ``recipe_file`` of it (which keeps
     its own name and must be based on ``recipe_name``)."""
@@ -258,12 +163,13 @@ def run(recipe_name: str, input_path: str | os.PathLike[str], out: str | os.Path
     must have been trained with the same labels and inputs). Patient data the recipe does not use
     is refused, not ignored.
     """
-    from radiomark.case import CaseResult, Clinical
+    from radiomark.case import Clinical
     from radiomark.inference.classifier import ImageClassifier
     from radiomark.inference.predictor import Segmenter, bundled_model_dir
-    from radiomark.io.anonymize import new_anonymizer
-    from radiomark.pipeline import OutputOptions, analyse, classify, postprocess, write_case_outputs
-    from radiomark.quality import quality_flags
+    from radiomark.outputs.anonymize import new_anonymizer
+    from radiomark.outputs.case_folder import OutputOptions
+    from radiomark.pipeline.batch import discover_studies, run_batch
+    from radiomark.pipeline.segment_measure import CaseContext
     from radiomark.recipes import base_name
 
     recipe = _chosen_recipe(recipe_name, recipe_file)
@@ -278,74 +184,24 @@ def run(recipe_name: str, input_path: str | os.PathLike[str], out: str | os.Path
         raise InputError(None, f"--spacing is the pixel size in mm (0.01 to 10), got {pixel_spacing_mm}")
     if recipe.preprocessing.spatial_dims == 3 and (slice_index is not None or pixel_spacing_mm is not None):
         raise InputError(None, f"recipe {recipe.name} reads whole volumes; --slice and --spacing do not apply")
-    studies = discover_studies(Path(input_path))
-    results: list[CaseResult] = []
-    failures: list[Failure] = []
-    resumed: list[str] = []
-    rows: list[dict[str, Any]] = []
-    for index, study in enumerate(studies):
-        done = Path(out) / _case_id(study) / "measurements.csv"
-        if resume and done.is_file():
-            import csv
-
-            with open(done, newline="") as stream:
-                rows.extend(csv.DictReader(stream))
-            resumed.append(_case_id(study))
-            continue
-        try:
-            images = _study_images(study, recipe, slice_index, pixel_spacing_mm)
-            image = images.image
-            clinical = Clinical.from_image(image, sex, height_m, weight_kg)
-            prediction = segmenter.segment(images.channels)
-            labels = postprocess(recipe, image, prediction.labels)
-            measurements, findings, table_name = analyse(recipe, images, labels, clinical, table)
-            if recipe.classifier is not None:
-                measurements, findings = classify(recipe, classifier, image, labels, measurements, findings)
-            flags = quality_flags(recipe, image, prediction.labels, labels, measurements, prediction.rotation_fired)
-            result = CaseResult(_case_id(study), str(study), clinical, measurements, findings, table_name, flags)
-            written = write_case_outputs(recipe, image, labels, result, Path(out) / result.case_id,
-                                         model=str(segmenter.run_dir), options=options)
-            results.append(written)
-            rows.append(written.row())
-        except RadiomarkError as error:
-            if len(studies) == 1:
-                raise  # a single study: a plain error, and nothing written
-            failures.append(Failure(str(study), type(error).__name__, str(error)))
-        if progress is not None:
-            progress(index + 1, len(studies))
-    cohort = write_cohort(rows, failures, Path(out)) if rows or failures else None
-    return BatchResult(results, failures, cohort, resumed)
+    context = CaseContext(recipe, segmenter, classifier, options, sex, height_m, weight_kg, slice_index,
+                          pixel_spacing_mm, table)
+    target = Path(out)
+    return run_batch(discover_studies(Path(input_path)), target, lambda study, name: context.run(study, name, target),
+                     resume=resume, progress=progress)
 
 
 def measure(recipe_name: str, image_path: str | os.PathLike[str], mask_path: str | os.PathLike[str],
             out: str | os.PathLike[str], *, sex: str | None = None, height_m: float | None = None,
             weight_kg: float | None = None, slice_index: int | None = None, table: str | None = None) -> CaseResult:
     """Measure an existing (e.g. manually corrected) label map on its image; no model involved."""
-    from radiomark.case import CaseResult, Clinical
-    from radiomark.io.nifti import read_nifti
-    from radiomark.io.study import read_study
-    from radiomark.pipeline import analyse, write_case_outputs
-    from radiomark.quality import quality_flags
+    from radiomark.pipeline.segment_measure import measure_case
     from radiomark.recipes import load_recipe
 
     recipe = load_recipe(recipe_name)
     _refuse_unused_clinical(recipe, sex=sex, height=height_m, weight=weight_kg)
-    images = read_study(image_path, recipe)
-    image = images.image
-    labels = read_nifti(mask_path, labels=recipe.labels)
-    if image.ndim == 3 and labels.ndim == 3 and recipe.preprocessing.spatial_dims == 2:
-        if slice_index is None:
-            raise InputError(image_path, "this is a volume; give --slice K")
-        image, labels = image.take_slice(slice_index), labels.take_slice(slice_index)
-        images = StudyImages((image,))
-    if not labels.geometry_equal(image, atol=1e-3):
-        raise InputError(mask_path, f"the mask grid {labels.shape} does not match the image grid {image.shape}")
-    clinical = Clinical.from_image(image, sex, height_m, weight_kg)
-    measurements, findings, table_name = analyse(recipe, images, labels, clinical, table)
-    flags = quality_flags(recipe, image, None, labels, measurements)
-    result = CaseResult(_case_id(Path(image_path)), str(image_path), clinical, measurements, findings, table_name,
-                        flags)
-    return write_case_outputs(recipe, image, labels, result, Path(out) / result.case_id, model="(given mask)")
+    return measure_case(recipe, Path(image_path), Path(mask_path), Path(out), sex=sex, height_m=height_m,
+                        weight_kg=weight_kg, slice_index=slice_index, table=table)
 
 
 def _crop_segmenter(recipe: Recipe, run_dir: Path) -> Segmenter | None:

@@ -17,9 +17,9 @@ from radiomark.inference.predictor import Segmenter
 from radiomark.io.atomic import atomic_file
 from radiomark.io.tables import write_csv
 from radiomark.metrics import agreement, classification_scores, overlap_scores
-from radiomark.pipeline import measure, postprocess
+from radiomark.outputs.figures import pyplot, save_png
+from radiomark.pipeline.steps import measure, postprocess
 from radiomark.quality import quality_flags
-from radiomark.report.figures import pyplot, save_png
 from radiomark.training.classifier import predict_logits, prepare_inputs
 from radiomark.training.data import load_cases
 from radiomark.training.loop import TrainingProgress

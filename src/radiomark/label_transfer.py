@@ -41,9 +41,9 @@ def transfer_label_file(moving: str | os.PathLike[str], labels: str | os.PathLik
 
     from radiomark.io.atomic import atomic_file
     from radiomark.io.nifti import write_nifti
+    from radiomark.outputs.registration import save_registration_qc
     from radiomark.registration import register, resample_onto
     from radiomark.registration import transfer_labels as carry
-    from radiomark.report.registration import save_registration_qc
 
     target = Path(out)
     if not is_nifti_path(target):

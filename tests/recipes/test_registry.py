@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from radiomark.cli import app
 from radiomark.errors import RecipeError
-from radiomark.io.sr import sr_codes
+from radiomark.outputs.sr import sr_codes
 from radiomark.phantoms import generate_case
 from radiomark.recipes import biomarkers_module, load_recipe, measure_parameters, recipe_kind
 from radiomark.recipes.registry import PipelineKind, entries, look_up, names
@@ -154,7 +154,7 @@ def test_unknown_names_and_broken_registrations_are_one_line_errors(tmp_path, mo
 def test_sr_codes_are_unique_within_every_recipe_report(recipe):
     from radiomark.case import Clinical
     from radiomark.io.study import StudyImages
-    from radiomark.pipeline import measure
+    from radiomark.pipeline.steps import measure
 
     loaded = load_recipe(recipe)
     case = generate_case(recipe, 3)

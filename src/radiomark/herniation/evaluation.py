@@ -26,7 +26,7 @@ from radiomark.herniation.training import predict
 from radiomark.io.atomic import atomic_file
 from radiomark.io.tables import write_csv
 from radiomark.metrics import classification_scores
-from radiomark.report.figures import pyplot, save_png
+from radiomark.outputs.figures import pyplot, save_png
 
 _SCORES = ("accuracy", "f1", "sensitivity", "specificity", "roc_auc")
 

@@ -33,7 +33,7 @@ from radiomark.io import read_image
 from radiomark.io.atomic import atomic_directory
 from radiomark.io.series_index import SeriesRules, SeriesVerdict, judge_series, load_series_rules
 from radiomark.io.tables import write_csv
-from radiomark.report.figures import pyplot, save_png
+from radiomark.outputs.figures import pyplot, save_png
 
 
 def _chosen(study: Path, rules: SeriesRules) -> SeriesVerdict:

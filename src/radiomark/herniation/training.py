@@ -128,7 +128,7 @@ def _train_mode(recipe: HerniationRecipe, mode: Mode, images: torch.Tensor, tabu
 
 
 def _plot_curves(histories: dict[str, list[dict[str, Any]]], path: Path) -> None:
-    from radiomark.report.figures import pyplot, save_png
+    from radiomark.outputs.figures import pyplot, save_png
 
     figure, (losses, aucs) = pyplot().subplots(1, 2, figsize=(9, 3.5))
     for mode, history in histories.items():

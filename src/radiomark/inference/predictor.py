@@ -110,7 +110,8 @@ class Segmenter:
                                                       "train_foreground_fraction, which this model folder lacks")
         return cls(recipe, tuple(networks), folder, fraction, backend)
 
-    def _network_probabilities(self, network_input: torch.Tensor) -> torch.Tensor:
+    def network_probabilities(self, network_input: torch.Tensor) -> torch.Tensor:
+        """Sigmoid probabilities ``[labels, ...]`` on the network grid, averaged over the folds."""
         with torch.no_grad():
             return torch.stack([torch.sigmoid(whole_image_logits(net, self.recipe, network_input))[0]
                                 for net in self.networks]).mean(0)
@@ -123,7 +124,7 @@ class Segmenter:
         foreground = float((probabilities > 0.5).float().sum()) / probabilities[0].numel()
         if foreground >= rule.area_fraction * self.train_foreground_fraction:
             return probabilities, False
-        rotated = [torch.rot90(self._network_probabilities(torch.rot90(network_input, k, dims=(2, 3))), -k,
+        rotated = [torch.rot90(self.network_probabilities(torch.rot90(network_input, k, dims=(2, 3))), -k,
                                dims=(1, 2)) for k in (1, -1)]
         return torch.stack([probabilities, *rotated]).mean(0), True
 
@@ -150,7 +151,7 @@ class Segmenter:
             raise InputError(self.run_dir, "the model's recipe has no planned target_spacing_mm / patch_size")
         reference = volume.network_grid(first, spec.target_spacing_mm)
         network_input = torch.from_numpy(volume.channels_on_grid(channels, spec, reference))[None]
-        probabilities = self._median_filter(self._network_probabilities(network_input))
+        probabilities = self._median_filter(self.network_probabilities(network_input))
         return self._labels(first, volume.from_network_grid(probabilities.numpy(), reference, first))
 
     def segment(self, image: Image | Sequence[Image]) -> Prediction:
@@ -177,7 +178,7 @@ class Segmenter:
             raise GeometryError(image.metadata.get("source"), f"this model segments 2D slices, got {image.shape}")
         network_input, flips, fitted = network_slice(image, self.recipe.preprocessing)
         network_input = network_input[None]
-        probabilities, rotated = self._rotation_rule(network_input, self._network_probabilities(network_input))
+        probabilities, rotated = self._rotation_rule(network_input, self.network_probabilities(network_input))
         probabilities = self._median_filter(probabilities)
         shape = (image.shape[0], image.shape[1])
         back = np.ascontiguousarray(flip(np.asarray(from_network_grid(probabilities, fitted, shape), dtype=np.float32),

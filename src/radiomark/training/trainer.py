@@ -217,7 +217,7 @@ def train_fold(recipe: Recipe, train_samples: list[dict[str, torch.Tensor]],
 
 
 def _plot_curves(histories: Sequence[list[EpochRecord]], path: Path) -> None:
-    from radiomark.report.figures import pyplot, save_png
+    from radiomark.outputs.figures import pyplot, save_png
 
     figure, (losses, dices) = pyplot().subplots(1, 2, figsize=(10, 4))
     for fold, history in enumerate(histories):

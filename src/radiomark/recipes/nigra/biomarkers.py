@@ -15,7 +15,7 @@ __all__ = ["CLINICAL", "SR_CODES", "Parameters", "measure"]
 #: These measures use no patient data.
 CLINICAL: frozenset[str] = frozenset()
 #: DICOM SR code values (at most 16 characters) in radiomark's private scheme; per-structure volumes
-#: of other label names get a derived code (:func:`radiomark.io.sr.sr_codes`).
+#: of other label names get a derived code (:func:`radiomark.outputs.sr.sr_codes`).
 SR_CODES = {"substantia_nigra_right_volume": "SNVOLR", "substantia_nigra_left_volume": "SNVOLL",
             "substantia_nigra_volume": "SNVOL", "crus_cerebri_right_volume": "CCVOLR",
             "crus_cerebri_left_volume": "CCVOLL", "neuromelanin_volume_ratio": "NMVR",

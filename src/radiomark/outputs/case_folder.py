@@ -1,4 +1,5 @@
-"""The shared pipeline: image → segmentation → post-processing → measurements → decision → files.
+"""A case's output folder: label map, measurements (JSON and CSV), overlay, report and, on request,
+DICOM SEG / SR and PDF.
 
 Every output of a case is written inside a temporary folder that is renamed into place at the
 end, so a failed case leaves nothing behind.
@@ -9,97 +10,29 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from radiomark import __version__
-from radiomark.biomarkers.measurement import Measurement, Unit
-from radiomark.case import CaseResult, Clinical
-from radiomark.decision import Finding, classifier_finding, decide
-from radiomark.errors import InputError, RecipeError
+from radiomark.case import CaseResult
+from radiomark.errors import InputError
 from radiomark.image import Image, LabelMap
-from radiomark.io.anonymize import anonymize_files
 from radiomark.io.atomic import atomic_directory
 from radiomark.io.dicom import IDENTIFYING_TAGS
 from radiomark.io.nifti import write_nifti
 from radiomark.io.raster import write_png
-from radiomark.io.seg import write_dicom_seg
-from radiomark.io.sr import segment_numbers, sr_codes, write_dicom_sr
-from radiomark.io.study import StudyImages
 from radiomark.io.tables import write_csv
-from radiomark.postprocess import (
-    fill_holes,
-    gate_by_intensity,
-    keep_largest_component,
-    remove_small_components,
-    sides_from_midline,
-)
-from radiomark.recipes import biomarkers_module, measure_parameters
+from radiomark.outputs.anonymize import anonymize_files
+from radiomark.outputs.html import write_case_report
+from radiomark.outputs.overlay import save_overlay
+from radiomark.outputs.pdf import write_case_pdf
+from radiomark.outputs.seg import write_dicom_seg
+from radiomark.outputs.sr import segment_numbers, sr_codes, write_dicom_sr
+from radiomark.recipes import biomarkers_module
 from radiomark.recipes.schema import Recipe, Window
-from radiomark.report.html import write_case_report
-from radiomark.report.overlay import save_overlay
-from radiomark.report.pdf import write_case_pdf
 from radiomark.transforms.intensity import as_unit_float, to_unit_interval
 
-if TYPE_CHECKING:
-    from radiomark.inference.classifier import ImageClassifier
-
-def postprocess(recipe: Recipe, image: Image, labels: LabelMap) -> LabelMap:
-    """The recipe's image-grid post-processing: HU gating, sides from the midline, largest component,
-    hole filling, then small-component removal (the network-grid steps happen in the segmenter)."""
-    spec = recipe.postprocessing
-    if spec.hu_gating:
-        labels = gate_by_intensity(labels, image, spec.hu_gating)
-    if spec.midline_sides:
-        labels = sides_from_midline(labels, spec.midline_sides, spec.midline_cluster_mm)
-    if spec.largest_component:
-        labels = keep_largest_component(labels)
-    if spec.fill_holes:
-        labels = fill_holes(labels)
-    return remove_small_components(labels, spec.min_component_area_mm2)
-
-
-def measure(recipe: Recipe, study: StudyImages, labels: LabelMap, clinical: Clinical | None = None
-            ) -> dict[str, Measurement]:
-    """The recipe's measurements of ``labels`` on ``study`` (without patient data unless given), by
-    the ``biomarkers`` module of the recipe's package."""
-    return biomarkers_module(recipe).measure(study, labels, clinical or Clinical(), measure_parameters(recipe))
-
-
-def analyse(recipe: Recipe, study: StudyImages, labels: LabelMap, clinical: Clinical,
-            table: str | None = None) -> tuple[dict[str, Measurement], list[Finding], str | None]:
-    """Measurements of ``labels`` on ``study``, the findings of cut-off ``table`` (the recipe's
-    default when None) and the table's name; no findings and no table for a recipe without tables."""
-    measurements = measure(recipe, study, labels, clinical)
-    if not recipe.cutoff_tables:
-        if table is not None:
-            raise RecipeError(f"recipe {recipe.name} has no cut-off tables (--table {table} given)")
-        return measurements, [], None
-    table_name = table or recipe.default_cutoff_table
-    if table_name not in recipe.cutoff_tables:
-        raise RecipeError(f"unknown cut-off table {table_name!r}; tables: {', '.join(recipe.cutoff_tables)}")
-    findings = decide(table_name, recipe.cutoff_tables[table_name], measurements, clinical.sex, clinical.bmi)
-    return measurements, findings, table_name
-
-
-def classify(recipe: Recipe, classifier: ImageClassifier | None, image: Image, labels: LabelMap,
-             measurements: dict[str, Measurement], findings: list[Finding],
-             ) -> tuple[dict[str, Measurement], list[Finding]]:
-    """Add the classifier's probability of its positive class (a measurement) and finding, named by
-    the classes it was trained with; without a trained classifier the recipe's finding is undecided
-    and says why."""
-    if classifier is None:
-        assert recipe.classifier is not None  # callers check
-        return measurements, [*findings, Finding(recipe.classifier.classes[1], None, "classifier", "", "",
-                                                 "not decided: the model folder has no trained classifier")]
-    spec = classifier.recipe.classifier
-    assert spec is not None  # ImageClassifier.load checks
-    positive = spec.classes[1]
-    probability = classifier.probability(image, labels)
-    measurement = Measurement(f"{positive}_probability", probability, Unit.RATIO,
-                              f"{spec.backbone} classifier on the {spec.input} image")
-    finding = classifier_finding(positive, probability, spec.threshold,
-                                 f"(model {classifier.run_dir.name}, classes {' / '.join(spec.classes)})")
-    return {**measurements, measurement.name: measurement}, [*findings, finding]
+#: The version of the layout of ``measurements.json``; readers check it.
+MEASUREMENTS_SCHEMA = "radiomark.measurements/1"
 
 
 @dataclass(frozen=True)
@@ -107,7 +40,7 @@ class OutputOptions:
     """Optional outputs of a case and the treatment of identifying data.
 
     ``dicom_sr`` implies ``dicom_seg`` (the report's measurements point at the SEG's segments).
-    ``anonymizer`` (a dicognito ``Anonymizer``, see :mod:`radiomark.io.anonymize`) de-identifies
+    ``anonymizer`` (a dicognito ``Anonymizer``, see :mod:`radiomark.outputs.anonymize`) de-identifies
     seg.dcm / sr.dcm and withholds the source path; ``keep_identifiers`` names the DICOM
     identifiers (:data:`radiomark.io.dicom.IDENTIFYING_TAGS`) shown in the report and tables —
     none by default.
@@ -173,7 +106,8 @@ def write_case_outputs(recipe: Recipe, image: Image, labels: LabelMap, result: C
         if options.anonymizer is not None and options.dicom_seg:
             anonymize_files([folder / name for name in ("seg.dcm", "sr.dcm") if (folder / name).exists()],
                             options.anonymizer)
-        document = {"case": result.case_id, "source": result.source, "identifiers": result.identifiers,
+        document = {"schema": MEASUREMENTS_SCHEMA, "case": result.case_id, "source": result.source,
+                    "identifiers": result.identifiers,
                     "recipe": recipe.name, "model": model, "qc_flags": result.flags,
                     "radiomark": __version__, "clinical": asdict(result.clinical),
                     "measurements": [asdict(m) for m in result.measurements.values()],

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from radiomark.image import Image, LabelMap
-from radiomark.report.figures import pyplot, save_png
-from radiomark.report.overlay import COLOURS
+from radiomark.outputs.figures import pyplot, save_png
+from radiomark.outputs.overlay import COLOURS
 
 _CHECKER_MM = 16.0
 

@@ -15,7 +15,7 @@ from radiomark import __version__
 from radiomark.io.atomic import atomic_file
 
 if TYPE_CHECKING:
-    from radiomark.pipeline import CaseResult
+    from radiomark.case import CaseResult
     from radiomark.recipes.schema import Recipe
 
 _VERDICT = {True: ("yes", "yes"), False: ("no", "no"), None: ("undecided", "undecided")}
@@ -27,7 +27,7 @@ def _number(value: float | None, digits: int = 2) -> str:
 
 def render_case_report(recipe: Recipe, result: CaseResult, model: str) -> str:
     """The HTML text of ``report.html``; it shows ``overlay.png`` from the same folder."""
-    template = Template(resources.files("radiomark.report").joinpath("templates/case.html").read_text())
+    template = Template(resources.files("radiomark.outputs").joinpath("templates/case.html").read_text())
     measurements = "\n".join(
         f"<tr><td>{escape(m.name.replace('_', ' '))}</td><td class='num'>{m.value:.2f}</td>"
         f"<td>{escape(m.unit)}</td><td>{escape(m.method)}</td></tr>" for m in result.measurements.values())
@@ -71,7 +71,7 @@ def _numeric(value: object) -> float | None:
 
 
 def _plot_distributions(rows: Sequence[Mapping[str, object]], columns: list[str], path: Path) -> None:
-    from radiomark.report.figures import pyplot, save_png
+    from radiomark.outputs.figures import pyplot, save_png
 
     plt = pyplot()
     per_row = 4
@@ -106,7 +106,7 @@ def write_cohort_report(rows: Sequence[Mapping[str, object]], failures: Sequence
         cells += [f"<td class='num'>{escape(str(row.get(m, '')))}</td>" for m in measures]
         lines.append(f"<tr>{''.join(cells)}</tr>")
     failed = "".join(f"<li class='failed'>{escape(f['study'])}: {escape(f['message'])}</li>" for f in failures)
-    template = Template(resources.files("radiomark.report").joinpath("templates/cohort.html").read_text())
+    template = Template(resources.files("radiomark.outputs").joinpath("templates/cohort.html").read_text())
     text = template.substitute(count=len(rows), failed=len(failures), distributions=distributions, header=header,
                                rows="\n".join(lines),
                                failures=f"<h2>Failed studies</h2><ul>{failed}</ul>" if failures else "",

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 
 from radiomark import __version__
 from radiomark.io.atomic import atomic_file
-from radiomark.report.figures import pyplot
+from radiomark.outputs.figures import pyplot
 
 if TYPE_CHECKING:
-    from radiomark.pipeline import CaseResult
+    from radiomark.case import CaseResult
     from radiomark.recipes.schema import Recipe
 
 _A4_INCHES = (8.27, 11.69)

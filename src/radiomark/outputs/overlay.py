@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from radiomark.image import Image, LabelMap
-from radiomark.report.figures import pyplot, save_png
+from radiomark.outputs.figures import pyplot, save_png
 from radiomark.transforms.spatial import canonical_flips, flip
 
 #: Longest side, in pixels, of the arrays handed to matplotlib.
