@@ -130,8 +130,8 @@ def test_a_volume_needs_slice_and_runs_with_it(tmp_path, tiny_model):
 
 
 def test_a_case_folder_with_labels_is_one_study(tmp_path):
-    from radiomark.pipeline.batch import discover_studies
     from radiomark.phantoms import generate_case, write_case
+    from radiomark.pipeline.batch import discover_studies
 
     folder = write_case(generate_case("sarcopenia", 0), tmp_path, "nifti")  # image, labels.nii.gz, truth.json
     assert discover_studies(folder) == [folder]
