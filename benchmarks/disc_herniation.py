@@ -77,12 +77,21 @@ def timing(run: Path, studies: list[Path], work: Path) -> dict[str, Any]:
     per_study = []
     for study in studies:
         start = time.perf_counter()
-        record = api.run_herniation(study, work / "timing-out", run, canal_mask=study / "labels.nii.gz")
-        per_study.append((time.perf_counter() - start) / len(record["levels"]))
+        (result,) = api.run_herniation(study, work / "timing-out", run, canal_mask=study / "labels.nii.gz").results
+        per_study.append((time.perf_counter() - start) / len(_levels(result)))
     return {"network_ms_per_image": 1000 * statistics.median(seconds),
             "dicom_to_outputs_ms_per_image": 1000 * statistics.median(per_study),
             "note": "end to end: index the study, read 5 slices, measure the sac from the canal mask, classify, "
-                    "write predictions.json, levels.csv and levels.png; per image = per study / 5"}
+                    "write measurements.json / .csv, levels.csv and levels.png; per image = per study / 5"}
+
+
+def _levels(result: Any) -> list[dict[str, Any]]:
+    """Per level of a run's result: level, probability and whether it is called a herniation."""
+    return [{"disc_level": finding.name.removeprefix("herniation "),
+             "probability": result.measurements[f"{finding.name.removeprefix('herniation ').lower().replace('-', '_')}"
+                                                "_herniation_probability"].value,
+             "finding": "herniation" if finding.present else "no_herniation"}
+            for finding in result.findings if finding.name.startswith("herniation ")]
 
 
 def real_study(run: Path, work: Path) -> dict[str, Any]:
@@ -94,14 +103,12 @@ def real_study(run: Path, work: Path) -> dict[str, Any]:
     verdicts = api.index(folder, work / "real-index.csv")
     rows = [{"description": v.series.description, "orientation": str(v.series.orientation),
              "weighting": v.weighting.guess, "chosen": v.chosen, "reason": v.reason} for v in verdicts]
-    record = api.run_herniation(folder / "sct-t2-lumbar", work / "real-out", run, age_years=50, sex="F",
-                                sac_width=15.0)
+    (result,) = api.run_herniation(folder / "sct-t2-lumbar", work / "real-out", run, age_years=50, sex="F",
+                                   sac_width=15.0).results
     return {"data": "real 3D T2 lumbar MRI (SCT tutorial data, MIT), axial slices reformatted at three discs "
                     "located by eye; level names assumed (no sacrum in view); age 50, sex F and sac width 15 mm "
                     "given as placeholders (the file has none)",
-            "series": rows, "levels": [{k: row[k] for k in ("disc_level", "probability", "finding")}
-                                      for row in record["levels"]],
-            "picture": record["outputs"]["levels.png"]}
+            "series": rows, "levels": _levels(result), "picture": result.outputs["levels.png"]}
 
 
 def markdown(results: dict[str, Any]) -> str:

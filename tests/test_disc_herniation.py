@@ -183,15 +183,25 @@ def test_evaluate_scores_held_out_patients_with_intervals(trained, tmp_path):
 def test_run_classifies_every_level_from_dicom(trained, tmp_path):
     root, _ = trained
     study = root / "studies" / "disc-herniation-0005"
-    record = api.run_herniation(study, tmp_path, root / "run", canal_mask=study / "labels.nii.gz")
+    (result,) = api.run_herniation(study, tmp_path, root / "run", canal_mask=study / "labels.nii.gz").results
     truth = json.loads((study / "truth.json").read_text())["truth"]["levels"]
-    assert [row["disc_level"] for row in record["levels"]] == list(truth)
-    for row in record["levels"]:
-        assert 0 <= row["probability"] <= 1
-        assert row["thecal_sac_area_mm2"] == pytest.approx(truth[row["disc_level"]]["thecal_sac_area_mm2"])
-    assert "T2_TSE_TRA" in record["series"]["description"]
-    for path in record["outputs"].values():
+    assert [f.name for f in result.findings if f.name.startswith("herniation")] == [f"herniation {level}"
+                                                                                    for level in truth]
+    for level, expected in truth.items():
+        key = level.lower().replace("-", "_")
+        assert 0 <= result.measurements[f"{key}_herniation_probability"].value <= 1
+        assert result.measurements[f"{key}_thecal_sac_area"].value == pytest.approx(expected["thecal_sac_area_mm2"])
+    assert "T2_TSE_TRA" in result.series["description"] and result.case_id == "disc-herniation-0005"
+    for path in result.outputs.values():
         assert Path(path).is_file()
+    written = json.loads((tmp_path / "disc-herniation-0005" / "measurements.json").read_text())
+    assert written["schema"] == "radiomark.measurements/1" and written["recipe"] == "disc-herniation"
+    assert written["clinical"]["age_years"] > 0 and written["series"]["uid"] == result.series["uid"]
+    cohort = api.run_herniation(root / "studies", tmp_path / "cohort", root / "run", sac_width=13.0)
+    assert len(cohort.results) == 18 and (tmp_path / "cohort" / "cohort.csv").is_file()
+    assert [Path(failure.study).name for failure in cohort.failures] == ["labels.csv"]  # not a study
+    again = api.run_herniation(root / "studies", tmp_path / "cohort", root / "run", sac_width=13.0, resume=True)
+    assert len(again.resumed) == 18 and not again.results
 
 
 def test_run_without_a_sac_width_fails_and_writes_nothing(trained, tmp_path):

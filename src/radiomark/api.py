@@ -350,12 +350,25 @@ def evaluate_herniation(index: str | os.PathLike[str], labels: str | os.PathLike
     return score(run, spec, held, load_images(held, spec, progress), out, data_kind, seen)
 
 
-def run_herniation(study: str | os.PathLike[str], out: str | os.PathLike[str], model: str | os.PathLike[str], *,
-                   age_years: float | None = None, sex: str | None = None,
+def run_herniation(input_path: str | os.PathLike[str], out: str | os.PathLike[str], model: str | os.PathLike[str],
+                   *, age_years: float | None = None, sex: str | None = None,
                    sac_width: dict[str, float] | float | None = None,
-                   canal_mask: str | os.PathLike[str] | None = None) -> dict[str, Any]:
-    """Per-level herniation probabilities of one lumbar MRI study; see
+                   canal_mask: str | os.PathLike[str] | None = None, resume: bool = False,
+                   progress: Callable[[int, int], None] | None = None) -> BatchResult:
+    """Per-level herniation probabilities of one lumbar MRI study or a folder of studies, on the
+    same batch machinery as every recipe (resume, failures, cohort); see
     :mod:`radiomark.herniation.inference`."""
-    from radiomark.herniation.inference import run_herniation as classify
+    from radiomark.case import Clinical
+    from radiomark.herniation.inference import classify_study
+    from radiomark.herniation.recipe import load_run_recipe
+    from radiomark.pipeline.batch import discover_studies, run_batch
 
-    return classify(study, out, model, age_years=age_years, sex=sex, sac_width=sac_width, canal_mask=canal_mask)
+    Clinical(sex=sex.upper() if sex else None, age_years=age_years)  # refuse bad values before any work
+    run, target = Path(model), Path(out)
+    recipe = load_run_recipe(run)
+    studies = discover_studies(Path(input_path))
+    if canal_mask is not None and len(studies) > 1:
+        raise InputError(canal_mask, "--canal-mask belongs to one study; run the studies one at a time")
+    return run_batch(studies, target, lambda study, name: classify_study(
+        study, name, target, run, recipe, age_years=age_years, sex=sex, sac_width=sac_width, canal_mask=canal_mask),
+        resume=resume, progress=progress)

@@ -14,11 +14,13 @@ from radiomark.image import Image
 
 @dataclass(frozen=True)
 class Clinical:
-    """Patient data the measurements and decisions may need (sex M/F, height m, weight kg)."""
+    """Patient data the measurements and decisions may need (sex M/F, height m, weight kg, age in
+    years)."""
 
     sex: str | None = None
     height_m: float | None = None
     weight_kg: float | None = None
+    age_years: float | None = None
 
     def __post_init__(self) -> None:
         if self.sex is not None and self.sex not in ("M", "F"):
@@ -27,6 +29,8 @@ class Clinical:
             raise InputError(None, f"--height is in metres (0.3 to 2.6), got {self.height_m}")
         if self.weight_kg is not None and not 1.0 <= self.weight_kg <= 400.0:
             raise InputError(None, f"--weight is in kilograms (1 to 400), got {self.weight_kg}")
+        if self.age_years is not None and not 0.0 <= self.age_years <= 130.0:
+            raise InputError(None, f"--age is in years (0 to 130), got {self.age_years}")
 
     @property
     def bmi(self) -> float | None:
@@ -55,6 +59,7 @@ class CaseResult:
     findings: list[Finding]
     table: str | None
     flags: list[str] = field(default_factory=list)
+    series: Mapping[str, str] = field(default_factory=dict)  # the series analysed: uid, description, why
     outputs: dict[str, str] = field(default_factory=dict)
     identifiers: dict[str, str] = field(default_factory=dict)
 

@@ -446,29 +446,36 @@ def run(recipe: Annotated[str, typer.Argument(help="Recipe to run (`radiomark re
     from radiomark import api
 
     herniation = _is_herniation(_registered(recipe))
-    given = {"--height": height, "--weight": weight, "--slice": slice_index, "--table": table, "--resume": resume,
+    given = {"--height": height, "--weight": weight, "--slice": slice_index, "--table": table,
              "--dicom-seg": dicom_seg, "--dicom-sr": dicom_sr, "--spacing": spacing, "--pdf": pdf,
              "--anonymize": anonymize, "--keep-identifiers": keep_identifiers, "--recipe": recipe_file}
     _refuse_options(recipe, given if herniation else {"--age": age, "--sac-width": sac_width,
                                                       "--canal-mask": canal_mask})
-    if herniation:
-        record = api.run_herniation(input_path, out, _required(model, "--model (no bundled disc-herniation model: "
-                                                                      "no labelled herniation data exists here)"),
-                                    age_years=age, sex=sex, sac_width=_sac_widths(sac_width), canal_mask=canal_mask)
-        _show_levels(record)
-        return
-
     with _progress() as progress:
         task = progress.add_task(f"{recipe}", total=None)
-        batch = api.run(recipe, input_path, out, sex=sex, height_m=height, weight_kg=weight,
-                        slice_index=slice_index, model=model, table=table, resume=resume, dicom_seg=dicom_seg,
-                        dicom_sr=dicom_sr, pixel_spacing_mm=spacing, pdf=pdf, anonymize=anonymize,
-                        keep_identifiers=tuple(name.strip() for name in keep_identifiers.split(",") if name.strip()),
-                        recipe_file=recipe_file,
-                        progress=lambda done, total: progress.update(task, completed=done, total=total))
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        if herniation:
+            batch = api.run_herniation(input_path, out, _required(model, "--model (no bundled disc-herniation model: "
+                                                                         "no labelled herniation data exists here)"),
+                                       age_years=age, sex=sex, sac_width=_sac_widths(sac_width),
+                                       canal_mask=canal_mask, resume=resume, progress=advance)
+        else:
+            batch = api.run(recipe, input_path, out, sex=sex, height_m=height, weight_kg=weight,
+                            slice_index=slice_index, model=model, table=table, resume=resume, dicom_seg=dicom_seg,
+                            dicom_sr=dicom_sr, pixel_spacing_mm=spacing, pdf=pdf, anonymize=anonymize,
+                            keep_identifiers=tuple(name.strip() for name in keep_identifiers.split(",")
+                                                   if name.strip()),
+                            recipe_file=recipe_file, progress=advance)
     for result in batch.results:
         _show_result(result)
-        console.print(f"overlay: {result.outputs['overlay.png']}")
+        if result.series:
+            console.print(f"series: {escape(result.series['description'])}: {escape(result.series['why'])}")
+        for picture in ("overlay.png", "levels.png"):
+            if picture in result.outputs:
+                console.print(f"{picture.removesuffix('.png')}: {result.outputs[picture]}")
     for failure in batch.failures:
         errors.print(f"[red]failed:[/] {failure.message}", highlight=False, soft_wrap=True)
     if batch.cohort_csv is not None:
@@ -497,22 +504,6 @@ def _sac_widths(text: str | None) -> dict[str, float] | float | None:
         return {level.strip().upper(): float(value) for level, value in pairs}
     except ValueError:
         raise InputError(None, f"--sac-width {text!r}: give mm as a number or LEVEL=mm pairs") from None
-
-
-def _show_levels(record: dict[str, Any]) -> None:
-    clinical = record["clinical"]
-    table = Table(title=f"{record['patient']}: '{record['series']['description']}' (age {clinical['age_years']:g}, "
-                        f"sex {clinical['sex']})")
-    for column in ("level", "thecal sac width mm", "AP mm", "area mm²", "P(herniation)", "finding"):
-        table.add_column(column, justify="left" if column in ("level", "finding") else "right")
-    for row in record["levels"]:
-        table.add_row(row["disc_level"], f"{row['thecal_sac_width_mm']:.1f}",
-                      f"{row['thecal_sac_ap_mm']:.1f}" if "thecal_sac_ap_mm" in row else "–",
-                      f"{row['thecal_sac_area_mm2']:.0f}" if "thecal_sac_area_mm2" in row else "–",
-                      f"{row['probability']:.3f}", row["finding"])
-    console.print(table)
-    console.print(f"series: {record['series']['why']}")
-    console.print(f"outputs: {', '.join(record['outputs'].values())}")
 
 
 @app.command("transfer-labels")

@@ -66,6 +66,29 @@ class OutputOptions:
 WITHHELD = "(withheld: --anonymize)"
 
 
+def check_case_folder(out_dir: Path, source: str) -> None:
+    """Refuse an output folder that would replace the input ``source`` or that exists and holds
+    something other than an earlier radiomark result (``measurements.json``): nothing else is ever
+    deleted."""
+    target, study = out_dir.resolve(), Path(source).resolve()
+    if target == study or target in study.parents:
+        raise InputError(out_dir, "the output folder would replace the input; choose another --out")
+    if out_dir.exists() and not (out_dir / "measurements.json").is_file():
+        raise InputError(out_dir, "exists and is not a radiomark result; refusing to replace it (choose another --out)")
+
+
+def write_measurements(folder: Path, recipe_name: str, model: str, result: CaseResult) -> None:
+    """``folder/measurements.json`` (schema :data:`MEASUREMENTS_SCHEMA`) and ``measurements.csv``
+    (one row: :meth:`~radiomark.case.CaseResult.row`)."""
+    document = {"schema": MEASUREMENTS_SCHEMA, "case": result.case_id, "source": result.source,
+                "identifiers": result.identifiers, "recipe": recipe_name, "model": model, "series": dict(result.series),
+                "qc_flags": result.flags, "radiomark": __version__, "clinical": asdict(result.clinical),
+                "measurements": [asdict(m) for m in result.measurements.values()],
+                "findings": [asdict(f) for f in result.findings]}
+    (folder / "measurements.json").write_text(json.dumps(document, indent=2))
+    write_csv([result.row()], folder / "measurements.csv")
+
+
 def write_case_outputs(recipe: Recipe, image: Image, labels: LabelMap, result: CaseResult, out_dir: Path,
                        model: str, options: OutputOptions = OutputOptions()) -> CaseResult:
     """Write labels.nii.gz, measurements.json/.csv, overlay.png, report.html (seg.dcm, sr.dcm,
@@ -74,15 +97,9 @@ def write_case_outputs(recipe: Recipe, image: Image, labels: LabelMap, result: C
     An image without known pixel spacing (a plain PNG radiograph) gets ``labels.png`` (label values
     as grey levels) instead of a NIfTI file, which would need a spacing.
 
-    An existing ``out_dir`` is replaced only when it holds an earlier radiomark result
-    (``measurements.json``) and not the input itself: nothing else is ever deleted.
+    ``out_dir`` is checked by :func:`check_case_folder`.
     """
-    source = Path(result.source).resolve()
-    target = out_dir.resolve()
-    if target == source or target in source.parents:
-        raise InputError(out_dir, "the output folder would replace the input; choose another --out")
-    if out_dir.exists() and not (out_dir / "measurements.json").is_file():
-        raise InputError(out_dir, "exists and is not a radiomark result; refusing to replace it (choose another --out)")
+    check_case_folder(out_dir, result.source)
     if options.dicom_seg and not labels.metadata.get("files"):
         raise InputError(result.source, "a DICOM SEG needs DICOM input; this image was not read from DICOM")
     identifiers = dict(image.metadata.get("identifiers") or {})
@@ -106,14 +123,7 @@ def write_case_outputs(recipe: Recipe, image: Image, labels: LabelMap, result: C
         if options.anonymizer is not None and options.dicom_seg:
             anonymize_files([folder / name for name in ("seg.dcm", "sr.dcm") if (folder / name).exists()],
                             options.anonymizer)
-        document = {"schema": MEASUREMENTS_SCHEMA, "case": result.case_id, "source": result.source,
-                    "identifiers": result.identifiers,
-                    "recipe": recipe.name, "model": model, "qc_flags": result.flags,
-                    "radiomark": __version__, "clinical": asdict(result.clinical),
-                    "measurements": [asdict(m) for m in result.measurements.values()],
-                    "findings": [asdict(f) for f in result.findings]}
-        (folder / "measurements.json").write_text(json.dumps(document, indent=2))
-        write_csv([result.row()], folder / "measurements.csv")
+        write_measurements(folder, recipe.name, model, result)
         write_case_report(recipe, result, model, folder / "report.html")
         window = recipe.preprocessing.window
         if window is not None:  # CT: the recipe's display window (soft tissue by default), whatever the model's
