@@ -11,18 +11,15 @@ from typer.testing import CliRunner
 
 from radiomark import api
 from radiomark.cli import app
-from tests.helpers import tiny_phantoms, tiny_recipe
+from tests.helpers import tiny_phantoms
 
 runner = CliRunner()
 OUTPUTS = ("labels.nii.gz", "measurements.json", "measurements.csv", "overlay.png", "report.html")
 
 
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("model")
-    tiny_phantoms(folder / "data", range(6))
-    api.train(str(tiny_recipe(folder)), folder / "data", folder / "run", epochs=1)
-    return folder / "run"
+@pytest.fixture
+def tiny_model(tiny_sarcopenia) -> Path:
+    return tiny_sarcopenia[1]
 
 
 def test_run_from_a_dicom_phantom_writes_every_output(tmp_path, tiny_model):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -11,15 +12,13 @@ from radiomark import api
 from radiomark.errors import InputError
 from radiomark.inference.predictor import Segmenter
 from radiomark.io.nifti import read_nifti
-from tests.helpers import tiny_phantoms, tiny_recipe
 
 pytest.importorskip("onnxruntime", reason="ONNX Runtime is in the test extras")
 
 
-def test_export_then_onnxruntime_matches_pytorch(tmp_path):
-    data = tiny_phantoms(tmp_path / "data", range(4))
-    run = tmp_path / "run"
-    api.train(str(tiny_recipe(tmp_path)), data, run, epochs=1)
+def test_export_then_onnxruntime_matches_pytorch(tmp_path, tiny_sarcopenia):
+    data, shared = tiny_sarcopenia
+    run = shutil.copytree(shared, tmp_path / "run")  # the export writes into the run folder
     with pytest.raises(InputError, match="no ONNX export"):
         Segmenter.load(run, backend="onnxruntime")
     record = api.export(run, repeats=2)
