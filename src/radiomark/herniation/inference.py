@@ -15,7 +15,7 @@ The slices are shown as stored: rows and columns as in the files, pixel aspect k
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -36,16 +36,16 @@ from radiomark.herniation.training import predict
 from radiomark.image import Image
 from radiomark.io import read_image
 from radiomark.io.atomic import atomic_directory
+from radiomark.io.dicom import DicomSeries, scan_dicom
 from radiomark.io.series_index import SeriesRules, SeriesVerdict, judge_series, load_series_rules
 from radiomark.io.tables import write_csv
 from radiomark.outputs.case_folder import check_case_folder, write_measurements
 from radiomark.outputs.figures import pyplot, save_png
+from radiomark.pipeline.batch import Study
 
 
-def _chosen(study: Path, rules: SeriesRules) -> SeriesVerdict:
-    from radiomark.io.dicom import scan_dicom
-
-    verdicts = judge_series(scan_dicom(study), rules)
+def _chosen(study: Path, rules: SeriesRules, scanned: Sequence[DicomSeries] | None) -> SeriesVerdict:
+    verdicts = judge_series(list(scanned) if scanned is not None else scan_dicom(study), rules)
     if len({v.series.study_uid for v in verdicts}) > 1:
         raise InputError(study, "holds more than one study; give one study folder per run")
     chosen = [v for v in verdicts if v.chosen]
@@ -114,14 +114,15 @@ def _findings(row: dict[str, Any], recipe: HerniationRecipe, model: str) -> list
     return found
 
 
-def classify_study(study: Path, name: str, out: Path, run: Path, recipe: HerniationRecipe, *,
+def classify_study(found: Study, name: str, out: Path, run: Path, recipe: HerniationRecipe, *,
                    age_years: float | None = None, sex: str | None = None,
                    sac_width: Mapping[str, float] | float | None = None,
                    canal_mask: str | os.PathLike[str] | None = None) -> CaseResult:
     """Classify every disc level of the chosen series of ``study`` into ``out/name`` (see the module
     docstring); returns the case's result."""
+    study = found.path
     rules = load_series_rules(recipe.series_rules)
-    verdict = _chosen(study, rules)
+    verdict = _chosen(study, rules, found.series)
     series = verdict.series
     mask = read_image(canal_mask) if canal_mask is not None else None
     if mask is not None and tuple(mask.shape) != (series.n_slices, *series.size):

@@ -112,10 +112,12 @@ def _on_grid(images: Sequence[Image], where: Path) -> None:
                                        f"({first.shape}); the channels of a study must share one grid")
 
 
-def read_study(path: str | os.PathLike[str], recipe: Recipe) -> StudyImages:
+def read_study(path: str | os.PathLike[str], recipe: Recipe, scanned: Sequence[DicomSeries] | None = None
+               ) -> StudyImages:
     """Read the channels and optional QSM map of one study as ``recipe`` wants them (see the module
     docstring): its ``series_selector`` picks the image series, ``inputs.echoes`` the echo ranks,
-    ``inputs.qsm_selector`` the QSM series of a DICOM study."""
+    ``inputs.qsm_selector`` the QSM series of a DICOM study. ``scanned``: the study's DICOM series
+    when its headers were already read (:func:`~radiomark.io.dicom.scan_dicom` of ``path``)."""
     from radiomark.io.sitk import resample_like
 
     echoes = recipe.inputs.echoes
@@ -138,7 +140,7 @@ def read_study(path: str | os.PathLike[str], recipe: Recipe) -> StudyImages:
         qsm = read_nifti(qsm_files[0]) if qsm_files else None
     else:
         folder = source / "dicom" if (source / "dicom").is_dir() else source
-        found = scan_dicom(folder)
+        found = list(scanned) if scanned is not None else scan_dicom(folder)
         ranked_series = _ranked_echoes(found, str(folder), SeriesSelector.parse(recipe.series_selector))
         picked = _pick(ranked_series, echoes, folder, [describe_series(s) for s in ranked_series])
         images = [read_dicom_series(series) for series in picked]

@@ -17,7 +17,7 @@ from typing import Any
 
 from radiomark.case import CaseResult, Failure
 from radiomark.errors import InputError, RadiomarkError
-from radiomark.io.dicom import scan_dicom
+from radiomark.io.dicom import DicomSeries, scan_dicom
 from radiomark.io.nifti import is_nifti_path
 from radiomark.io.study import ECHO_FILE, LABELS_FILE
 from radiomark.outputs.cohort import write_cohort
@@ -33,31 +33,50 @@ class BatchResult:
     resumed: list[str]
 
 
-def discover_studies(path: Path) -> list[Path]:
+@dataclass(frozen=True)
+class Study:
+    """One study of a run: its path and, when discovery already read their headers, its DICOM
+    series (so that no study is scanned twice)."""
+
+    path: Path
+    series: tuple[DicomSeries, ...] | None = None
+
+
+def _within(series: DicomSeries, entry: Path) -> bool:
+    return all(entry == file.path or entry in file.path.parents for file in series.files)
+
+
+def discover_studies(path: Path) -> list[Study]:
     """One study, or the studies of a cohort folder.
 
     ``path`` is one study when it is a file, when it holds NIfTI files named ``echo<N>`` (the
     echoes of one acquisition), when it is a case folder (it holds ``labels.nii.gz``: the training
     layout) or when the DICOM under it belongs to a single StudyInstanceUID; otherwise each entry
-    of the folder (a subfolder, a NIfTI or DICOM file) is a study of its own.
+    of the folder (a subfolder, a NIfTI or DICOM file) is a study of its own. The DICOM series
+    found while deciding go with the study they lie in (unless a series spans several entries).
     """
     if path.is_file():
-        return [path]
+        return [Study(path)]
     if not path.is_dir():
         raise InputError(path, "no such file or folder")
     if (path / LABELS_FILE).is_file() or any(entry.is_file() and is_nifti_path(entry) and ECHO_FILE.search(entry.name)
                                              for entry in path.iterdir()):
-        return [path]
+        return [Study(path)]
     try:
-        studies = {series.study_uid for series in scan_dicom(path)}
+        found = scan_dicom(path)
     except InputError:
-        studies = set()
-    if len(studies) == 1:
-        return [path]
+        found = []
+    if len({series.study_uid for series in found}) == 1:
+        return [Study(path, tuple(found))]
     entries = sorted(p for p in path.iterdir() if not p.name.startswith(".") and (p.is_dir() or p.is_file()))
     if not entries:
         raise InputError(path, "folder is empty")
-    return entries
+    studies = []
+    for entry in entries:
+        inside = [series for series in found if _within(series, entry)]
+        touching = [series for series in found if any(entry == f.path or entry in f.path.parents for f in series.files)]
+        studies.append(Study(entry, tuple(inside) if inside and len(inside) == len(touching) else None))
+    return studies
 
 
 def case_id(study: Path) -> str:
@@ -68,7 +87,7 @@ def case_id(study: Path) -> str:
     return name or "case"
 
 
-def run_batch(studies: list[Path], out: Path, run_case: Callable[[Path, str], CaseResult], *, resume: bool = False,
+def run_batch(studies: list[Study], out: Path, run_case: Callable[[Study, str], CaseResult], *, resume: bool = False,
               progress: Callable[[int, int], None] | None = None) -> BatchResult:
     """``run_case(study, case_id)`` for every study (see the module docstring), then the cohort
     tables in ``out``."""
@@ -77,7 +96,7 @@ def run_batch(studies: list[Path], out: Path, run_case: Callable[[Path, str], Ca
     resumed: list[str] = []
     rows: list[dict[str, Any]] = []
     for index, study in enumerate(studies):
-        name = case_id(study)
+        name = case_id(study.path)
         done = out / name / "measurements.csv"
         if resume and done.is_file():
             with open(done, newline="") as stream:
@@ -91,7 +110,7 @@ def run_batch(studies: list[Path], out: Path, run_case: Callable[[Path, str], Ca
         except RadiomarkError as error:
             if len(studies) == 1:
                 raise  # a single study: a plain error, and nothing written
-            failures.append(Failure(str(study), type(error).__name__, str(error)))
+            failures.append(Failure(str(study.path), type(error).__name__, str(error)))
         if progress is not None:
             progress(index + 1, len(studies))
     cohort = write_cohort(rows, failures, out) if rows or failures else None

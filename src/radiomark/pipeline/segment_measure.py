@@ -14,18 +14,19 @@ from radiomark.inference.predictor import Segmenter
 from radiomark.io.nifti import read_nifti
 from radiomark.io.study import StudyImages, read_study
 from radiomark.outputs.case_folder import OutputOptions, write_case_outputs
-from radiomark.pipeline.batch import case_id
+from radiomark.pipeline.batch import Study, case_id
 from radiomark.pipeline.steps import analyse, classify, postprocess
 from radiomark.quality import quality_flags
 from radiomark.recipes.schema import Recipe
 
 
-def study_images(study: Path, recipe: Recipe, slice_index: int | None, pixel_spacing_mm: float | None
+def study_images(found: Study, recipe: Recipe, slice_index: int | None, pixel_spacing_mm: float | None
                  ) -> StudyImages:
     """The images of ``study`` as the recipe takes them: its channels (and QSM map) for a 3D
     recipe; one 2D image for a 2D recipe, a volume's ``slice_index`` slice or a radiograph with
     ``pixel_spacing_mm``."""
-    images = read_study(study, recipe)
+    study = found.path
+    images = read_study(study, recipe, found.series)
     if recipe.preprocessing.spatial_dims == 3:
         return images
     image = images.image
@@ -65,7 +66,7 @@ class CaseContext:
     pixel_spacing_mm: float | None = None
     table: str | None = None
 
-    def run(self, study: Path, name: str, out: Path) -> CaseResult:
+    def run(self, study: Study, name: str, out: Path) -> CaseResult:
         """Run ``study`` into ``out/name`` (see the module docstring)."""
         recipe = self.recipe
         images = study_images(study, recipe, self.slice_index, self.pixel_spacing_mm)
@@ -77,7 +78,7 @@ class CaseContext:
         if recipe.classifier is not None:
             measurements, findings = classify(recipe, self.classifier, image, labels, measurements, findings)
         flags = quality_flags(recipe, image, prediction.labels, labels, measurements, prediction.rotation_fired)
-        result = CaseResult(name, str(study), clinical, measurements, findings, table_name, flags)
+        result = CaseResult(name, str(study.path), clinical, measurements, findings, table_name, flags)
         return write_case_outputs(recipe, image, labels, result, out / name, model=str(self.segmenter.run_dir),
                                   options=self.outputs)
 

@@ -24,9 +24,10 @@ from radiomark.herniation.training import split_patients
 from radiomark.image import Image
 from radiomark.phantoms import generate_case
 from radiomark.phantoms.shapes import ellipsoid
+from tests.helpers import SHARED_DATA
 
 RECIPE = load_herniation_recipe()
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
 
 
 def test_clinical_values_are_scaled_by_the_recipe():
@@ -220,12 +221,12 @@ def test_cli_asks_for_what_disc_herniation_needs(tmp_path):
     assert result.exit_code != 0 and "no bundled disc-herniation model" in result.output
 
 
-@pytest.mark.skipif(not (SHARED / "mri-lumbar-t2" / "t2_lumbar.nii.gz").is_file(),
+@pytest.mark.skipif(not (SHARED_DATA / "mri-lumbar-t2" / "t2_lumbar.nii.gz").is_file(),
                     reason="the real lumbar MRI is in ../shared/data/mri-lumbar-t2 (absent here)")
 def test_real_lumbar_reformat_is_indexed_by_its_description(tmp_path):
     from radiomark.recipes.disc_herniation.dataset import DISC_SLICES, write_real_lumbar_study
 
-    write_real_lumbar_study(SHARED / "mri-lumbar-t2", tmp_path / "studies" / "real")
+    write_real_lumbar_study(SHARED_DATA / "mri-lumbar-t2", tmp_path / "studies" / "real")
     found = api.index(tmp_path / "studies", tmp_path / "index.csv")
     (chosen,) = [v for v in found if v.chosen]
     assert chosen.series.description == "T2 AX reformat" and chosen.levels == tuple(reversed(DISC_SLICES))

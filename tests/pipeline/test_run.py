@@ -131,5 +131,25 @@ def test_a_case_folder_with_labels_is_one_study(tmp_path):
     from radiomark.pipeline.batch import discover_studies
 
     folder = write_case(generate_case("sarcopenia", 0), tmp_path, "nifti")  # image, labels.nii.gz, truth.json
-    assert discover_studies(folder) == [folder]
-    assert discover_studies(tmp_path) == [folder]
+    assert [study.path for study in discover_studies(folder)] == [folder]
+    assert [study.path for study in discover_studies(tmp_path)] == [folder]
+
+
+def test_each_dicom_study_is_scanned_once(tmp_path, tiny_model, monkeypatch):
+    import radiomark.io.study
+    import radiomark.pipeline.batch
+    from radiomark.io.dicom import scan_dicom
+
+    scanned = []
+
+    def counting(path, *args, **kwargs):
+        scanned.append(Path(path))
+        return scan_dicom(path, *args, **kwargs)
+
+    monkeypatch.setattr(radiomark.pipeline.batch, "scan_dicom", counting)
+    monkeypatch.setattr(radiomark.io.study, "scan_dicom", counting)
+    cohort = tiny_phantoms(tmp_path / "cohort", range(400, 402), fmt="dicom")
+    batch = api.run("sarcopenia", cohort, tmp_path / "out", model=tiny_model)
+    assert len(batch.results) == 2 and scanned == [cohort]
+    single = api.run("sarcopenia", cohort / "sarcopenia-0400", tmp_path / "one", model=tiny_model)
+    assert len(single.results) == 1 and len(scanned) == 2  # a case folder: read_study's own scan only
