@@ -42,8 +42,9 @@ class Study:
     series: tuple[DicomSeries, ...] | None = None
 
 
-def _within(series: DicomSeries, entry: Path) -> bool:
-    return all(entry == file.path or entry in file.path.parents for file in series.files)
+def _files_under(series: DicomSeries, entry: Path) -> list[bool]:
+    """For each file of ``series``: whether it is ``entry`` or lies under it."""
+    return [entry == file.path or entry in file.path.parents for file in series.files]
 
 
 def discover_studies(path: Path) -> list[Study]:
@@ -73,9 +74,10 @@ def discover_studies(path: Path) -> list[Study]:
         raise InputError(path, "folder is empty")
     studies = []
     for entry in entries:
-        inside = [series for series in found if _within(series, entry)]
-        touching = [series for series in found if any(entry == f.path or entry in f.path.parents for f in series.files)]
-        studies.append(Study(entry, tuple(inside) if inside and len(inside) == len(touching) else None))
+        touching = [(series, _files_under(series, entry)) for series in found]
+        touching = [(series, under) for series, under in touching if any(under)]
+        whole = bool(touching) and all(all(under) for _, under in touching)
+        studies.append(Study(entry, tuple(series for series, _ in touching) if whole else None))
     return studies
 
 
