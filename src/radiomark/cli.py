@@ -7,6 +7,7 @@ Heavy modules are imported inside the commands so that ``radiomark --help`` stay
 from __future__ import annotations
 
 import functools
+import re
 import sys
 import warnings
 from collections.abc import Callable
@@ -30,10 +31,18 @@ console = Console(width=None if sys.stdout.isatty() else 240)
 errors = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_INPUT_ERROR = 2
+#: C0 and C1 control characters (ESC starts ANSI / OSC sequences), DEL included.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def shown(value: object) -> str:
+    """Text that came from an input (a path, a tag, an error naming them), safe to print: control
+    characters replaced by "?" and rich markup escaped, so it shows literally."""
+    return escape(_CONTROL.sub("?", str(value)))
 
 
 def _one_line_warning(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
-    errors.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+    errors.print(f"[yellow]warning:[/] {shown(message)}", highlight=False, soft_wrap=True)
 
 
 def handles_errors(command: F) -> F:
@@ -45,7 +54,7 @@ def handles_errors(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except RadiomarkError as error:
-            errors.print(f"[red]error:[/] {error}", highlight=False, soft_wrap=True)
+            errors.print(f"[red]error:[/] {shown(error)}", highlight=False, soft_wrap=True)
             raise typer.Exit(EXIT_INPUT_ERROR) from None
 
     return wrapper  # type: ignore[return-value]
@@ -85,8 +94,8 @@ def recipes_list() -> None:
         table.add_column(column)
     for entry in entries().values():
         document, where = recipe_document(entry.name)
-        table.add_row(escape(entry.name), escape(str(document_kind(document, where))),
-                      escape(str(document.get("title", ""))), escape(entry.package))
+        table.add_row(shown(entry.name), shown(str(document_kind(document, where))),
+                      shown(str(document.get("title", ""))), shown(entry.package))
     console.print(table)
 
 
@@ -109,11 +118,11 @@ def recipes_validate(path: Annotated[Path, typer.Argument(help="A recipe YAML fi
 
     if recipe_kind(path) is PipelineKind.FUSION_CLASSIFY:
         recipe_name = load_herniation_recipe(path).name
-        console.print(f"{escape(str(path))}: valid {PipelineKind.FUSION_CLASSIFY} recipe {escape(recipe_name)}")
+        console.print(f"{shown(str(path))}: valid {PipelineKind.FUSION_CLASSIFY} recipe {shown(recipe_name)}")
         return
     recipe = load_recipe(path)
-    console.print(f"{escape(str(path))}: valid {PipelineKind.SEGMENT_MEASURE} recipe {escape(recipe.name)} "
-                  f"(code of {escape(base_name(recipe))})")
+    console.print(f"{shown(str(path))}: valid {PipelineKind.SEGMENT_MEASURE} recipe {shown(recipe.name)} "
+                  f"(code of {shown(base_name(recipe))})")
 
 
 def _registered(name: str) -> str:
@@ -147,7 +156,7 @@ def info(path: Annotated[Path, typer.Argument(help="DICOM folder (searched recur
     if as_json:
         console.print_json(json.dumps([dataclasses.asdict(row) for row in rows]))
         return
-    table = Table(title=f"{len(rows)} series in {path}")
+    table = Table(title=f"{len(rows)} series in {shown(path)}")
     for column in ("folder", "patient", "study", "series UID", "modality", "description", "orientation",
                    "size (x × y × z)", "spacing mm (x × y × z)", "slices", "problems"):
         table.add_column(column, overflow="fold")
@@ -155,9 +164,10 @@ def info(path: Annotated[Path, typer.Argument(help="DICOM folder (searched recur
         spacing = "unknown" if row.spacing_xyz_mm is None else " × ".join(f"{s:.4g}" for s in row.spacing_xyz_mm)
         problems = "; ".join(row.problems) or "none"
         folder = Path(row.path).relative_to(path) if Path(row.path).is_relative_to(path) else Path(row.path)
-        table.add_row(str(folder), row.patient, _short_uid(row.study), _short_uid(row.series), row.modality,
-                      row.description, row.orientation, " × ".join(map(str, row.size_xyz)), spacing, str(row.slices),
-                      f"[red]{problems}[/]" if row.problems else problems)
+        table.add_row(shown(folder), shown(row.patient), shown(_short_uid(row.study)), shown(_short_uid(row.series)),
+                      shown(row.modality), shown(row.description), shown(row.orientation),
+                      " × ".join(map(str, row.size_xyz)), spacing, str(row.slices),
+                      f"[red]{shown(problems)}[/]" if row.problems else problems)
     console.print(table)
 
 
@@ -177,17 +187,17 @@ def index(studies: Annotated[Path, typer.Argument(metavar="STUDIES_DIR", help="F
         task = progress.add_task("indexing", total=None)
         verdicts = api.index(studies, out, rules=rules,
                              progress=lambda done, total: progress.update(task, completed=done, total=total))
-    table = Table(title=f"{len(verdicts)} series in {studies}")
+    table = Table(title=f"{len(verdicts)} series in {shown(studies)}")
     for column in ("patient", "series UID", "description", "orientation", "weighting", "images", "chosen", "why"):
         table.add_column(column, overflow="fold")
     for verdict in verdicts:
         series = verdict.series
-        table.add_row(series.patient_id, _short_uid(series.series_uid), series.description,
+        table.add_row(shown(series.patient_id), shown(_short_uid(series.series_uid)), shown(series.description),
                       str(series.orientation or "unknown"), verdict.weighting.guess, str(series.n_slices),
-                      "[green]yes[/]" if verdict.chosen else "no", verdict.reason)
+                      "[green]yes[/]" if verdict.chosen else "no", shown(verdict.reason))
     console.print(table)
     studies_without = {v.series.study_uid for v in verdicts} - {v.series.study_uid for v in verdicts if v.chosen}
-    console.print(f"index: {out}" + (f"; [yellow]{len(studies_without)} study(ies) without a matching series[/]"
+    console.print(f"index: {shown(out)}" + (f"; [yellow]{len(studies_without)} study(ies) without a matching series[/]"
                                      if studies_without else ""))
 
 
@@ -203,7 +213,7 @@ def convert(path: Annotated[Path, typer.Argument(help="DICOM folder or file, NIf
     from radiomark import api
 
     written = api.convert(path, out, series_uid=series, select=select)
-    console.print(f"wrote {written}")
+    console.print(f"wrote {shown(written)}")
 
 
 @app.command()
@@ -232,7 +242,7 @@ def phantom(recipe: Annotated[str, typer.Argument(help="Recipe whose phantom to 
         written = api.make_phantoms(recipe, outdir, cases=cases, fmt=phantom_format, first_seed=seed,
                                     template=template,
                                     progress=lambda done, total: progress.update(task, completed=done))
-    console.print(f"wrote {len(written)} {recipe} case(s) to {outdir}")
+    console.print(f"wrote {len(written)} {shown(recipe)} case(s) to {shown(outdir)}")
 
 
 SexOption = Annotated[str | None, typer.Option("--sex", help="M or F (default: the DICOM PatientSex).")]
@@ -243,20 +253,20 @@ TableOption = Annotated[str | None, typer.Option("--table", help="Cut-off table 
 
 
 def _show_result(result: Any) -> None:
-    table = Table(title=f"{result.case_id}")
+    table = Table(title=shown(result.case_id))
     table.add_column("measurement")
     table.add_column("value", justify="right")
     table.add_column("unit")
     for measurement in result.measurements.values():
         value = measurement.value
-        shown = f"{value:.2f}" if abs(value) >= 1 or value == 0 else f"{value:.3g}"
-        table.add_row(measurement.name.replace("_", " "), shown, escape(measurement.unit))
+        value_text = f"{value:.2f}" if abs(value) >= 1 or value == 0 else f"{value:.3g}"
+        table.add_row(shown(measurement.name.replace("_", " ")), value_text, shown(measurement.unit))
     for finding in result.findings:
         verdict = {True: "[red]yes[/]", False: "[green]no[/]", None: "[yellow]undecided[/]"}[finding.present]
-        table.add_row(f"{finding.name} ({finding.table})", verdict, escape(finding.reason))
+        table.add_row(shown(f"{finding.name} ({finding.table})"), verdict, shown(finding.reason))
     console.print(table)
     for flag in result.flags:
-        console.print(f"[yellow]QC:[/] {escape(flag)}")
+        console.print(f"[yellow]QC:[/] {shown(flag)}")
 
 
 def _described(progress: Progress, task: Any) -> Callable[[str, int, int], None]:
@@ -346,7 +356,7 @@ def train(recipe: Annotated[str, typer.Argument(help="Recipe name or a recipe YA
                                 f"validation on {summary['patients']['validation']} held-out patients "
                                 f"({summary['images']['validation']} images); {summary['patients']['test']} test "
                                 "patients kept for evaluate")
-        console.print(f"models, split.json, metrics.json and training_curve.png in {out}")
+        console.print(f"models, split.json, metrics.json and training_curve.png in {shown(out)}")
         return
     data = _required(data, "--data")
     _refuse_options(recipe, {"--index": index_csv, "--labels": labels_csv})
@@ -359,8 +369,8 @@ def train(recipe: Annotated[str, typer.Argument(help="Recipe name or a recipe YA
     if stage is not Stage.SEGMENT:
         _show_classification(summary["validation"], f"held-out validation ({len(summary['validation_patients'])} "
                                                     f"patients, best epoch {summary['best_epoch']})")
-        console.print(f"classifier and metrics in {out / 'classifier'}" if stage is Stage.CLASSIFY else
-                      f"tuned weights in {out}, history in {out / 'joint.json'}")
+        console.print(f"classifier and metrics in {shown(out / 'classifier')}" if stage is Stage.CLASSIFY else
+                      f"tuned weights in {shown(out)}, history in {shown(out / 'joint.json')}")
         return
     held_out = len({p for fold in summary["folds"] for p in fold["validation_patients"]})
     folds = len(summary["folds"])
@@ -371,24 +381,24 @@ def train(recipe: Annotated[str, typer.Argument(help="Recipe name or a recipe YA
     table.add_column("IoU", justify="right")
     spread = summary.get("sd_validation_dice") or {}
     for name, dice in summary["mean_validation_dice"].items():
-        shown = f"{dice:.3f} ± {spread[name]:.3f}" if name in spread else f"{dice:.3f}"
-        table.add_row(name, shown, f"{summary['mean_validation_iou'][name]:.3f}")
+        dice_text = f"{dice:.3f} ± {spread[name]:.3f}" if name in spread else f"{dice:.3f}"
+        table.add_row(shown(name), dice_text, f"{summary['mean_validation_iou'][name]:.3f}")
     console.print(table)
-    console.print(f"model, metrics.json and training_curve.png in {out}")
+    console.print(f"model, metrics.json and training_curve.png in {shown(out)}")
 
 
 def _show_agreement(agreement: dict[str, Any], out: Path) -> None:
     """One row per measurement compared between predicted and reference masks."""
     if not agreement:
         return
-    table = Table(title=f"measurements from predicted vs reference masks (Bland–Altman plots in {out})")
+    table = Table(title=f"measurements from predicted vs reference masks (Bland–Altman plots in {shown(out)})")
     for column in ("measurement", "n", "mean abs. error", "mean rel. error %", "bias", "Pearson r", "ICC(A,1)"):
         table.add_column(column, justify="left" if column == "measurement" else "right")
     for name, stats in agreement.items():
         if not stats["n"]:
             table.add_row(name.replace("_", " "), "0", *["–"] * 5)
             continue
-        table.add_row(f"{name.replace('_', ' ')} [{escape(stats['unit'])}]", str(stats["n"]),
+        table.add_row(f"{name.replace('_', ' ')} [{shown(stats['unit'])}]", str(stats["n"]),
                       f"{stats['mean_absolute_error']:.3g}", f"{stats['mean_relative_error_percent']:.1f}",
                       f"{stats['bland_altman']['bias']:.3g}", f"{stats['pearson_r']:.3f}", f"{stats['icc_a1']:.3f}")
     console.print(table)
@@ -472,16 +482,16 @@ def run(recipe: Annotated[str, typer.Argument(help="Recipe to run (`radiomark re
     for result in batch.results:
         _show_result(result)
         if result.series:
-            console.print(f"series: {escape(result.series['description'])}: {escape(result.series['why'])}")
+            console.print(f"series: {shown(result.series['description'])}: {shown(result.series['why'])}")
         for picture in ("overlay.png", "levels.png"):
             if picture in result.outputs:
-                console.print(f"{picture.removesuffix('.png')}: {result.outputs[picture]}")
+                console.print(f"{picture.removesuffix('.png')}: {shown(result.outputs[picture])}")
     for failure in batch.failures:
-        errors.print(f"[red]failed:[/] {failure.message}", highlight=False, soft_wrap=True)
+        errors.print(f"[red]failed:[/] {shown(failure.message)}", highlight=False, soft_wrap=True)
     if batch.cohort_csv is not None:
         resumed = f", {len(batch.resumed)} already done" if batch.resumed else ""
         console.print(f"{len(batch.results)} case(s) done, {len(batch.failures)} failed{resumed}; cohort table: "
-                      f"{batch.cohort_csv}")
+                      f"{shown(batch.cohort_csv)}")
     if batch.failures:
         raise typer.Exit(1 if batch.results else EXIT_INPUT_ERROR)
 
@@ -530,8 +540,8 @@ def transfer_labels(
     console.print(f"{' + '.join(record['stages'])} registration, final Mattes mutual information "
                   f"{record['metric_mattes_mutual_information']:.4f} (lower is better), "
                   f"iterations {record['iterations']}")
-    console.print(f"labels: {record['output']}; transform: {record['transform_file']}"
-                  + (f"; QC picture: {record['report']}" if "report" in record else ""))
+    console.print(f"labels: {shown(record['output'])}; transform: {shown(record['transform_file'])}"
+                  + (f"; QC picture: {shown(record['report'])}" if "report" in record else ""))
 
 
 @app.command()
@@ -549,7 +559,7 @@ def measure(recipe: Annotated[str, typer.Argument(help="Recipe name or a recipe 
     result = api.measure(recipe, image, mask, out, sex=sex, height_m=height, weight_kg=weight,
                          slice_index=slice_index, table=table)
     _show_result(result)
-    console.print(f"overlay: {result.outputs['overlay.png']}")
+    console.print(f"overlay: {shown(result.outputs['overlay.png'])}")
 
 
 @app.command()
@@ -583,7 +593,7 @@ def evaluate(recipe: Annotated[str, typer.Argument(help="Recipe of the model (`r
         _show_herniation_models(summary["models"], f"{summary['images']} images of {summary['patients']} held-out "
                                                    f"patients ({data_kind}); 95 % CI, bootstrap over patients")
         excluded = summary["excluded_seen_patients"]
-        console.print(f"evaluation.json, per_image.csv, roc.png, calibration.png in {out}"
+        console.print(f"evaluation.json, per_image.csv, roc.png, calibration.png in {shown(out)}"
                       + (f"; {excluded} patient(s) the run trained or validated on were left out" if excluded else ""))
         return
     data = _required(data, "--data")
@@ -619,7 +629,7 @@ def export(run_dir: Annotated[Path, typer.Argument(metavar="RUNDIR", help="Run f
     if not onnx:
         raise RadiomarkError("choose a format: --onnx")
     record = api.export(run_dir, repeats=repeats)
-    table = Table(title=f"ONNX export of {run_dir} (tolerance {record['tolerance']:g})")
+    table = Table(title=f"ONNX export of {shown(run_dir)} (tolerance {record['tolerance']:g})")
     for column in ("network", "max |Δ probability|", "PyTorch ms", "ONNX Runtime ms", "used by run"):
         table.add_column(column)
     for part in ("segmenter", "classifier"):

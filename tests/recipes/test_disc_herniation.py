@@ -245,3 +245,27 @@ def test_every_branch_and_ablation_gives_one_logit_per_image(branch, mode):
     spec = RECIPE.network.model_copy(update={"image_branch": branch})
     logits = FusionNet(spec, len(RECIPE.tabular), mode)(torch.rand(3, 1, 64, 64), torch.rand(3, len(RECIPE.tabular)))
     assert logits.shape == (3,) and torch.isfinite(logits).all()
+
+
+def test_patient_ids_that_look_like_paths_never_leave_out(trained, tmp_path):
+    """PatientID ``../victim`` once deleted ``OUT/../victim``; ``.`` wiped OUT, ``../study`` the input."""
+    import shutil
+
+    from tests.helpers import edit_dicom
+
+    root, _ = trained
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("user data")
+    for index, patient in enumerate(["../victim", str(victim), ".", "../study", "..", "a/../../victim"]):
+        study = tmp_path / f"in{index}" / "study"
+        shutil.copytree(root / "studies" / "disc-herniation-0002", study)
+        for file in study.rglob("*.dcm"):
+            edit_dicom(file, PatientID=patient)
+        before = sorted(p.relative_to(study) for p in study.rglob("*"))
+        out = tmp_path / f"in{index}" / "out"
+        (result,) = api.run_herniation(study, out, root / "run", sac_width=13.0).results
+        assert Path(result.outputs["measurements.json"]).parent == out / "study"
+        assert sorted(p.relative_to(study) for p in study.rglob("*")) == before
+        assert (victim / "keep.txt").read_text() == "user data"
+        assert {p.name for p in out.iterdir()} == {"study", "cohort.csv", "cohort.html"}

@@ -10,10 +10,13 @@ from radiomark.io.atomic import atomic_file
 
 
 def pyplot() -> Any:
-    """``matplotlib.pyplot`` on the off-screen Agg backend (no display is needed)."""
+    """``matplotlib.pyplot`` on the off-screen Agg backend (no display is needed), with mathtext
+    off: titles and labels hold names from inputs (study folders, descriptions), which are shown
+    literally — ``$...$`` in a name is not a formula."""
     import matplotlib
 
     matplotlib.use("Agg")
+    matplotlib.rcParams["text.parse_math"] = False
     import matplotlib.pyplot as plt
 
     return plt

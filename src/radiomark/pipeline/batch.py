@@ -10,6 +10,7 @@ written atomically) are skipped and their rows reused in the cohort table.
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,11 +83,37 @@ def discover_studies(path: Path) -> list[Study]:
 
 
 def case_id(study: Path) -> str:
-    """The case folder name of ``study``: its file or folder name without image suffixes."""
-    name = study.name
+    """The case folder name of ``study``: its file or folder name without image suffixes, as one
+    safe path component (never empty, ``.`` or ``..``; no separators or control characters)."""
+    name = study.name or study.resolve().name
+    if name in (".", ".."):
+        name = study.resolve().name
     for suffix in (".nii.gz", ".nii", ".dcm"):
         name = name.removesuffix(suffix)
-    return name or "case"
+    return safe_component(name)
+
+
+def safe_component(name: str) -> str:
+    """``name`` as a single path component: separators and control characters become ``_``; an
+    empty name, ``.`` or ``..`` becomes ``case``."""
+    cleaned = re.sub(r"[\x00-\x1f\x7f/\\]", "_", name).strip()
+    return "case" if cleaned in ("", ".", "..") else cleaned
+
+
+def case_ids(studies: list[Study]) -> list[str]:
+    """One case id per study, unique within the run and the same on every run over the same input:
+    :func:`case_id`, or — for studies whose ids would collide (``x.dcm``, ``x.nii.gz`` and ``x/``) —
+    each one's full file or folder name (unique within its folder), numbered if still equal."""
+    ids = [case_id(study.path) for study in studies]
+    repeated = {name for name in ids if ids.count(name) > 1}
+    ids = [safe_component(study.path.name) if name in repeated else name for name, study in zip(ids, studies,
+                                                                                                strict=True)]
+    seen: dict[str, int] = {}
+    unique = []
+    for name in ids:
+        seen[name] = seen.get(name, 0) + 1
+        unique.append(name if ids.count(name) == 1 else f"{name}-{seen[name]}")
+    return unique
 
 
 def run_batch(studies: list[Study], out: Path, run_case: Callable[[Study, str], CaseResult], *, resume: bool = False,
@@ -97,8 +124,7 @@ def run_batch(studies: list[Study], out: Path, run_case: Callable[[Study, str], 
     failures: list[Failure] = []
     resumed: list[str] = []
     rows: list[dict[str, Any]] = []
-    for index, study in enumerate(studies):
-        name = case_id(study.path)
+    for index, (study, name) in enumerate(zip(studies, case_ids(studies), strict=True)):
         done = out / name / "measurements.csv"
         if resume and done.is_file():
             with open(done, newline="") as stream:
@@ -109,10 +135,11 @@ def run_batch(studies: list[Study], out: Path, run_case: Callable[[Study, str], 
             written = run_case(study, name)
             results.append(written)
             rows.append(written.row())
-        except RadiomarkError as error:
+        except Exception as error:  # noqa: BLE001  # in a cohort, one study's fault must not stop the others
             if len(studies) == 1:
                 raise  # a single study: a plain error, and nothing written
-            failures.append(Failure(str(study.path), type(error).__name__, str(error)))
+            message = str(error) if isinstance(error, RadiomarkError) else f"{study.path}: internal error: {error!r}"
+            failures.append(Failure(str(study.path), type(error).__name__, message))
         if progress is not None:
             progress(index + 1, len(studies))
     cohort = write_cohort(rows, failures, out) if rows or failures else None
