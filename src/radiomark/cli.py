@@ -31,6 +31,8 @@ console = Console(width=None if sys.stdout.isatty() else 240)
 errors = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_INPUT_ERROR = 2
+#: Exit code after Ctrl-C (128 + SIGINT), as shells report it.
+EXIT_INTERRUPTED = 130
 #: C0 and C1 control characters (ESC starts ANSI / OSC sequences), DEL included.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
@@ -461,24 +463,32 @@ def run(recipe: Annotated[str, typer.Argument(help="Recipe to run (`radiomark re
              "--anonymize": anonymize, "--keep-identifiers": keep_identifiers, "--recipe": recipe_file}
     _refuse_options(recipe, given if herniation else {"--age": age, "--sac-width": sac_width,
                                                       "--canal-mask": canal_mask})
+    from radiomark.pipeline.batch import BatchInterrupted
+
+    interrupted = False
     with _progress() as progress:
         task = progress.add_task(f"{recipe}", total=None)
 
         def advance(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        if herniation:
-            batch = api.run_herniation(input_path, out, _required(model, "--model (no bundled disc-herniation model: "
-                                                                         "no labelled herniation data exists here)"),
-                                       age_years=age, sex=sex, sac_width=_sac_widths(sac_width),
-                                       canal_mask=canal_mask, resume=resume, progress=advance)
-        else:
-            batch = api.run(recipe, input_path, out, sex=sex, height_m=height, weight_kg=weight,
-                            slice_index=slice_index, model=model, table=table, resume=resume, dicom_seg=dicom_seg,
-                            dicom_sr=dicom_sr, pixel_spacing_mm=spacing, pdf=pdf, anonymize=anonymize,
-                            keep_identifiers=tuple(name.strip() for name in keep_identifiers.split(",")
-                                                   if name.strip()),
-                            recipe_file=recipe_file, progress=advance)
+        try:
+            if herniation:
+                fusion_model = _required(model, "--model (no bundled disc-herniation model: no labelled herniation "
+                                                "data exists here)")
+                batch = api.run_herniation(input_path, out, fusion_model,
+                                           age_years=age, sex=sex, sac_width=_sac_widths(sac_width),
+                                           canal_mask=canal_mask, resume=resume, progress=advance)
+            else:
+                batch = api.run(recipe, input_path, out, sex=sex, height_m=height, weight_kg=weight,
+                                slice_index=slice_index, model=model, table=table, resume=resume, dicom_seg=dicom_seg,
+                                dicom_sr=dicom_sr, pixel_spacing_mm=spacing, pdf=pdf, anonymize=anonymize,
+                                keep_identifiers=tuple(name.strip() for name in keep_identifiers.split(",")
+                                                       if name.strip()),
+                                recipe_file=recipe_file, progress=advance)
+        except BatchInterrupted as stop:
+            batch = stop.batch
+            interrupted = True
     for result in batch.results:
         _show_result(result)
         if result.series:
@@ -492,6 +502,10 @@ def run(recipe: Annotated[str, typer.Argument(help="Recipe to run (`radiomark re
         resumed = f", {len(batch.resumed)} already done" if batch.resumed else ""
         console.print(f"{len(batch.results)} case(s) done, {len(batch.failures)} failed{resumed}; cohort table: "
                       f"{shown(batch.cohort_csv)}")
+    if interrupted:
+        errors.print(f"[yellow]interrupted:[/] {len(batch.results)} case(s) finished and kept in {shown(out)}; "
+                     "run the same command with --resume to go on", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_INTERRUPTED)
     if batch.failures:
         raise typer.Exit(1 if batch.results else EXIT_INPUT_ERROR)
 

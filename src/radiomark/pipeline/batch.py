@@ -10,14 +10,17 @@ written atomically) are skipped and their rows reused in the cohort table.
 from __future__ import annotations
 
 import csv
+import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from radiomark.case import CaseResult, Failure
 from radiomark.errors import InputError, RadiomarkError
+from radiomark.io.atomic import remove_stale_temporaries
 from radiomark.io.dicom import DicomSeries, scan_dicom
 from radiomark.io.nifti import is_nifti_path
 from radiomark.io.study import ECHO_FILE, LABELS_FILE
@@ -116,31 +119,98 @@ def case_ids(studies: list[Study]) -> list[str]:
     return unique
 
 
+class BatchInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a run: the cases finished before it are kept (and listed in the cohort
+    table); ``batch`` says what was done."""
+
+    def __init__(self, batch: BatchResult) -> None:
+        super().__init__(f"interrupted after {len(batch.results)} case(s)")
+        self.batch = batch
+
+
+@contextmanager
+def run_lock(out: Path) -> Iterator[None]:
+    """Hold a lock on the folder ``out`` for a run: another run into the same folder is refused,
+    never interleaved. The lock (``flock`` on the folder) dies with its process, so a killed run
+    leaves none; a folder this run created and left empty is removed again."""
+    import fcntl
+
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    handle = os.open(out, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise InputError(out, "another radiomark run is writing into this folder; wait for it to finish or "
+                                  "choose another --out") from None
+        yield
+    finally:
+        os.close(handle)
+        if created and not any(out.iterdir()):
+            out.rmdir()
+
+
+def _refuse_output_inside_inputs(studies: list[Study], out: Path) -> None:
+    target = out.resolve()
+    for study in studies:
+        source = study.path.resolve()
+        if source == target or source in target.parents or target in source.parents:
+            raise InputError(out, f"the output folder would replace the input or lie within it ({study.path}); "
+                                  "inputs are never written to: choose an --out outside the input")
+
+
+def _as_error(error: OSError, out: Path) -> InputError:
+    """A failed read or write (disk full, read-only folder, permission) as a one-line error."""
+    return InputError(error.filename or out, f"cannot read or write ({error.strerror or error})")
+
+
 def run_batch(studies: list[Study], out: Path, run_case: Callable[[Study, str], CaseResult], *, resume: bool = False,
               progress: Callable[[int, int], None] | None = None) -> BatchResult:
     """``run_case(study, case_id)`` for every study (see the module docstring), then the cohort
-    tables in ``out``."""
+    tables in ``out``. One run writes into ``out`` at a time; temporaries of killed runs are
+    cleared first; an output folder inside an input (or the reverse) is refused. Ctrl-C stops after
+    writing the cohort table of the cases done and raises :class:`BatchInterrupted`."""
+    _refuse_output_inside_inputs(studies, out)
+    try:
+        with run_lock(out):
+            remove_stale_temporaries(out)
+            return _run_locked(studies, out, run_case, resume, progress)
+    except OSError as error:
+        raise _as_error(error, out) from None
+
+
+def _run_locked(studies: list[Study], out: Path, run_case: Callable[[Study, str], CaseResult], resume: bool,
+                progress: Callable[[int, int], None] | None) -> BatchResult:
     results: list[CaseResult] = []
     failures: list[Failure] = []
     resumed: list[str] = []
     rows: list[dict[str, Any]] = []
-    for index, (study, name) in enumerate(zip(studies, case_ids(studies), strict=True)):
-        done = out / name / "measurements.csv"
-        if resume and done.is_file():
-            with open(done, newline="") as stream:
-                rows.extend(csv.DictReader(stream))
-            resumed.append(name)
-            continue
-        try:
-            written = run_case(study, name)
-            results.append(written)
-            rows.append(written.row())
-        except Exception as error:  # noqa: BLE001  # in a cohort, one study's fault must not stop the others
-            if len(studies) == 1:
-                raise  # a single study: a plain error, and nothing written
-            message = str(error) if isinstance(error, RadiomarkError) else f"{study.path}: internal error: {error!r}"
-            failures.append(Failure(str(study.path), type(error).__name__, message))
-        if progress is not None:
-            progress(index + 1, len(studies))
+    try:
+        for index, (study, name) in enumerate(zip(studies, case_ids(studies), strict=True)):
+            done = out / name / "measurements.csv"
+            if resume and done.is_file():
+                with open(done, newline="") as stream:
+                    rows.extend(csv.DictReader(stream))
+                resumed.append(name)
+                continue
+            try:
+                written = run_case(study, name)
+                results.append(written)
+                rows.append(written.row())
+            except Exception as error:  # noqa: BLE001  # in a cohort, one study's fault must not stop the others
+                failure = _as_error(error, out) if isinstance(error, OSError) else error
+                if len(studies) == 1:  # a single study: a plain error, and nothing written
+                    if failure is error:
+                        raise
+                    raise failure from None
+                message = (str(failure) if isinstance(failure, RadiomarkError)
+                           else f"{study.path}: internal error: {error!r}")
+                failures.append(Failure(str(study.path), type(error).__name__, message))
+            if progress is not None:
+                progress(index + 1, len(studies))
+    except KeyboardInterrupt:
+        cohort = write_cohort(rows, failures, out) if rows or failures else None
+        raise BatchInterrupted(BatchResult(results, failures, cohort, resumed)) from None
     cohort = write_cohort(rows, failures, out) if rows or failures else None
     return BatchResult(results, failures, cohort, resumed)
