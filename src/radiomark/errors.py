@@ -7,7 +7,15 @@ callers who catch ``ValueError`` or ``ImportError`` keep working.
 
 from __future__ import annotations
 
+import re
 from os import PathLike
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def one_line(text: str) -> str:
+    """``text`` with control characters written as ``\\xNN`` (a file name with a newline stays one line)."""
+    return _CONTROL.sub(lambda found: f"\\x{ord(found.group()):02x}", text)
 
 
 class RadiomarkError(Exception):
@@ -20,7 +28,7 @@ class InputError(RadiomarkError, ValueError):
     def __init__(self, path: str | PathLike[str] | None, problem: str) -> None:
         self.path = None if path is None else str(path)
         self.problem = " ".join(problem.split())  # always one line, whatever a library reported
-        super().__init__(self.problem if path is None else f"{path}: {self.problem}")
+        super().__init__(self.problem if path is None else f"{one_line(str(path))}: {self.problem}")
 
 
 class DicomError(InputError):

@@ -119,8 +119,28 @@ def build_corpus(folder: Path) -> list[Item]:
         expected = GeometryError if name.startswith("emri") else OK  # emri: multi-frame without spacing
         add(f"compressed {name}", _copy(name, folder), expected)
     add("JPEG baseline greyscale", _jpeg_baseline(folder / "jpeg_baseline.dcm"), OK)
-    add("JPEG baseline colour", _copy("SC_rgb_jpeg.dcm", folder), DicomError, "expected one greyscale frame")
+    add("JPEG baseline colour", _copy("SC_rgb_jpeg.dcm", folder), DicomError, "a colour image")
     add("JPEG extended 12-bit", _copy("JPEG-lossy.dcm", folder), DicomError, "cannot decode the pixel data")
+    # Contradicting or unusable pixel tags, colour models, syntaxes, names (round 2).
+    add("PixelRepresentation contradicts the values", _signed_as_unsigned(folder / "signed_as_unsigned.dcm"),
+        DicomError, "PixelRepresentation says unsigned")
+    add("BitsStored < BitsAllocated, garbage in the high bits", _garbage_high_bits(folder / "garbage_bits.dcm"), OK)
+    slope_zero = _copy("CT_small.dcm", folder, "slope_zero.dcm")
+    edit_dicom(slope_zero, RescaleSlope=0)
+    add("RescaleSlope 0", slope_zero, DicomError, "RescaleSlope is 0")
+    planar = _copy("SC_rgb.dcm", folder, "planar1.dcm")
+    edit_dicom(planar, PlanarConfiguration=1)
+    add("RGB with planar configuration 1", planar, DicomError, "a colour image (RGB)")
+    add("palette colour", _copy("OT-PAL-8-face.dcm", folder), DicomError, "a colour image (PALETTE COLOR)")
+    add("deflated explicit VR", _copy("image_dfl.dcm", folder), OK)
+    add("no preamble / file meta", _without_preamble(folder / "no_preamble.dcm"), OK)
+    add("name with spaces, unicode, newline", _copy("CT_small.dcm", folder, "a b é\nc.dcm"), OK)
+    rgba = np.zeros((8, 8, 4), np.uint8)
+    rgba[..., 1], rgba[..., 3] = 180, 255
+    PILImage.fromarray(rgba).save(folder / "rgba.png")
+    add("RGBA PNG", folder / "rgba.png", OK)
+    PILImage.fromarray(rgba, "CMYK").save(folder / "cmyk.jpg")
+    add("CMYK JPEG", folder / "cmyk.jpg", OK)
     # NIfTI.
     nan = np.zeros((4, 4, 3), np.float32)
     nan[1, 1, 1], nan[2, 2, 2] = np.nan, np.inf
@@ -177,4 +197,35 @@ def _jpeg_baseline(path: Path) -> Path:
     ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
     ds.file_meta.TransferSyntaxUID = JPEGBaseline8Bit
     ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+def _signed_as_unsigned(path: Path) -> Path:
+    """A 16-bit CT whose stored values are negative (signed) but whose PixelRepresentation says unsigned."""
+    dataset = pydicom.dcmread(pydicom_file("CT_small.dcm"))
+    values = dataset.pixel_array.astype(np.int32) - 3000  # most values now below 0
+    dataset.BitsAllocated, dataset.BitsStored, dataset.HighBit, dataset.PixelRepresentation = 16, 16, 15, 0
+    dataset.PixelData = values.astype(np.int16).tobytes()
+    dataset.save_as(path)
+    return path
+
+
+def _garbage_high_bits(path: Path) -> Path:
+    """12 bits stored in 16 allocated, the 4 unused high bits set: a reader must ignore them."""
+    dataset = pydicom.dcmread(pydicom_file("CT_small.dcm"))
+    values = np.clip(dataset.pixel_array.astype(np.int32), 0, 4095).astype(np.uint16)
+    dataset.BitsStored, dataset.HighBit, dataset.PixelRepresentation = 12, 11, 0
+    dataset.PixelData = (values | 0xF000).tobytes()
+    dataset.save_as(path)
+    return path
+
+
+def _without_preamble(path: Path) -> Path:
+    """CT_small written as older writers did: no 128-byte preamble, no DICM marker, no file meta."""
+    from pydicom.filewriter import dcmwrite
+
+    dataset = pydicom.dcmread(pydicom_file("CT_small.dcm"))
+    dataset.preamble = None
+    del dataset.file_meta
+    dcmwrite(path, dataset, enforce_file_format=False)
     return path

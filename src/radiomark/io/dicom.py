@@ -26,7 +26,7 @@ import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.pixels import apply_modality_lut
-from pydicom.uid import RLELossless
+from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian, RLELossless
 
 from radiomark.errors import DicomError, GeometryError, InputError, RadiomarkError
 from radiomark.image import Image, Orientation, orientation_from_normal
@@ -291,9 +291,28 @@ class _CappedReader(io.BufferedReader):
 
 
 def read_dataset(path: Path, stop_before_pixels: bool = False) -> Dataset:
-    """``pydicom.dcmread`` through a reader that caps every read at the bytes left in the file."""
+    """``pydicom.dcmread`` through a reader that caps every read at the bytes left in the file.
+
+    A file without the 128-byte preamble and ``DICM`` marker (older writers, ACR-NEMA style) is
+    read anyway, with a warning, when it parses to an object with SOP class and instance UIDs; its
+    transfer syntax is the one pydicom recognised. Anything else is :class:`InvalidDicomError`.
+    """
     with _CappedReader(io.FileIO(path, "r")) as stream:
-        return pydicom.dcmread(stream, stop_before_pixels=stop_before_pixels)
+        try:
+            return pydicom.dcmread(stream, stop_before_pixels=stop_before_pixels)
+        except InvalidDicomError:
+            stream.seek(0)
+            dataset = pydicom.dcmread(stream, stop_before_pixels=stop_before_pixels, force=True)
+    if not all(str(dataset.get(keyword, "")).replace(".", "").isdigit() for keyword in ("SOPClassUID",
+                                                                                          "SOPInstanceUID")):
+        raise InvalidDicomError(f"{path}: no DICOM preamble and no SOP UIDs")
+    if "TransferSyntaxUID" not in dataset.file_meta:
+        dataset.file_meta.TransferSyntaxUID = (ImplicitVRLittleEndian if dataset.is_implicit_VR else
+                                               ExplicitVRLittleEndian if dataset.is_little_endian else
+                                               ExplicitVRBigEndian)
+    warnings.warn(f"{path}: no DICOM preamble / file meta header; read as "
+                  f"{dataset.file_meta.TransferSyntaxUID.name}", stacklevel=2)
+    return dataset
 
 
 #: Identifying attributes a report may show when the user asks to keep them (name -> DICOM keyword).
@@ -405,10 +424,25 @@ def _invert_monochrome1(stored: np.ndarray, header: Dataset) -> np.ndarray:
     return (2**bits - 1) - stored.astype(np.int64)
 
 
+def _check_pixel_representation(path: Path, dataset: Dataset, stored: np.ndarray) -> None:
+    """Refuse CT whose PixelRepresentation (unsigned) contradicts its values: stored values at or
+    above 2^15 in a 16-bit CT would be above about 31,000 HU — signed values written as unsigned."""
+    if (dataset.get("Modality") != "CT" or dataset.get("PixelRepresentation") != 0
+            or dataset.get("BitsStored") != 16):
+        return
+    share = float(np.mean(stored >= 2**15))
+    if share > 0.01:
+        raise DicomError(path, f"PixelRepresentation says unsigned, but {100 * share:.0f} % of the stored values are "
+                               "≥ 32768 (above ~31,000 HU): the data look signed; fix PixelRepresentation (0028,0103)")
+
+
 def _decode(path: Path, dataset: Dataset) -> np.ndarray:
     if dataset.file_meta.get("TransferSyntaxUID") == RLELossless:
         # pydicom's own RLE decoder reports damaged data as an exception; the Rust plugin panics.
         dataset.pixel_array_options(decoding_plugin="pydicom")
+    photometric = str(dataset.get("PhotometricInterpretation", "MONOCHROME2"))
+    if photometric not in ("MONOCHROME1", "MONOCHROME2"):
+        raise DicomError(path, f"a colour image ({photometric}); radiomark reads greyscale (MONOCHROME1/2) images")
     stored = dataset.pixel_array
     if stored.ndim != 2:
         raise DicomError(path, f"expected one greyscale frame, decoded shape {stored.shape} "
@@ -416,6 +450,10 @@ def _decode(path: Path, dataset: Dataset) -> np.ndarray:
     for keyword in ("RescaleSlope", "RescaleIntercept"):
         if keyword in dataset and _optional_float(dataset, keyword) is None:
             raise DicomError(path, f"{keyword} {dataset.get(keyword)!r} is not a number")
+    if "RescaleSlope" in dataset and _optional_float(dataset, "RescaleSlope") == 0:
+        raise DicomError(path, "RescaleSlope is 0: every pixel would get the same value (the modality LUT is "
+                               "unusable)")
+    _check_pixel_representation(path, dataset, stored)
     if dataset.get("PhotometricInterpretation") == "MONOCHROME1":
         stored = _invert_monochrome1(stored, dataset)
     return apply_modality_lut(stored, dataset)

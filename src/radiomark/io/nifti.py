@@ -11,6 +11,7 @@ about seven significant digits (an error below 1e-5 mm for coordinates within ±
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import overload
@@ -52,6 +53,16 @@ def image_to_nibabel(image: Image) -> nib.Nifti1Image:
     return result
 
 
+def _warn_if_qform_and_sform_disagree(source: nib.Nifti1Image, path: str | os.PathLike[str] | None) -> None:
+    """Both orientations set but different: nibabel (and radiomark) use the sform; say so."""
+    header = source.header
+    qform, qcode = header.get_qform(coded=True)
+    sform, scode = header.get_sform(coded=True)
+    if qcode and scode and not np.allclose(qform, sform, atol=1e-3):
+        warnings.warn(f"{path}: the NIfTI qform and sform disagree; the sform (code {int(scode)}) is used",
+                      stacklevel=3)
+
+
 def image_from_nibabel(source: nib.Nifti1Image, path: str | os.PathLike[str] | None = None,
                        labels: Mapping[int, str] | None = None) -> Image:
     """Convert a nibabel NIfTI image to an :class:`Image` (or :class:`LabelMap` with ``labels``)."""
@@ -66,6 +77,7 @@ def image_from_nibabel(source: nib.Nifti1Image, path: str | os.PathLike[str] | N
         data = data[..., np.newaxis]
     if data.ndim != 3:
         raise InputError(path, f"expected a 2D or 3D NIfTI image, found shape {data.shape}")
+    _warn_if_qform_and_sform_disagree(source, path)
     affine_lps = LPS_FROM_RAS @ source.affine
     columns = affine_lps[:3, :3]
     spacing_ijk = np.linalg.norm(columns, axis=0)
