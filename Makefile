@@ -50,11 +50,12 @@ demo: $(STAMP)
 	  --model $(DEMO)/disc-herniation-model --canal-mask $(DEMO)/disc-herniation/disc-herniation-0000/labels.nii.gz \
 	  --out $(DEMO)/disc-herniation-run
 
-# Debian packages some tests use (the DICOM validator dciodvfy, a headless browser for the report test).
+# Debian packages some tests use (the DICOM validator dciodvfy, a headless browser for the report test,
+# pdftotext for the privacy test of report.pdf).
 # Installed when missing and possible (root with apt-get); otherwise those tests skip and say why.
-DEBIAN_PACKAGES := dicom3tools chromium chromium-driver
+DEBIAN_PACKAGES := dicom3tools chromium chromium-driver poppler-utils
 system-packages:
-	@if [ -x /usr/bin/dciodvfy ] && [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \
+	@if [ -x /usr/bin/dciodvfy ] && [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] && [ -x /usr/bin/pdftotext ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBIAN_PACKAGES) >/dev/null || \

@@ -188,7 +188,7 @@ def run(recipe_name: str, input_path: str | os.PathLike[str], out: str | os.Path
                           pixel_spacing_mm, table)
     target = Path(out)
     return run_batch(discover_studies(Path(input_path)), target, lambda study, name: context.run(study, name, target),
-                     resume=resume, progress=progress)
+                     resume=resume, pseudonymise=anonymize, progress=progress)
 
 
 def measure(recipe_name: str, image_path: str | os.PathLike[str], mask_path: str | os.PathLike[str],

@@ -24,7 +24,8 @@ def test_anonymize_replaces_identifiers_and_keeps_references(tmp_path):
     source_file = study / "dicom" / "ct_l3" / "IM0001.dcm"
     source = pydicom.dcmread(source_file)
     (result,) = api.run("sarcopenia", study, tmp_path / "out", dicom_sr=True, anonymize=True, pdf=True).results
-    case = tmp_path / "out" / "sarcopenia-0000"
+    assert result.case_id.startswith("case-") and "sarcopenia" not in result.case_id  # a pseudonym, not the name
+    case = tmp_path / "out" / result.case_id
     seg, sr = pydicom.dcmread(case / "seg.dcm"), pydicom.dcmread(case / "sr.dcm")
     for dataset in (seg, sr):
         assert dataset.PatientID != source.PatientID and str(dataset.PatientName) != str(source.PatientName)

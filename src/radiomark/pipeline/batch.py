@@ -24,6 +24,7 @@ from radiomark.io.atomic import remove_stale_temporaries
 from radiomark.io.dicom import DicomSeries, scan_dicom
 from radiomark.io.nifti import is_nifti_path
 from radiomark.io.study import ECHO_FILE, LABELS_FILE
+from radiomark.outputs.case_folder import WITHHELD
 from radiomark.outputs.cohort import write_cohort
 
 
@@ -165,29 +166,56 @@ def _as_error(error: OSError, out: Path) -> InputError:
     return InputError(error.filename or out, f"cannot read or write ({error.strerror or error})")
 
 
+def pseudonyms(names: list[str], out: Path) -> list[str]:
+    """``case-<12 hex>`` for each case id: an HMAC-SHA256 of the id under a random key kept in
+    ``out/.radiomark-pseudonym-key`` (created once, readable by its owner only), so the same study
+    keeps its pseudonym across ``--resume`` while names that may carry patient data (folders named
+    after the patient) never reach the outputs."""
+    import hashlib
+    import hmac
+    import secrets
+
+    key_file = out / PSEUDONYM_KEY
+    if not key_file.is_file():
+        out.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as stream:
+            stream.write(secrets.token_bytes(32))
+    key = key_file.read_bytes()
+    return [f"case-{hmac.new(key, name.encode(), hashlib.sha256).hexdigest()[:12]}" for name in names]
+
+
+#: The key of :func:`pseudonyms` in an output folder.
+PSEUDONYM_KEY = ".radiomark-pseudonym-key"
+
+
 def run_batch(studies: list[Study], out: Path, run_case: Callable[[Study, str], CaseResult], *, resume: bool = False,
-              progress: Callable[[int, int], None] | None = None) -> BatchResult:
+              pseudonymise: bool = False, progress: Callable[[int, int], None] | None = None) -> BatchResult:
     """``run_case(study, case_id)`` for every study (see the module docstring), then the cohort
     tables in ``out``. One run writes into ``out`` at a time; temporaries of killed runs are
     cleared first; an output folder inside an input (or the reverse) is refused. Ctrl-C stops after
-    writing the cohort table of the cases done and raises :class:`BatchInterrupted`."""
+    writing the cohort table of the cases done and raises :class:`BatchInterrupted`. With
+    ``pseudonymise`` (``--anonymize``) case ids are :func:`pseudonyms` and failures name the case,
+    not the study's path."""
     _refuse_output_inside_inputs(studies, out)
     try:
         with run_lock(out):
             remove_stale_temporaries(out)
-            return _run_locked(studies, out, run_case, resume, progress)
+            names = case_ids(studies)
+            return _run_locked(studies, pseudonyms(names, out) if pseudonymise else names, out, run_case, resume,
+                               pseudonymise, progress)
     except OSError as error:
         raise _as_error(error, out) from None
 
 
-def _run_locked(studies: list[Study], out: Path, run_case: Callable[[Study, str], CaseResult], resume: bool,
-                progress: Callable[[int, int], None] | None) -> BatchResult:
+def _run_locked(studies: list[Study], names: list[str], out: Path, run_case: Callable[[Study, str], CaseResult],
+                resume: bool, pseudonymise: bool, progress: Callable[[int, int], None] | None) -> BatchResult:
     results: list[CaseResult] = []
     failures: list[Failure] = []
     resumed: list[str] = []
     rows: list[dict[str, Any]] = []
     try:
-        for index, (study, name) in enumerate(zip(studies, case_ids(studies), strict=True)):
+        for index, (study, name) in enumerate(zip(studies, names, strict=True)):
             done = out / name / "measurements.csv"
             if resume and done.is_file():
                 with open(done, newline="") as stream:
@@ -200,13 +228,17 @@ def _run_locked(studies: list[Study], out: Path, run_case: Callable[[Study, str]
                 rows.append(written.row())
             except Exception as error:  # noqa: BLE001  # in a cohort, one study's fault must not stop the others
                 failure = _as_error(error, out) if isinstance(error, OSError) else error
+                if pseudonymise:  # the study's path may name the patient: name the case instead
+                    failure = InputError(name, failure.problem if isinstance(failure, InputError) else
+                                         f"failed ({type(error).__name__})")
                 if len(studies) == 1:  # a single study: a plain error, and nothing written
                     if failure is error:
                         raise
                     raise failure from None
                 message = (str(failure) if isinstance(failure, RadiomarkError)
                            else f"{study.path}: internal error: {error!r}")
-                failures.append(Failure(str(study.path), type(error).__name__, message))
+                failures.append(Failure(WITHHELD if pseudonymise else str(study.path), type(error).__name__,
+                                        message))
             if progress is not None:
                 progress(index + 1, len(studies))
     except KeyboardInterrupt:
