@@ -46,18 +46,23 @@ def _when_first_case_is_written(process: subprocess.Popen[str], out: Path, limit
         time.sleep(0.01)
 
 
-def test_kill_9_leaves_only_whole_cases_and_resume_finishes_the_run(tmp_path, tiny_sarcopenia):
-    _, model = tiny_sarcopenia
-    cohort = tiny_phantoms(tmp_path / "cohort", range(600, 624))
-    out = tmp_path / "out"
+def _running_cohort(folder: Path, model: Path, first_seed: int) -> tuple[subprocess.Popen[str], Path, Path]:
+    """A run over 24 studies, once its first case is written: (process, cohort, out)."""
+    cohort = tiny_phantoms(folder / "cohort", range(first_seed, first_seed + 24))
+    out = folder / "out"
     process = _start(cohort, out, model)
     _when_first_case_is_written(process, out)
+    return process, cohort, out
+
+
+def test_kill_9_leaves_only_whole_cases_and_resume_finishes_the_run(tmp_path, tiny_sarcopenia):
+    process, cohort, out = _running_cohort(tmp_path, tiny_sarcopenia[1], 600)
     process.kill()
     process.communicate()
     assert process.returncode == -signal.SIGKILL
     cases = _cases(out)
     assert 0 < len(cases) < 24 and all(_complete(case) for case in cases)  # whole cases only
-    resumed = _start(cohort, out, model, "--resume")
+    resumed = _start(cohort, out, tiny_sarcopenia[1], "--resume")
     stdout, stderr = resumed.communicate(timeout=600)
     assert resumed.returncode == 0, stderr
     assert len(_cases(out)) == 24 and all(_complete(case) for case in _cases(out))
@@ -66,11 +71,7 @@ def test_kill_9_leaves_only_whole_cases_and_resume_finishes_the_run(tmp_path, ti
 
 
 def test_ctrl_c_stops_cleanly_and_keeps_and_lists_what_finished(tmp_path, tiny_sarcopenia):
-    _, model = tiny_sarcopenia
-    cohort = tiny_phantoms(tmp_path / "cohort", range(700, 724))
-    out = tmp_path / "out"
-    process = _start(cohort, out, model)
-    _when_first_case_is_written(process, out)
+    process, _, out = _running_cohort(tmp_path, tiny_sarcopenia[1], 700)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130 and "Traceback" not in stderr
