@@ -63,9 +63,9 @@ DEFAULT_MODEL_CHANGES = {"network": {"name": "dynunet", "channels": [8, 16, 32, 
 
 def variant(path: Path, changes: dict[str, Any]) -> Path:
     """The bundled nigra recipe with ``changes`` (section -> fields) written to ``path``."""
-    from importlib import resources
+    from radiomark.recipes import recipe_document
 
-    document = yaml.safe_load(resources.files("radiomark.recipes").joinpath("nigra.yaml").read_text())
+    document, _ = recipe_document("nigra")
     for section, fields in changes.items():
         if isinstance(fields, dict) and isinstance(document.get(section), dict) and section != "network":
             document[section].update(fields)
@@ -118,49 +118,78 @@ def compare_vnet(work: Path, epochs: int) -> dict[str, Any]:
     return results
 
 
+NM_RECIPE_CHANGES = {**DEFAULT_MODEL_CHANGES, "inputs": {"echoes": [1], "qsm_selector": None},
+                     "preprocessing": {"patch_size": [16, 96, 96]},
+                     "training": {"epochs": 40, "learning_rate": 0.002, "validation_interval": 40,
+                                  "foreground_patch_fraction": 0.5}}
+
+
+def nm_phantoms(folder: Path, seeds: range) -> Path:
+    """Single-contrast neuromelanin phantoms (:func:`radiomark.recipes.nigra.phantom.generate_nm`)."""
+    from radiomark.recipes.nigra.phantom import generate_nm
+
+    for seed in seeds:
+        if not (folder / f"nigra-nm-{seed:04d}" / "truth.json").is_file():
+            write_case(generate_nm(seed), folder, "nifti")
+    return folder
+
+
+def train_nm(work: Path, subjects: list[Path], copies: int, epochs: int) -> Path:
+    """The single-contrast variant trained on ``REAL_PHANTOMS`` NM phantoms plus ``subjects`` (each
+    repeated ``copies`` times so that they weigh in; one subject's copies are one patient, so they
+    stay on one side of any split); it keeps its last epoch (validated once, on 8 more phantoms)."""
+    train_phantoms = nm_phantoms(work / "train-nm", range(0, REAL_PHANTOMS + 8))
+    recipe = variant(work / "nigra-nm.yaml", {**NM_RECIPE_CHANGES, "training": {
+        **NM_RECIPE_CHANGES["training"], "epochs": epochs, "validation_interval": epochs}})
+    data = work / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    for case in sorted(train_phantoms.iterdir())[:REAL_PHANTOMS + 8]:
+        if not (data / case.name).exists():
+            os.symlink(case.resolve(), data / case.name)
+    for subject in subjects:
+        for copy in range(copies):
+            if not (data / f"{subject.name}-copy{copy}").exists():
+                os.symlink(subject.resolve(), data / f"{subject.name}-copy{copy}")
+    validation = tuple(f"nigra-nm-{seed:04d}" for seed in range(REAL_PHANTOMS, REAL_PHANTOMS + 8))
+    api.train(str(recipe), data, work / "run", validation_patients=validation)
+    return work / "run"
+
+
 def real_leave_one_out(work: Path, epochs: int) -> dict[str, Any]:
-    """The single-image variant trained on phantoms + one subject, scored on the other."""
+    """The single-contrast variant trained on NM phantoms + one subject, scored on the other."""
     from radiomark.recipes.nigra.dataset import import_kcl
 
     source = DATA / "mri-neuromelanin-kcl"
     if not source.is_dir():
         return {"skipped": f"{source} not found"}
     subjects = import_kcl(source, work / "kcl")
-    train_phantoms = phantoms(work / "train", range(0, REAL_PHANTOMS + 8))
-    recipe = variant(work / "nigra-nm.yaml", {
-        **DEFAULT_MODEL_CHANGES, "inputs": {"echoes": [1], "qsm_selector": None},
-        "preprocessing": {"patch_size": [16, 96, 96]},
-        "training": {"epochs": epochs, "learning_rate": 0.002, "validation_interval": epochs,
-                     "foreground_patch_fraction": 0.5}})
     results = {}
     for held in subjects:
         other = next(s for s in subjects if s != held)
-        data = work / f"loso-{held.name}" / "data"
-        data.mkdir(parents=True, exist_ok=True)
-        for case in sorted(train_phantoms.iterdir())[:REAL_PHANTOMS + 8]:
-            if not (data / case.name).exists():
-                os.symlink(case.resolve(), data / case.name)
-        for copy in range(REAL_COPIES):  # one patient: the copies stay on one side of any split
-            if not (data / f"{other.name}-copy{copy}").exists():
-                os.symlink(other.resolve(), data / f"{other.name}-copy{copy}")
-        # NIfTI phantoms: the folder names; validated once, after the last epoch
-        validation = tuple(f"nigra-{seed:04d}" for seed in range(REAL_PHANTOMS, REAL_PHANTOMS + 8))
-        run = work / f"loso-{held.name}" / "run"
-        api.train(str(recipe), data, run, validation_patients=validation)
-        test = work / f"loso-{held.name}" / "test"
+        fold = work / f"loso-nm-{held.name}"
+        run = train_nm(fold, [other], REAL_COPIES, epochs)
+        test = fold / "test"
         test.mkdir(exist_ok=True)
         if not (test / held.name).exists():
             os.symlink(held.resolve(), test / held.name)
-        summary = api.evaluate(str(recipe), test, work / f"loso-{held.name}" / "eval", model=run,
-                               data_kind=f"real NM MRI, {held.name} left out (atlas-derived masks)")
-        with open(work / f"loso-{held.name}" / "eval" / "per_case.csv", newline="") as stream:
+        summary = api.evaluate(str(fold / "nigra-nm.yaml"), test, fold / "eval",
+                               model=run, data_kind=f"real NM MRI, {held.name} left out (atlas-derived masks)")
+        with open(fold / "eval" / "per_case.csv", newline="") as stream:
             (row,) = list(csv.DictReader(stream))
         measures = {name: {"predicted": float(row[name]), "reference": float(row[f"reference_{name}"]),
                            "unit": stats["unit"]}
                     for name, stats in summary["agreement"].items() if stats["n"]}
-        results[held.name] = {"trained_on": f"{REAL_PHANTOMS} phantoms (echo 1) + {other.name} x{REAL_COPIES}",
-                              "dice": summary["dice"], "measures": measures}
+        results[held.name] = {"trained_on": f"{REAL_PHANTOMS} NM phantoms + {other.name} x{REAL_COPIES}",
+                              "epochs": epochs, "dice": summary["dice"], "measures": measures}
     return results
+
+
+def train_nm_model(work: Path, epochs: int) -> Path:
+    """The bundled single-contrast model (``weights/nigra-nm``): NM phantoms plus both volunteers."""
+    from radiomark.recipes.nigra.dataset import import_kcl
+
+    subjects = import_kcl(DATA / "mri-neuromelanin-kcl", work / "kcl")
+    return train_nm(work / "nm-bundled", subjects, REAL_COPIES // 2, epochs)
 
 
 def timing(model: Path, work: Path, repeats: int = 3) -> dict[str, Any]:
@@ -244,13 +273,18 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=ROOT / "build" / "nigra")
     parser.add_argument("--model", type=Path, default=None, help="run folder (default: the bundled model)")
     parser.add_argument("--train-default-model", action="store_true")
+    parser.add_argument("--train-nm-model", action="store_true",
+                        help="train the bundled single-contrast model (NM phantoms + both KCL volunteers)")
     parser.add_argument("--skip-real", action="store_true")
     parser.add_argument("--compare-vnet", action="store_true")
-    parser.add_argument("--epochs", type=int, default=30, help="epochs of the real-data and VNet comparison runs")
+    parser.add_argument("--epochs", type=int, default=40, help="epochs of the real-data and VNet comparison runs")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     if args.train_default_model:
         print(f"trained {train_default_model(args.work)}")
+        return
+    if args.train_nm_model:
+        print(f"trained {train_nm_model(args.work, args.epochs)}")
         return
     model = args.model or bundled_model_dir("nigra")
     output = ROOT / "benchmarks" / "results" / "nigra.json"

@@ -35,7 +35,6 @@ from environment import environment  # noqa: E402
 from radiomark.case import CaseResult, Clinical  # noqa: E402
 from radiomark.inference.classifier import ImageClassifier  # noqa: E402
 from radiomark.inference.predictor import Segmenter, bundled_model_dir  # noqa: E402
-from radiomark.io import read_image  # noqa: E402
 from radiomark.io.study import StudyImages, read_study  # noqa: E402
 from radiomark.outputs.case_folder import OutputOptions, write_case_outputs  # noqa: E402
 from radiomark.outputs.cohort import write_cohort  # noqa: E402
@@ -69,7 +68,7 @@ def profile(recipe_name: str, repeats: int) -> dict:
     segmenter = Segmenter.load(model, recipe=load_recipe(recipe_name))
     recipe = segmenter.recipe
     stages: dict[str, float] = {}
-    stages["read DICOM"], image = _timed(lambda: read_image(path, select=recipe.series_selector), repeats)
+    stages["read DICOM"], image = _timed(lambda: read_study(path, recipe).image, repeats)
     stages["preprocess"], (network_input, _, fitted) = _timed(lambda: network_slice(image, recipe.preprocessing),
                                                                repeats)
     network_input = network_input[None]

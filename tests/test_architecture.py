@@ -15,7 +15,8 @@ ROOT = Path(radiomark.__file__).parent
 #: found at run time by the registry, never imported by name from radiomark's own code.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("core", ("radiomark", "radiomark.errors", "radiomark.image", "radiomark.biomarkers.measurement",
-              "radiomark.recipes", "radiomark.recipes.registry", "radiomark.recipes.schema", "radiomark.decision",
+              "radiomark.recipes", "radiomark.recipes.registry", "radiomark.recipes.schema",
+              "radiomark.recipes.series_schema", "radiomark.decision",
               "radiomark.case", "radiomark.metrics", "radiomark.training.splits")),
     ("io", ("radiomark.io",)),
     ("preprocess", ("radiomark.transforms", "radiomark.classification")),

@@ -21,9 +21,10 @@ from radiomark.recipes.registry import look_up
 if TYPE_CHECKING:
     from radiomark.case import CaseResult
     from radiomark.inference.predictor import Segmenter
-    from radiomark.io.series_index import SeriesVerdict
+    from radiomark.io.series_rules import SeriesVerdict
     from radiomark.pipeline.batch import BatchResult
     from radiomark.recipes.schema import Recipe
+    from radiomark.recipes.series_schema import SeriesRules
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,8 @@ def run(recipe_name: str, input_path: str | os.PathLike[str], out: str | os.Path
         slice_index: int | None = None, model: str | os.PathLike[str] | None = None, table: str | None = None,
         resume: bool = False, dicom_seg: bool = False, dicom_sr: bool = False, pixel_spacing_mm: float | None = None,
         pdf: bool = False, anonymize: bool = False, keep_identifiers: tuple[str, ...] = (),
-        recipe_file: str | os.PathLike[str] | None = None, progress: Callable[[int, int], None] | None = None,
+        recipe_file: str | os.PathLike[str] | None = None, series_uid: str | None = None,
+        select: str | None = None, progress: Callable[[int, int], None] | None = None,
         ) -> BatchResult:
     """Run a recipe on one study or a cohort folder; outputs go to ``out/<case>/`` and ``out/cohort.csv``.
 
@@ -161,7 +163,9 @@ def run(recipe_name: str, input_path: str | os.PathLike[str], out: str | os.Path
     DICOM identifiers the reports and tables may show (none by default). ``recipe_file``: an
     edited copy of the recipe (its post-processing, measures, QC and tables are used; the model
     must have been trained with the same labels and inputs). Patient data the recipe does not use
-    is refused, not ignored.
+    is refused, not ignored. ``series_uid`` (a SeriesInstanceUID or a unique ending) or ``select``
+    (conditions added to the recipe's series rules) choose the series of a DICOM study; by default
+    the recipe's rules do, and each case records the choice and why the other series were not taken.
     """
     from radiomark.case import Clinical
     from radiomark.inference.classifier import ImageClassifier
@@ -174,6 +178,7 @@ def run(recipe_name: str, input_path: str | os.PathLike[str], out: str | os.Path
 
     recipe = _chosen_recipe(recipe_name, recipe_file)
     _refuse_unused_clinical(recipe, sex=sex, height=height_m, weight=weight_kg)
+    recipe.series.with_selection(select, series_uid)  # refuse a bad --series / --select before any work
     segmenter = Segmenter.load(model if model is not None else bundled_model_dir(base_name(recipe)), recipe=recipe)
     recipe = segmenter.recipe
     classifier = (ImageClassifier.load(segmenter.run_dir)
@@ -185,7 +190,7 @@ def run(recipe_name: str, input_path: str | os.PathLike[str], out: str | os.Path
     if recipe.preprocessing.spatial_dims == 3 and (slice_index is not None or pixel_spacing_mm is not None):
         raise InputError(None, f"recipe {recipe.name} reads whole volumes; --slice and --spacing do not apply")
     context = CaseContext(recipe, segmenter, classifier, options, sex, height_m, weight_kg, slice_index,
-                          pixel_spacing_mm, table)
+                          pixel_spacing_mm, table, series_uid, select)
     target = Path(out)
     return run_batch(discover_studies(Path(input_path)), target, lambda study, name: context.run(study, name, target),
                      resume=resume, pseudonymise=anonymize, progress=progress)
@@ -193,15 +198,18 @@ def run(recipe_name: str, input_path: str | os.PathLike[str], out: str | os.Path
 
 def measure(recipe_name: str, image_path: str | os.PathLike[str], mask_path: str | os.PathLike[str],
             out: str | os.PathLike[str], *, sex: str | None = None, height_m: float | None = None,
-            weight_kg: float | None = None, slice_index: int | None = None, table: str | None = None) -> CaseResult:
-    """Measure an existing (e.g. manually corrected) label map on its image; no model involved."""
+            weight_kg: float | None = None, slice_index: int | None = None, table: str | None = None,
+            series_uid: str | None = None, select: str | None = None) -> CaseResult:
+    """Measure an existing (e.g. manually corrected) label map on its image; no model involved.
+    ``series_uid`` / ``select`` choose the image's series in a DICOM study, as in :func:`run`."""
     from radiomark.pipeline.segment_measure import measure_case
     from radiomark.recipes import load_recipe
 
     recipe = load_recipe(recipe_name)
     _refuse_unused_clinical(recipe, sex=sex, height=height_m, weight=weight_kg)
     return measure_case(recipe, Path(image_path), Path(mask_path), Path(out), sex=sex, height_m=height_m,
-                        weight_kg=weight_kg, slice_index=slice_index, table=table)
+                        weight_kg=weight_kg, slice_index=slice_index, table=table, series_uid=series_uid,
+                        select=select)
 
 
 def _crop_segmenter(recipe: Recipe, run_dir: Path) -> Segmenter | None:
@@ -260,9 +268,11 @@ def train(recipe_name: str, data: str | os.PathLike[str], out: str | os.PathLike
 def evaluate(recipe_name: str, data: str | os.PathLike[str], out: str | os.PathLike[str], *,
              model: str | os.PathLike[str] | None = None, data_kind: str = "unspecified",
              stage: Stage | str = Stage.SEGMENT, patient_pattern: str | None = None,
+             series_uid: str | None = None, select: str | None = None,
              progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
     """Held-out evaluation of a model on ``data``: IoU/Dice per structure and the recipe's
-    agreement measure (segment), or accuracy, F1, ROC-AUC with ROC and confusion matrix (classify)."""
+    agreement measure (segment), or accuracy, F1, ROC-AUC with ROC and confusion matrix (classify).
+    ``series_uid`` / ``select`` are added to the series rules every DICOM case is read with."""
     from radiomark.evaluation import evaluate as evaluate_model
     from radiomark.evaluation import evaluate_classifier
     from radiomark.inference.classifier import ImageClassifier
@@ -277,7 +287,9 @@ def evaluate(recipe_name: str, data: str | os.PathLike[str], out: str | os.PathL
                                    patient_pattern, progress)
     from radiomark.recipes import load_recipe
 
-    return evaluate_model(Segmenter.load(folder, recipe=load_recipe(recipe_name)), data, out, data_kind)
+    recipe = load_recipe(recipe_name)
+    recipe = recipe.model_copy(update={"series": recipe.series.with_selection(select, series_uid)})
+    return evaluate_model(Segmenter.load(folder, recipe=recipe), data, out, data_kind)
 
 
 def export(run_dir: str | os.PathLike[str], *, repeats: int = 10) -> dict[str, Any]:
@@ -297,14 +309,32 @@ def transfer_labels(moving: str | os.PathLike[str], labels: str | os.PathLike[st
     return transfer_label_file(moving, labels, fixed, out, report=report, affine=affine, seed=seed)
 
 
-def index(studies: str | os.PathLike[str], out: str | os.PathLike[str], *,
-          rules: str | os.PathLike[str] = "lumbar-t2-axial",
+def series_rules(recipe_name: str | os.PathLike[str]) -> SeriesRules:
+    """The series rules of a recipe (a registered name or a recipe YAML): its ``series:`` section,
+    or for a fusion-classify recipe the rules file its ``series_rules`` names."""
+    from radiomark.io.series_rules import load_series_rules
+    from radiomark.recipes import load_recipe, recipe_kind
+    from radiomark.recipes.registry import PipelineKind
+
+    if recipe_kind(recipe_name) is PipelineKind.FUSION_CLASSIFY:
+        from radiomark.herniation.recipe import load_herniation_recipe
+
+        herniation = load_herniation_recipe(recipe_name)
+        return load_series_rules(herniation.series_rules).model_copy(update={"name": herniation.name})
+    recipe = load_recipe(recipe_name)
+    return recipe.series.model_copy(update={"name": recipe.series.name or recipe.name})
+
+
+def index(recipe_name: str | os.PathLike[str], studies: str | os.PathLike[str], out: str | os.PathLike[str], *,
+          rules: str | os.PathLike[str] | None = None, select: str | None = None,
           progress: ProgressCallback | None = None) -> list[SeriesVerdict]:
-    """Index the DICOM images under ``studies``: ``out`` (CSV) gets one row per image with its
-    weighting guess, orientation, disc level and whether (and why) its series was chosen by
-    ``rules`` (a series-rules YAML or the name of bundled rules). Returns one
-    verdict per series."""
-    from radiomark.io.series_index import index_studies, load_series_rules, write_index
+    """Index the DICOM images under ``studies`` for a recipe: ``out`` (CSV) gets one row per image
+    with whether (and why) its series is the one the recipe's series rules choose in its study
+    (``rules``: a series-rules YAML or the name of bundled rules instead; ``select``: conditions
+    added to them), its orientation, thickness, kernel, MR weighting guess and disc level where the
+    rules use them. Returns one verdict per series."""
+    from radiomark.io.series_index import index_studies, write_index
+    from radiomark.io.series_rules import load_series_rules
 
     target = Path(out)
     if target.suffix.lower() != ".csv":
@@ -312,7 +342,8 @@ def index(studies: str | os.PathLike[str], out: str | os.PathLike[str], *,
     if target.resolve().is_relative_to(Path(studies).resolve()):
         raise InputError(target, "the index would be written inside the studies folder it indexes; choose another "
                                  "--out")
-    rows, verdicts = index_studies(studies, load_series_rules(rules), progress)
+    chosen = load_series_rules(rules) if rules is not None else series_rules(recipe_name)
+    rows, verdicts = index_studies(studies, chosen.with_selection(select), progress)
     write_index(rows, target)
     return verdicts
 
@@ -354,21 +385,25 @@ def run_herniation(input_path: str | os.PathLike[str], out: str | os.PathLike[st
                    *, age_years: float | None = None, sex: str | None = None,
                    sac_width: dict[str, float] | float | None = None,
                    canal_mask: str | os.PathLike[str] | None = None, resume: bool = False,
+                   series_uid: str | None = None, select: str | None = None,
                    progress: Callable[[int, int], None] | None = None) -> BatchResult:
     """Per-level herniation probabilities of one lumbar MRI study or a folder of studies, on the
     same batch machinery as every recipe (resume, failures, cohort); see
-    :mod:`radiomark.herniation.inference`."""
+    :mod:`radiomark.herniation.inference`. ``series_uid`` / ``select``: as in :func:`run`."""
     from radiomark.case import Clinical
     from radiomark.herniation.inference import classify_study
     from radiomark.herniation.recipe import load_run_recipe
+    from radiomark.io.series_rules import load_series_rules
     from radiomark.pipeline.batch import discover_studies, run_batch
 
     Clinical(sex=sex.upper() if sex else None, age_years=age_years)  # refuse bad values before any work
     run, target = Path(model), Path(out)
     recipe = load_run_recipe(run)
+    rules = load_series_rules(recipe.series_rules).with_selection(select, series_uid)
     studies = discover_studies(Path(input_path))
     if canal_mask is not None and len(studies) > 1:
         raise InputError(canal_mask, "--canal-mask belongs to one study; run the studies one at a time")
     return run_batch(studies, target, lambda study, name: classify_study(
-        study, name, target, run, recipe, age_years=age_years, sex=sex, sac_width=sac_width, canal_mask=canal_mask),
+        study, name, target, run, recipe, rules, age_years=age_years, sex=sex, sac_width=sac_width,
+        canal_mask=canal_mask),
         resume=resume, progress=progress)

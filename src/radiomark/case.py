@@ -59,7 +59,8 @@ class CaseResult:
     findings: list[Finding]
     table: str | None
     flags: list[str] = field(default_factory=list)
-    series: Mapping[str, str] = field(default_factory=dict)  # the series analysed: uid, description, why
+    #: The series analysed: uid, description, why, and the other series with why they were not taken.
+    series: Mapping[str, Any] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
     identifiers: dict[str, str] = field(default_factory=dict)
 

@@ -175,27 +175,33 @@ def info(path: Annotated[Path, typer.Argument(help="DICOM folder (searched recur
 
 @app.command()
 @handles_errors
-def index(studies: Annotated[Path, typer.Argument(metavar="STUDIES_DIR", help="Folder of DICOM studies "
+def index(recipe: Annotated[str, typer.Argument(help="Recipe whose series rules choose (name or YAML).")],
+          studies: Annotated[Path, typer.Argument(metavar="STUDIES_DIR", help="Folder of DICOM studies "
                                                                                "(searched recursively).")],
           out: Annotated[Path, typer.Option("--out", help="Index CSV: one row per image.")],
-          rules: Annotated[str, typer.Option("--rules", help="Series rules: a YAML file or the name of bundled "
-                                                             "rules.")] = "lumbar-t2-axial",
+          rules: Annotated[str | None, typer.Option("--rules", help="Series rules instead of the recipe's: a YAML "
+                                                                    "file or the name of bundled rules.")] = None,
+          select: Annotated[str | None, typer.Option("--select", help='Conditions added to the rules, e.g. '
+                                                                      '"description!~contrast".')] = None,
           ) -> None:
-    """Index every image: weighting guessed from TR/TE/sequence and description, orientation, disc
-    level, and why each series was or was not chosen."""
+    """Show, before running, which series of each study a recipe would read and why every other
+    series was refused or beaten (orientation, ImageType, thickness, kernel, MR weighting from
+    TR/TE/sequence, disc levels)."""
     from radiomark import api
 
     with _progress() as progress:
         task = progress.add_task("indexing", total=None)
-        verdicts = api.index(studies, out, rules=rules,
+        verdicts = api.index(recipe, studies, out, rules=rules, select=select,
                              progress=lambda done, total: progress.update(task, completed=done, total=total))
     table = Table(title=f"{len(verdicts)} series in {shown(studies)}")
-    for column in ("patient", "series UID", "description", "orientation", "weighting", "images", "chosen", "why"):
+    for column in ("patient", "series UID", "description", "orientation", "type", "mm", "images", "chosen", "why"):
         table.add_column(column, overflow="fold")
     for verdict in verdicts:
         series = verdict.series
+        thickness = series.slice_thickness_mm or series.slice_spacing_mm
         table.add_row(shown(series.patient_id), shown(_short_uid(series.series_uid)), shown(series.description),
-                      str(series.orientation or "unknown"), verdict.weighting.guess, str(series.n_slices),
+                      str(series.orientation or "unknown"), shown("/".join(series.image_type[:2])),
+                      f"{thickness:g}" if thickness else "", str(series.n_slices),
                       "[green]yes[/]" if verdict.chosen else "no", shown(verdict.reason))
     console.print(table)
     studies_without = {v.series.study_uid for v in verdicts} - {v.series.study_uid for v in verdicts if v.chosen}
@@ -252,6 +258,12 @@ HeightOption = Annotated[float | None, typer.Option("--height", help="Height in 
 WeightOption = Annotated[float | None, typer.Option("--weight", help="Weight in kg (default: PatientWeight).")]
 SliceOption = Annotated[int | None, typer.Option("--slice", help="Volume: slice to use, e.g. L3 (0 = inferior).")]
 TableOption = Annotated[str | None, typer.Option("--table", help="Cut-off table (default: the recipe's).")]
+SeriesOption = Annotated[str | None, typer.Option("--series", help="DICOM: the SeriesInstanceUID to read, or a "
+                                                                   "unique ending of it (as `info` shows it); "
+                                                                   "default: the recipe's series rules choose.")]
+SelectOption = Annotated[str | None, typer.Option("--select", help='DICOM: conditions added to the recipe\'s series '
+                                                                   'rules, e.g. "description!~contrast,'
+                                                                   'kernel=~B30" (see `radiomark index`).')]
 
 
 def _show_result(result: Any) -> None:
@@ -452,6 +464,7 @@ def run(recipe: Annotated[str, typer.Argument(help="Recipe to run (`radiomark re
         recipe_file: Annotated[Path | None, typer.Option("--recipe", help="An edited copy of RECIPE's YAML "
                                                          "(`radiomark recipes show RECIPE`): its post-processing, "
                                                          "measures, QC and tables are used.")] = None,
+        series: SeriesOption = None, select: SelectOption = None,
         ) -> None:
     """Segment, measure and decide; writes label map, measurements, CSV and overlay per case
     (disc-herniation: per-level herniation probability from the chosen T2 axial series)."""
@@ -478,21 +491,26 @@ def run(recipe: Annotated[str, typer.Argument(help="Recipe to run (`radiomark re
                                                 "data exists here)")
                 batch = api.run_herniation(input_path, out, fusion_model,
                                            age_years=age, sex=sex, sac_width=_sac_widths(sac_width),
-                                           canal_mask=canal_mask, resume=resume, progress=advance)
+                                           canal_mask=canal_mask, resume=resume, series_uid=series,
+                                           select=select, progress=advance)
             else:
                 batch = api.run(recipe, input_path, out, sex=sex, height_m=height, weight_kg=weight,
                                 slice_index=slice_index, model=model, table=table, resume=resume, dicom_seg=dicom_seg,
                                 dicom_sr=dicom_sr, pixel_spacing_mm=spacing, pdf=pdf, anonymize=anonymize,
                                 keep_identifiers=tuple(name.strip() for name in keep_identifiers.split(",")
                                                        if name.strip()),
-                                recipe_file=recipe_file, progress=advance)
+                                recipe_file=recipe_file, series_uid=series, select=select, progress=advance)
         except BatchInterrupted as stop:
             batch = stop.batch
             interrupted = True
     for result in batch.results:
         _show_result(result)
         if result.series:
-            console.print(f"series: {shown(result.series['description'])}: {shown(result.series['why'])}")
+            console.print(f"series: …{shown(result.series['uid'][-12:])} '{shown(result.series['description'])}': "
+                          f"{shown(result.series['why'])}")
+            for other in result.series.get("not_chosen", []):
+                console.print(f"  not …{shown(other['uid'][-12:])} '{shown(other['description'])}': "
+                              f"{shown(other['why'])}", style="dim")
         for picture in ("overlay.png", "levels.png"):
             if picture in result.outputs:
                 console.print(f"{picture.removesuffix('.png')}: {shown(result.outputs[picture])}")
@@ -566,12 +584,13 @@ def measure(recipe: Annotated[str, typer.Argument(help="Recipe name or a recipe 
             mask: Annotated[Path, typer.Argument(help="Its label map (NIfTI, e.g. manually corrected).")],
             out: Annotated[Path, typer.Option("--out", help="Output folder.")],
             sex: SexOption = None, height: HeightOption = None, weight: WeightOption = None,
-            slice_index: SliceOption = None, table: TableOption = None) -> None:
+            slice_index: SliceOption = None, table: TableOption = None, series: SeriesOption = None,
+            select: SelectOption = None) -> None:
     """Re-measure from an existing (edited) mask, without a model."""
     from radiomark import api
 
     result = api.measure(recipe, image, mask, out, sex=sex, height_m=height, weight_kg=weight,
-                         slice_index=slice_index, table=table)
+                         slice_index=slice_index, table=table, series_uid=series, select=select)
     _show_result(result)
     console.print(f"overlay: {shown(result.outputs['overlay.png'])}")
 
@@ -589,6 +608,7 @@ def evaluate(recipe: Annotated[str, typer.Argument(help="Recipe of the model (`r
              data_kind: Annotated[str, typer.Option("--data-kind", help="What the data is, for the record "
                                                     "(e.g. 'phantom', 'real, model-made masks').")] = "unspecified",
              stage: StageOption = Stage.SEGMENT, patient_pattern: PatientPatternOption = None,
+             series: SeriesOption = None, select: SelectOption = None,
              ) -> None:
     """Held-out evaluation: Dice / IoU per structure and measurement agreement (Bland–Altman PNG), or
     classifier accuracy, F1 and ROC-AUC (ROC curve and confusion matrix PNG); disc-herniation: the
@@ -596,9 +616,11 @@ def evaluate(recipe: Annotated[str, typer.Argument(help="Recipe of the model (`r
     from radiomark import api
 
     if _is_herniation(_registered(recipe)):
-        if data is not None or stage is not Stage.SEGMENT or patient_pattern is not None:
-            raise InputError(None, f"recipe {recipe} is evaluated from --index and --labels; --data, --stage and "
-                                   "--patient-pattern do not apply")
+        if (data is not None or stage is not Stage.SEGMENT or patient_pattern is not None or series is not None
+                or select is not None):
+            raise InputError(None, f"recipe {recipe} is evaluated from --index and --labels (the series were chosen "
+                                   "by `radiomark index`); --data, --stage, --patient-pattern, --series and --select "
+                                   "do not apply")
         index_csv, labels_csv = _herniation_tables(index_csv, labels_csv)
         with _progress() as progress:
             task = progress.add_task("evaluating", total=None)
@@ -615,7 +637,8 @@ def evaluate(recipe: Annotated[str, typer.Argument(help="Recipe of the model (`r
     with _progress() as progress:
         task = progress.add_task("evaluating", total=None)
         summary = api.evaluate(recipe, data, out, model=model, data_kind=data_kind, stage=stage,
-                               patient_pattern=patient_pattern, progress=_described(progress, task))
+                               patient_pattern=patient_pattern, series_uid=series, select=select,
+                               progress=_described(progress, task))
     if stage is Stage.CLASSIFY:
         _show_classification(summary, f"{summary['images']} images of {summary['patients']} patients ({data_kind})")
     else:

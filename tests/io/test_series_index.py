@@ -13,7 +13,7 @@ from radiomark.cli import app
 from radiomark.errors import InputError, RecipeError
 from radiomark.image import Image
 from radiomark.io.dicom_write import DicomSeriesSpec, write_dicom_series
-from radiomark.io.series_index import disc_level, load_series_rules
+from radiomark.io.series_rules import disc_level, load_series_rules
 from radiomark.phantoms import generate_case, write_case
 from radiomark.phantoms.case import make_study
 
@@ -56,7 +56,7 @@ def studies(tmp_path_factory):
 @pytest.fixture(scope="module")
 def verdicts(studies, tmp_path_factory):
     out = tmp_path_factory.mktemp("index") / "index.csv"
-    found = api.index(studies, out)
+    found = api.index("disc-herniation", studies, out)
     return {v.series.description: v for v in found}, out
 
 
@@ -77,7 +77,7 @@ def test_every_rejected_series_says_why(verdicts):
     assert stir.weighting.guess == "IR" and "inversion" in stir.weighting.reason and not stir.chosen
     no_timing = by_description["t2_tra"]
     assert no_timing.weighting.guess == "T2" and "no EchoTime/RepetitionTime" in no_timing.weighting.reason
-    assert not no_timing.chosen and "more images at disc levels" in no_timing.reason
+    assert not no_timing.chosen and "is preferred (level_images: 3 image(s) at a disc level vs 0" in no_timing.reason
     unknown = by_description["series 7"]
     assert unknown.weighting.guess == "unknown" and "description names no weighting" in unknown.weighting.reason
     assert sum(v.chosen for v in by_description.values()) == 1
@@ -102,7 +102,7 @@ def test_disc_level_from_free_text(text, level):
 
 def test_phantom_study_picks_its_t2_axial_series(tmp_path):
     case = write_case(generate_case("disc-herniation", 4), tmp_path / "studies", "dicom")
-    found = api.index(tmp_path / "studies", tmp_path / "index.csv")
+    found = api.index("disc-herniation", tmp_path / "studies", tmp_path / "index.csv")
     (chosen,) = [v for v in found if v.chosen]
     assert chosen.series.folder == case / "dicom" / "t2_axial"
     assert chosen.levels == ("L5-S1", "L4-L5", "L3-L4", "L2-L3", "L1-L2")
@@ -110,21 +110,21 @@ def test_phantom_study_picks_its_t2_axial_series(tmp_path):
 
 def test_bad_output_and_bad_rules_are_one_line_errors(studies, tmp_path):
     with pytest.raises(InputError, match="CSV"):
-        api.index(studies, tmp_path / "index.txt")
+        api.index("disc-herniation", studies, tmp_path / "index.txt")
     with pytest.raises(InputError, match="inside the studies folder"):
-        api.index(studies, studies / "index.csv")
-    (tmp_path / "rules.yaml").write_text("name: x\nweighting: T2\n")
+        api.index("disc-herniation", studies, studies / "index.csv")
+    (tmp_path / "rules.yaml").write_text("name: x\nweighting: T9\n")
     with pytest.raises(RecipeError, match="invalid series rules"):
         load_series_rules(tmp_path / "rules.yaml")
     with pytest.raises(RecipeError, match="no bundled series rules named 'nope'"):
         load_series_rules("nope")
-    result = CliRunner().invoke(app, ["index", str(studies), "--out", str(tmp_path / "i.csv"),
+    result = CliRunner().invoke(app, ["index", "disc-herniation", str(studies), "--out", str(tmp_path / "i.csv"),
                                       "--rules", str(tmp_path / "missing.yaml")])
     assert result.exit_code != 0 and "series rules file not found" in result.output
     assert not (tmp_path / "i.csv").exists()
 
 
 def test_cli_prints_the_choice(studies, tmp_path):
-    result = CliRunner().invoke(app, ["index", str(studies), "--out", str(tmp_path / "index.csv")])
+    result = CliRunner().invoke(app, ["index", "disc-herniation", str(studies), "--out", str(tmp_path / "index.csv")])
     assert result.exit_code == 0, result.output
     assert "AX T1 copy" in result.output and (tmp_path / "index.csv").is_file()

@@ -10,10 +10,10 @@ import pytest
 from radiomark.errors import GeometryError, InputError
 from radiomark.image import Image
 from radiomark.io.nifti import write_nifti
-from radiomark.io.selection import SeriesSelector
 from radiomark.io.study import read_study
 from radiomark.phantoms import generate_case, write_case
 from radiomark.recipes import load_recipe
+from radiomark.recipes.series_schema import SeriesSelector
 
 NIGRA = load_recipe("nigra")
 
@@ -90,8 +90,8 @@ def test_negated_selection_rules(dicom_case):
     from radiomark.io.dicom import scan_dicom
 
     found = scan_dicom(dicom_case)
-    magnitudes = SeriesSelector.parse(NIGRA.series_selector)
-    assert sorted(s.description for s in found if not magnitudes.failed_rules(s)) == [
+    magnitudes = [SeriesSelector.parse(condition) for condition in NIGRA.series.require]
+    assert sorted(s.description for s in found if not any(m.failed_rules(s) for m in magnitudes)) == [
         f"gre_me_nm echo {n}" for n in range(1, 6)]
     assert [s.description for s in found if not SeriesSelector.parse("description!=gre_me_nm echo 1,"
                                                                       "description!~echo").failed_rules(s)] == [

@@ -119,7 +119,7 @@ def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("herniation")
     api.make_phantoms("disc-herniation", root / "studies", cases=18)
     index = root / "index.csv"
-    api.index(root / "studies", index)
+    api.index("disc-herniation", root / "studies", index)
     recipe = RECIPE.model_copy(update={
         "image": RECIPE.image.model_copy(update={"size": (48, 48)}),
         "network": RECIPE.network.model_copy(update={"image_channels": (8, 16, 32), "embedding": 32,
@@ -227,7 +227,7 @@ def test_real_lumbar_reformat_is_indexed_by_its_description(tmp_path):
     from radiomark.recipes.disc_herniation.dataset import DISC_SLICES, write_real_lumbar_study
 
     write_real_lumbar_study(SHARED_DATA / "mri-lumbar-t2", tmp_path / "studies" / "real")
-    found = api.index(tmp_path / "studies", tmp_path / "index.csv")
+    found = api.index("disc-herniation", tmp_path / "studies", tmp_path / "index.csv")
     (chosen,) = [v for v in found if v.chosen]
     assert chosen.series.description == "T2 AX reformat" and chosen.levels == tuple(reversed(DISC_SLICES))
     assert "no EchoTime/RepetitionTime" in chosen.weighting.reason

@@ -129,5 +129,6 @@ def test_a_ct_study_is_refused_in_one_line(tmp_path, nigra_model):
     result = runner.invoke(app, ["run", "nigra", str(study), "--model", str(nigra_model), "--out",
                                  str(tmp_path / "out")])
     assert result.exit_code == 2
-    assert "no series matches selection 'modality=MR" in result.output and "Traceback" not in result.output
+    assert "no series meets the rules of nigra" in result.output and "modality CT, not MR" in result.output
+    assert "Traceback" not in result.output
     assert not (tmp_path / "out").exists()

@@ -25,7 +25,7 @@ TOY_RECIPE = """
 name: toy-disc
 title: Toy disc area on a 2D CT slice
 modality: CT
-series_selector: "modality=CT"
+series: {modality: [CT]}
 labels: {1: disc}
 preprocessing: {window: {level: 0, width: 400}, spatial_size: [32, 32]}
 augmentation: {flip_probability: 0.0, rotate_degrees: 0, scale: 0.0, noise_std: 0.0}

@@ -37,22 +37,18 @@ from radiomark.image import Image
 from radiomark.io import read_image
 from radiomark.io.atomic import atomic_directory
 from radiomark.io.dicom import DicomSeries, scan_dicom
-from radiomark.io.series_index import SeriesRules, SeriesVerdict, judge_series, load_series_rules
+from radiomark.io.series_rules import SeriesChoice, SeriesRules, SeriesVerdict, choose
 from radiomark.io.tables import write_csv
 from radiomark.outputs.case_folder import check_case_folder, write_measurements
 from radiomark.outputs.figures import pyplot, save_png
 from radiomark.pipeline.batch import Study
 
 
-def _chosen(study: Path, rules: SeriesRules, scanned: Sequence[DicomSeries] | None) -> SeriesVerdict:
-    verdicts = judge_series(list(scanned) if scanned is not None else scan_dicom(study), rules)
-    if len({v.series.study_uid for v in verdicts}) > 1:
-        raise InputError(study, "holds more than one study; give one study folder per run")
-    chosen = [v for v in verdicts if v.chosen]
-    if not chosen:
-        reasons = "; ".join(f"'{v.series.description}': {v.reason}" for v in verdicts)
-        raise InputError(study, f"no series matches the rules ({reasons})")
-    return chosen[0]
+def _chosen(study: Path, rules: SeriesRules, scanned: Sequence[DicomSeries] | None
+            ) -> tuple[SeriesVerdict, SeriesChoice]:
+    """The verdict of the series the rules choose in ``study``, and the whole choice."""
+    choice = choose(list(scanned) if scanned is not None else scan_dicom(study), rules, str(study))
+    return next(v for v in choice.verdicts if v.chosen), choice
 
 
 def _canal(level: str, slice_image: Any, sac: np.ndarray | None, sac_width: Mapping[str, float] | float | None,
@@ -114,15 +110,14 @@ def _findings(row: dict[str, Any], recipe: HerniationRecipe, model: str) -> list
     return found
 
 
-def classify_study(found: Study, name: str, out: Path, run: Path, recipe: HerniationRecipe, *,
+def classify_study(found: Study, name: str, out: Path, run: Path, recipe: HerniationRecipe, rules: SeriesRules, *,
                    age_years: float | None = None, sex: str | None = None,
                    sac_width: Mapping[str, float] | float | None = None,
                    canal_mask: str | os.PathLike[str] | None = None) -> CaseResult:
     """Classify every disc level of the chosen series of ``study`` into ``out/name`` (see the module
     docstring); returns the case's result."""
     study = found.path
-    rules = load_series_rules(recipe.series_rules)
-    verdict = _chosen(study, rules, found.series)
+    verdict, choice = _chosen(study, rules, found.series)
     series = verdict.series
     mask = read_image(canal_mask) if canal_mask is not None else None
     if mask is not None and tuple(mask.shape) != (series.n_slices, *series.size):
@@ -159,7 +154,7 @@ def classify_study(found: Study, name: str, out: Path, run: Path, recipe: Hernia
     measurements = {m.name: m for row in rows for m in _measurements(row)}
     findings = [finding for row in rows for finding in _findings(row, recipe, str(run))]
     result = CaseResult(name, str(study), clinical, measurements, findings, "fusion classifier",
-                        series={"uid": series.series_uid, "description": series.description, "why": verdict.reason})
+                        series=choice.record())
     target = out / name
     check_case_folder(target, str(study))
     with atomic_directory(target) as folder:

@@ -25,7 +25,7 @@ from radiomark.errors import InputError
 from radiomark.herniation.recipe import HerniationRecipe
 from radiomark.herniation.tabular import tabular_vector
 from radiomark.image import Image
-from radiomark.io.series_index import disc_level
+from radiomark.io.series_rules import disc_level
 
 _TRUE, _FALSE = {"1", "yes", "true", "y"}, {"0", "no", "false", "n"}
 

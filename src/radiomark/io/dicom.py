@@ -104,6 +104,14 @@ class DicomSeries:
     orientation: Orientation | None
     files: tuple[DicomFile, ...]
     problems: tuple[Problem, ...]
+    #: ImageType values (``ORIGINAL``, ``PRIMARY``, ``DERIVED``, ``LOCALIZER``, ...), upper case.
+    image_type: tuple[str, ...] = ()
+    slice_thickness_mm: float | None = None
+    #: ConvolutionKernel (CT reconstruction kernel), several values joined by ``\\``.
+    kernel: str = ""
+    body_part: str = ""
+    #: ContrastBolusAgent; empty when no contrast is recorded.
+    contrast_agent: str = ""
 
     @property
     def n_slices(self) -> int:
@@ -266,7 +274,19 @@ def _series(members: list[tuple[Path, Dataset]]) -> DicomSeries:
         echo_time_ms=_optional_float(header, "EchoTime"),
         repetition_time_ms=_optional_float(header, "RepetitionTime"),
         pixel_spacing_mm=pixel_spacing, slice_spacing_mm=slice_spacing, orientation=orientation,
-        files=tuple(ordered), problems=tuple(problems))
+        files=tuple(ordered), problems=tuple(problems),
+        image_type=tuple(str(v).strip().upper() for v in _values(header.get("ImageType"))),
+        slice_thickness_mm=_optional_float(header, "SliceThickness"),
+        kernel="\\".join(str(v) for v in _values(header.get("ConvolutionKernel"))),
+        body_part=str(header.get("BodyPartExamined", "") or ""),
+        contrast_agent=str(header.get("ContrastBolusAgent", "") or ""))
+
+
+def _values(value: Any) -> list[Any]:
+    """A DICOM value as a list (pydicom gives a single value or a MultiValue; ``None`` when absent)."""
+    if value is None or value == "":
+        return []
+    return [value] if isinstance(value, str | int | float) else list(value)
 
 
 def _candidate_files(path: Path) -> list[Path]:
@@ -325,7 +345,8 @@ USED_TAGS = ("SOPInstanceUID", "SOPClassUID", "SeriesInstanceUID", "StudyInstanc
              "RepetitionTime", "InstanceNumber", "ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing",
              "ImagerPixelSpacing", "SliceThickness", "SpacingBetweenSlices", "FrameOfReferenceUID", "Rows",
              "Columns", "NumberOfFrames", "PhotometricInterpretation", "BitsStored", "PixelRepresentation",
-             "SharedFunctionalGroupsSequence", *IDENTIFYING_TAGS.values())
+             "SharedFunctionalGroupsSequence", "ImageType", "ConvolutionKernel", "BodyPartExamined",
+             "ContrastBolusAgent", *IDENTIFYING_TAGS.values())
 
 
 def _touch_used_tags(path: Path, header: Dataset) -> None:

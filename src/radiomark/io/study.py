@@ -1,13 +1,13 @@
 """A study's images as a recipe needs them: the network's input channels and an optional QSM map.
 
 Channels are echoes ranked by echo time (rank 1 = shortest TE) among the series the recipe's
-series selector picks; a single-image recipe asks for rank 1, which is simply the one series
-that matches. Where the images come from:
+series rules choose (:mod:`radiomark.io.series_rules`); a single-image recipe asks for rank 1,
+the chosen series. Where the images come from:
 
-* a DICOM folder or file: the matching series; several of them count as the echoes of one
-  acquisition when they belong to one study, share their grid size and have distinct EchoTimes
-  (one series holding several echo times is split per echo by the scanner of
-  :mod:`radiomark.io.dicom`);
+* a DICOM folder or file: the series the rules choose (``--series`` names one instead,
+  ``--select`` adds conditions); for a multi-echo recipe the other series of the same acquisition
+  (same study, grid size and slice count, distinct EchoTimes) join it as echoes (one series holding
+  several echo times is split per echo by the scanner of :mod:`radiomark.io.dicom`);
 * a NIfTI file: one image (rank 1);
 * a folder of NIfTI files: files named ``echo<N>`` (``echo1.nii.gz``, BIDS ``..._echo-2_...``)
   are echo N; otherwise ``image.nii.gz``, else the first other NIfTI file, is rank 1; a file whose
@@ -32,8 +32,10 @@ from radiomark.image import Image
 from radiomark.io.dicom import DicomSeries, read_dicom_series, scan_dicom
 from radiomark.io.nifti import is_nifti_path, read_nifti
 from radiomark.io.raster import is_raster_path, read_raster
-from radiomark.io.selection import SeriesSelector, choose_series, describe_series
+from radiomark.io.selection import choose_series, describe_series
+from radiomark.io.series_rules import SeriesChoice, choose
 from radiomark.recipes.schema import Recipe
+from radiomark.recipes.series_schema import SeriesSelector
 
 #: A NIfTI file of echo N: ``echo1.nii.gz``, ``sub-01_echo-2_GRE.nii.gz``.
 ECHO_FILE = re.compile(r"echo[-_]?(\d+)", re.IGNORECASE)
@@ -43,10 +45,12 @@ LABELS_FILE = "labels.nii.gz"
 @dataclass(frozen=True)
 class StudyImages:
     """The images of one study: ``channels`` in the recipe's order (the first defines the grid
-    every output lies on) and ``qsm``, a susceptibility map in ppm on that grid, when given."""
+    every output lies on), ``qsm``, a susceptibility map in ppm on that grid, when given, and for
+    DICOM the series choice with its reasons."""
 
     channels: tuple[Image, ...]
     qsm: Image | None = None
+    selection: SeriesChoice | None = None
 
     def __post_init__(self) -> None:
         if not self.channels:
@@ -60,16 +64,6 @@ class StudyImages:
 
 #: What :func:`_pick` ranks: file paths or series.
 Picked = TypeVar("Picked")
-
-def _ranked_echoes(found: Sequence[DicomSeries], where: str, selector: SeriesSelector) -> list[DicomSeries]:
-    """The matching series in echo-time order when they are the echoes of one acquisition, else the
-    one series that matches (choose_series raises, listing candidates, for none or several)."""
-    matching = [series for series in found if not selector.failed_rules(series)]
-    times = [series.echo_time_ms for series in matching]
-    if (len(matching) > 1 and None not in times and len(set(times)) == len(times)
-            and len({(s.study_uid, s.size, s.n_slices) for s in matching}) == 1):
-        return sorted(matching, key=lambda series: series.echo_time_ms or 0.0)
-    return [choose_series(found, where, selector=selector)]
 
 
 def _nifti_files(folder: Path) -> list[Path]:
@@ -112,12 +106,13 @@ def _on_grid(images: Sequence[Image], where: Path) -> None:
                                        f"({first.shape}); the channels of a study must share one grid")
 
 
-def read_study(path: str | os.PathLike[str], recipe: Recipe, scanned: Sequence[DicomSeries] | None = None
-               ) -> StudyImages:
+def read_study(path: str | os.PathLike[str], recipe: Recipe, scanned: Sequence[DicomSeries] | None = None, *,
+               series_uid: str | None = None, select: str | None = None) -> StudyImages:
     """Read the channels and optional QSM map of one study as ``recipe`` wants them (see the module
-    docstring): its ``series_selector`` picks the image series, ``inputs.echoes`` the echo ranks,
-    ``inputs.qsm_selector`` the QSM series of a DICOM study. ``scanned``: the study's DICOM series
-    when its headers were already read (:func:`~radiomark.io.dicom.scan_dicom` of ``path``)."""
+    docstring): its ``series`` rules (plus ``select`` conditions) or ``series_uid`` choose the image
+    series, ``inputs.echoes`` the echo ranks, ``inputs.qsm_selector`` the QSM series of a DICOM
+    study. ``scanned``: the study's DICOM series when its headers were already read
+    (:func:`~radiomark.io.dicom.scan_dicom` of ``path``)."""
     from radiomark.io.sitk import resample_like
 
     echoes = recipe.inputs.echoes
@@ -126,7 +121,11 @@ def read_study(path: str | os.PathLike[str], recipe: Recipe, scanned: Sequence[D
     if not source.exists():
         raise InputError(source, "no such file or folder")
     qsm: Image | None = None
+    selection: SeriesChoice | None = None
     nifti = _nifti_files(source) if source.is_dir() else []
+    if (series_uid is not None or select is not None) and (nifti or is_nifti_path(source) or is_raster_path(source)):
+        raise InputError(source, "--series and --select choose among DICOM series; this input is "
+                                 f"{'NIfTI' if nifti or is_nifti_path(source) else 'a PNG/JPEG image'}")
     if source.is_file() and (is_nifti_path(source) or is_raster_path(source)):
         channels = _pick([source], echoes, source, [source.name])
         images = [read_nifti(source) if is_nifti_path(source) else read_raster(source)]
@@ -141,14 +140,15 @@ def read_study(path: str | os.PathLike[str], recipe: Recipe, scanned: Sequence[D
     else:
         folder = source / "dicom" if (source / "dicom").is_dir() else source
         found = list(scanned) if scanned is not None else scan_dicom(folder)
-        ranked_series = _ranked_echoes(found, str(folder), SeriesSelector.parse(recipe.series_selector))
-        picked = _pick(ranked_series, echoes, folder, [describe_series(s) for s in ranked_series])
+        rules = recipe.series.model_copy(update={"name": recipe.series.name or recipe.name})
+        selection = choose(found, rules.with_selection(select, series_uid), str(folder), echo_set=len(echoes) > 1)
+        picked = _pick(selection.chosen, echoes, folder, [describe_series(s) for s in selection.chosen])
         images = [read_dicom_series(series) for series in picked]
         if recipe.inputs.qsm_selector is not None:
-            rules = SeriesSelector.parse(recipe.inputs.qsm_selector)
-            if any(not rules.failed_rules(series) for series in found):
-                qsm = read_dicom_series(choose_series(found, str(folder), selector=rules))
+            wanted = SeriesSelector.parse(recipe.inputs.qsm_selector)
+            if any(not wanted.failed_rules(series) for series in found):
+                qsm = read_dicom_series(choose_series(found, str(folder), selector=wanted))
     _on_grid(images, source)
     if qsm is not None and not qsm.geometry_equal(images[0], atol=1e-3):
         qsm = resample_like(qsm, images[0], linear=True)
-    return StudyImages(tuple(images), qsm)
+    return StudyImages(tuple(images), qsm, selection)

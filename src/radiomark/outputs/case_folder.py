@@ -8,6 +8,7 @@ end, so a failed case leaves nothing behind.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,19 @@ class OutputOptions:
 WITHHELD = "(withheld: --anonymize)"
 
 
+def _without_uids(series: Mapping[str, Any]) -> dict[str, Any]:
+    """A series record (:meth:`~radiomark.io.series_rules.SeriesChoice.record`) with its UIDs
+    withheld: DICOM UIDs are identifiers that de-identification replaces."""
+    def clean(entry: Mapping[str, Any]) -> dict[str, Any]:
+        return {key: (WITHHELD if key == "uid" else [WITHHELD] * len(value) if key == "echo_series" else value)
+                for key, value in entry.items()}
+
+    record = clean(series)
+    if "not_chosen" in record:
+        record["not_chosen"] = [clean(other) for other in record["not_chosen"]]
+    return record
+
+
 def check_case_folder(out_dir: Path, source: str) -> None:
     """Refuse an output folder that would replace the input ``source`` or that exists and holds
     something other than an earlier radiomark result (``measurements.json``): nothing else is ever
@@ -104,7 +118,8 @@ def write_case_outputs(recipe: Recipe, image: Image, labels: LabelMap, result: C
         raise InputError(result.source, "a DICOM SEG needs DICOM input; this image was not read from DICOM")
     identifiers = dict(image.metadata.get("identifiers") or {})
     result = replace(result, source=WITHHELD if options.anonymizer is not None else result.source,
-                     identifiers={name: identifiers.get(name, "") for name in options.keep_identifiers})
+                     identifiers={name: identifiers.get(name, "") for name in options.keep_identifiers},
+                     series=_without_uids(result.series) if options.anonymizer is not None else result.series)
     label_file = "labels.nii.gz" if labels.spacing_mm is not None else "labels.png"
     names = [label_file, "measurements.json", "measurements.csv", "overlay.png", "report.html"]
     names += (["seg.dcm"] if options.dicom_seg else []) + (["sr.dcm"] if options.dicom_sr else [])

@@ -9,7 +9,7 @@ from html import escape
 from importlib import resources
 from pathlib import Path
 from string import Template
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from radiomark import __version__
 from radiomark.io.atomic import atomic_file
@@ -23,6 +23,18 @@ _VERDICT = {True: ("yes", "yes"), False: ("no", "no"), None: ("undecided", "unde
 
 def _number(value: float | None, digits: int = 2) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _series_section(series: Mapping[str, Any]) -> str:
+    """Which series was analysed and why, and why every other series of the study was not."""
+    if not series:
+        return ""
+    others = "".join(f"<li><code>…{escape(str(o['uid'])[-12:])}</code> '{escape(o['description'])}': "
+                     f"{escape(o['why'])}</li>" for o in series.get("not_chosen", []))
+    listing = (f"<details><summary>{len(series['not_chosen'])} other series not used</summary><ul>{others}</ul>"
+               "</details>" if others else "")
+    return (f"<h2>Series analysed</h2>\n<p><code>…{escape(str(series['uid'])[-12:])}</code> "
+            f"'{escape(series['description'])}': {escape(series['why'])}</p>{listing}\n")
 
 
 def render_case_report(recipe: Recipe, result: CaseResult, model: str) -> str:
@@ -46,7 +58,7 @@ def render_case_report(recipe: Recipe, result: CaseResult, model: str) -> str:
         names = "".join(f"<th>{escape(name.replace('_', ' '))}</th>" for name in result.identifiers)
         values = "".join(f"<td>{escape(value or '—')}</td>" for value in result.identifiers.values())
         identifiers = f"<h2>Identifiers kept</h2>\n<table><tr>{names}</tr><tr>{values}</tr></table>\n"
-    return template.substitute(identifiers=identifiers,
+    return template.substitute(identifiers=identifiers, series=_series_section(result.series),
         title=escape(recipe.title), case_id=escape(result.case_id), source=escape(result.source),
         sex=escape(clinical.sex or "—"), height=_number(clinical.height_m), weight=_number(clinical.weight_kg, 1),
         bmi=_number(clinical.bmi, 1), measurement_rows=measurements, finding_rows=findings,

@@ -23,6 +23,7 @@ from radiomark.errors import InputError, RadiomarkError
 from radiomark.io.atomic import remove_stale_temporaries
 from radiomark.io.dicom import DicomSeries, scan_dicom
 from radiomark.io.nifti import is_nifti_path
+from radiomark.io.raster import is_raster_path
 from radiomark.io.study import ECHO_FILE, LABELS_FILE
 from radiomark.outputs.case_folder import WITHHELD
 from radiomark.outputs.cohort import write_cohort
@@ -45,6 +46,8 @@ class Study:
 
     path: Path
     series: tuple[DicomSeries, ...] | None = None
+    #: The case name when the path alone does not tell studies apart (several studies in one folder).
+    name: str | None = None
 
 
 def _files_under(series: DicomSeries, entry: Path) -> list[bool]:
@@ -52,14 +55,27 @@ def _files_under(series: DicomSeries, entry: Path) -> list[bool]:
     return [entry == file.path or entry in file.path.parents for file in series.files]
 
 
+def _slices(series: DicomSeries) -> bool:
+    """Whether the files of ``series`` are slices of one volume: distinct SOP instances of one size at
+    distinct positions (files that merely share a SeriesInstanceUID — copies, or unrelated objects
+    with a reused UID — are not)."""
+    files = series.files
+    positions = [file.position for file in files]
+    return (len({file.sop_instance_uid for file in files}) == len(files) and None not in positions
+            and len(set(positions)) == len(files) and len({(f.rows, f.columns) for f in files}) == 1)
+
+
 def discover_studies(path: Path) -> list[Study]:
     """One study, or the studies of a cohort folder.
 
     ``path`` is one study when it is a file, when it holds NIfTI files named ``echo<N>`` (the
     echoes of one acquisition), when it is a case folder (it holds ``labels.nii.gz``: the training
-    layout) or when the DICOM under it belongs to a single StudyInstanceUID; otherwise each entry
-    of the folder (a subfolder, a NIfTI or DICOM file) is a study of its own. The DICOM series
-    found while deciding go with the study they lie in (unless a series spans several entries).
+    layout) or when the DICOM under it belongs to a single StudyInstanceUID. Otherwise, when each
+    entry of the folder holds whole studies, each entry (a subfolder, a NIfTI or DICOM file) is a
+    study of its own; when studies are mixed in one folder or spread over several (PACS exports:
+    DICOMDIR with numbered folders per series), each StudyInstanceUID is a case named by its
+    PatientID and the end of its UID. A ``DICOMDIR`` file is an index, never a study. The DICOM
+    series found while deciding go with the study they lie in.
     """
     if path.is_file():
         return [Study(path)]
@@ -74,16 +90,24 @@ def discover_studies(path: Path) -> list[Study]:
         found = []
     if len({series.study_uid for series in found}) == 1:
         return [Study(path, tuple(found))]
-    entries = sorted(p for p in path.iterdir() if not p.name.startswith(".") and (p.is_dir() or p.is_file()))
+    entries = sorted(p for p in path.iterdir() if not p.name.startswith(".") and p.name.upper() != "DICOMDIR"
+                     and (p.is_dir() or p.is_file()))
     if not entries:
         raise InputError(path, "folder is empty")
-    studies = []
-    for entry in entries:
-        touching = [(series, _files_under(series, entry)) for series in found]
-        touching = [(series, under) for series, under in touching if any(under)]
-        whole = bool(touching) and all(all(under) for _, under in touching)
-        studies.append(Study(entry, tuple(series for series, _ in touching) if whole else None))
-    return studies
+    touching = {entry: [(series, _files_under(series, entry)) for series in found] for entry in entries}
+    touching = {entry: [(series, under) for series, under in pairs if any(under)] for entry, pairs in touching.items()}
+    whole = all(len({s.study_uid for s, _ in pairs}) <= 1 and all(all(under) or not _slices(s) for s, under in pairs)
+                for pairs in touching.values())
+    if whole:  # each entry one study (copies of one file in several entries stay apart and are read again)
+        return [Study(entry, tuple(s for s, _ in touching[entry]) if all(all(u) for _, u in touching[entry])
+                      and touching[entry] else None) for entry in entries]
+    by_study: dict[str, list[DicomSeries]] = {}
+    for series in found:
+        by_study.setdefault(series.study_uid, []).append(series)
+    studies = [Study(path, tuple(members), safe_component(f"{members[0].patient_id or 'patient'}-{uid[-8:]}"))
+               for uid, members in by_study.items()]
+    return studies + [Study(entry) for entry in entries if not touching[entry]
+                      and (entry.is_dir() or is_nifti_path(entry) or is_raster_path(entry))]
 
 
 def case_id(study: Path) -> str:
@@ -108,10 +132,10 @@ def case_ids(studies: list[Study]) -> list[str]:
     """One case id per study, unique within the run and the same on every run over the same input:
     :func:`case_id`, or — for studies whose ids would collide (``x.dcm``, ``x.nii.gz`` and ``x/``) —
     each one's full file or folder name (unique within its folder), numbered if still equal."""
-    ids = [case_id(study.path) for study in studies]
+    ids = [study.name or case_id(study.path) for study in studies]
     repeated = {name for name in ids if ids.count(name) > 1}
-    ids = [safe_component(study.path.name) if name in repeated else name for name, study in zip(ids, studies,
-                                                                                                strict=True)]
+    ids = [safe_component(study.path.name) if name in repeated and study.name is None else name
+           for name, study in zip(ids, studies, strict=True)]
     seen: dict[str, int] = {}
     unique = []
     for name in ids:

@@ -20,13 +20,13 @@ from radiomark.quality import quality_flags
 from radiomark.recipes.schema import Recipe
 
 
-def study_images(found: Study, recipe: Recipe, slice_index: int | None, pixel_spacing_mm: float | None
-                 ) -> StudyImages:
+def study_images(found: Study, recipe: Recipe, slice_index: int | None, pixel_spacing_mm: float | None, *,
+                 series_uid: str | None = None, select: str | None = None) -> StudyImages:
     """The images of ``study`` as the recipe takes them: its channels (and QSM map) for a 3D
     recipe; one 2D image for a 2D recipe, a volume's ``slice_index`` slice or a radiograph with
-    ``pixel_spacing_mm``."""
+    ``pixel_spacing_mm``. ``series_uid`` / ``select``: see :func:`~radiomark.io.study.read_study`."""
     study = found.path
-    images = read_study(study, recipe, found.series)
+    images = read_study(study, recipe, found.series, series_uid=series_uid, select=select)
     if recipe.preprocessing.spatial_dims == 3:
         return images
     image = images.image
@@ -47,7 +47,7 @@ def study_images(found: Study, recipe: Recipe, slice_index: int | None, pixel_sp
             image = replace(image, metadata={**image.metadata, "files": [files[slice_index]]})
     elif slice_index is not None and slice_index != 0:
         raise InputError(study, f"--slice {slice_index} given for a single-slice image")
-    return StudyImages((image,))
+    return StudyImages((image,), selection=images.selection)
 
 
 @dataclass(frozen=True)
@@ -65,11 +65,14 @@ class CaseContext:
     slice_index: int | None = None
     pixel_spacing_mm: float | None = None
     table: str | None = None
+    series_uid: str | None = None
+    select: str | None = None
 
     def run(self, study: Study, name: str, out: Path) -> CaseResult:
         """Run ``study`` into ``out/name`` (see the module docstring)."""
         recipe = self.recipe
-        images = study_images(study, recipe, self.slice_index, self.pixel_spacing_mm)
+        images = study_images(study, recipe, self.slice_index, self.pixel_spacing_mm, series_uid=self.series_uid,
+                              select=self.select)
         image = images.image
         clinical = Clinical.from_image(image, self.sex, self.height_m, self.weight_kg)
         prediction = self.segmenter.segment(images.channels)
@@ -78,16 +81,17 @@ class CaseContext:
         if recipe.classifier is not None:
             measurements, findings = classify(recipe, self.classifier, image, labels, measurements, findings)
         flags = quality_flags(recipe, image, prediction.labels, labels, measurements, prediction.rotation_fired)
-        result = CaseResult(name, str(study.path), clinical, measurements, findings, table_name, flags)
+        result = CaseResult(name, str(study.path), clinical, measurements, findings, table_name, flags,
+                            series=images.selection.record() if images.selection is not None else {})
         return write_case_outputs(recipe, image, labels, result, out / name, model=str(self.segmenter.run_dir),
                                   options=self.outputs)
 
 
 def measure_case(recipe: Recipe, image_path: Path, mask_path: Path, out: Path, *, sex: str | None = None,
                  height_m: float | None = None, weight_kg: float | None = None, slice_index: int | None = None,
-                 table: str | None = None) -> CaseResult:
+                 table: str | None = None, series_uid: str | None = None, select: str | None = None) -> CaseResult:
     """Measure an existing (e.g. manually corrected) label map on its image; no model involved."""
-    images = read_study(image_path, recipe)
+    images = read_study(image_path, recipe, series_uid=series_uid, select=select)
     image = images.image
     labels = read_nifti(mask_path, labels=recipe.labels)
     if image.ndim == 3 and labels.ndim == 3 and recipe.preprocessing.spatial_dims == 2:
@@ -101,5 +105,5 @@ def measure_case(recipe: Recipe, image_path: Path, mask_path: Path, out: Path, *
     measurements, findings, table_name = analyse(recipe, images, labels, clinical, table)
     flags = quality_flags(recipe, image, None, labels, measurements)
     result = CaseResult(case_id(image_path), str(image_path), clinical, measurements, findings, table_name,
-                        flags)
+                        flags, series=images.selection.record() if images.selection is not None else {})
     return write_case_outputs(recipe, image, labels, result, out / result.case_id, model="(given mask)")

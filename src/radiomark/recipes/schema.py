@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from radiomark.recipes.series_schema import SeriesRules
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -72,7 +74,7 @@ class Preprocessing(_Strict):
 class Inputs(_Strict):
     """The images of a study the network sees, as channels.
 
-    ``echoes`` are ranks by echo time among the series the recipe's ``series_selector`` picks (1 =
+    ``echoes`` are ranks by echo time among the series the recipe's ``series`` rules pick (1 =
     shortest TE): ``[1, 2, 3]`` feeds the first three echo magnitudes of a multi-echo GRE as three
     channels; ``[1]`` is a single image. ``qsm_selector`` (series rules) or a NIfTI file whose name
     contains ``qsm`` supplies an optional susceptibility map in ppm for the recipe's measures.
@@ -242,7 +244,7 @@ class Recipe(_Strict):
     name: str
     title: str
     modality: str
-    series_selector: str
+    series: SeriesRules = Field(description="which series of a study the recipe reads (radiomark.io.series_rules)")
     inputs: Inputs = Field(default_factory=Inputs)
     labels: dict[int, str]
     label_codes: dict[str, tuple[tuple[str, str, str], tuple[str, str, str]]] = Field(
@@ -269,7 +271,8 @@ class Recipe(_Strict):
     @classmethod
     def _earlier_names(cls, data: Any) -> Any:
         """Run folders of radiomark 0.1.0 name one ``agreement_measure``; before 0.2.0 the measures'
-        parameters were the ``neuromelanin`` / ``gray_white`` sections beside a ``biomarkers`` name."""
+        parameters were the ``neuromelanin`` / ``gray_white`` sections beside a ``biomarkers`` name;
+        before 0.3.0 a ``series_selector`` string chose the series."""
         if not isinstance(data, dict):
             return data
         data = dict(data)
@@ -277,6 +280,8 @@ class Recipe(_Strict):
             single = data.pop("agreement_measure")
             data.setdefault("agreement_measures", [] if single is None else [single])
         data.pop("biomarkers", None)
+        if "series_selector" in data:  # before 0.3.0: one --select string
+            data.setdefault("series", {"require": [data.pop("series_selector")]})
         for section in ("neuromelanin", "gray_white"):
             parameters = data.pop(section, None)
             if parameters is not None:

@@ -23,7 +23,7 @@ import yaml
 from radiomark.classification import CLASSIFIER_DIR, LabelledImage, classifier_input, split_samples
 from radiomark.errors import InputError
 from radiomark.inference.predictor import Segmenter
-from radiomark.io import read_image
+from radiomark.io.study import read_study
 from radiomark.metrics import classification_scores
 from radiomark.models.factory import build_classifier
 from radiomark.recipes.schema import Recipe
@@ -37,7 +37,7 @@ def prepare_inputs(recipe: Recipe, samples: Sequence[LabelledImage], segmenter: 
     recipe's classifier looks at a crop)."""
     inputs = []
     for index, sample in enumerate(samples):
-        image = read_image(sample.path, select=recipe.series_selector)
+        image = read_study(sample.path, recipe).image
         structures = segmenter.predict(image) if segmenter is not None else None
         inputs.append(torch.from_numpy(classifier_input(image, structures, recipe)))
         if progress is not None:

@@ -36,7 +36,7 @@ from radiomark.errors import InputError
 from radiomark.inference.classifier import ImageClassifier
 from radiomark.inference.onnx import RECORD
 from radiomark.inference.predictor import Segmenter
-from radiomark.io import read_image
+from radiomark.io.study import read_study
 from radiomark.metrics import classification_scores
 from radiomark.recipes.schema import Classifier
 from radiomark.training.checkpoint import save_checkpoint
@@ -78,7 +78,7 @@ def train_joint(samples: Sequence[LabelledImage], run_dir: str | os.PathLike[str
     labels, patients, train_index, validation_index = split_samples(samples, spec, folder)
     grids = []
     for index, sample in enumerate(samples):
-        image = read_image(sample.path, select=segmenter.recipe.series_selector)
+        image = read_study(sample.path, segmenter.recipe).image
         grids.append(network_slice(image, segmenter.recipe.preprocessing)[0].half())
         if progress is not None:
             progress("preparing joint inputs", index + 1, len(samples))

@@ -107,3 +107,48 @@ def generate(seed: int, noise: float = 12.0) -> PhantomCase:
                                                             extra={"ImageType": ["DERIVED", "SECONDARY", "QSM"]})))
     return PhantomCase("nigra", case_id, seed, study, tuple(series), labels, truth,
                        {"echo_times_ms": list(ECHO_TIMES_MS)})
+
+
+#: Neuromelanin-sensitive (MT-prepared T1 TSE) signal per tissue at contrast ratio 0: the SN's
+#: neuromelanin makes it brighter than the crus cerebri (real volunteers: SN ≈ 1.22 × crus, crus
+#: noise SD ≈ 20 on ≈ 550; ../shared/data/mri-neuromelanin-kcl), CSF is dark.
+NM_SIGNAL = {_BRAIN: 500.0, _CSF: 260.0, _MIDBRAIN: 530.0, _RED_NUCLEUS: 470.0,
+             1: 550.0, 2: 550.0, 3: 550.0, 4: 550.0}
+
+
+def generate_nm(seed: int, noise: float = 20.0) -> PhantomCase:
+    """A single-contrast neuromelanin-sensitive phantom (the contrast most sites acquire): the same
+    anatomy as :func:`generate`, the SN brighter than the crus cerebri by a random contrast ratio
+    (0.08–0.35, the laterally neuromelanin-rich part brighter still), a random global gain
+    (0.5–2) and a smooth left–right bias field (±10 %); one image ``echo1`` (rank 1), no QSM.
+    Truth holds the SN volumes and the neuromelanin measures on that image."""
+    rng = np.random.default_rng(seed)
+    tissue, neuromelanin = _tissue_map(rng)
+    nigra, crus = np.isin(tissue, (1, 2)), np.isin(tissue, (3, 4))
+    contrast = rng.uniform(0.08, 0.35)
+    signal = paint(tissue, NM_SIGNAL) * (1 + contrast * nigra) + neuromelanin * rng.uniform(20.0, 80.0)
+    columns = np.linspace(-1.0, 1.0, _SHAPE[2])
+    bias = 1 + rng.uniform(-0.1, 0.1) * columns[None, None, :]
+    values = (signal * bias + rng.normal(0.0, noise, _SHAPE)) * rng.uniform(0.5, 2.0)
+    origin = (-24.0, -30.0, float(rng.uniform(-20.0, -10.0)))
+    image = Image(array=np.clip(np.round(values), 0, 65535).astype(np.uint16), spacing_mm=_SPACING_MM,
+                  origin_mm=origin, metadata={"modality": "MR"})
+    pixels = image.array.astype(np.float64)
+    sn_values, ref_values = pixels[nigra], pixels[crus]
+    mean, ref_mean, ref_sd = sn_values.mean(), ref_values.mean(), ref_values.std()
+    voxel_mm3 = float(np.prod(_SPACING_MM))
+    truth = {
+        "sn_volume_mm3": float(nigra.sum() * voxel_mm3),
+        "nm_contrast_ratio": float((mean - ref_mean) / ref_mean),
+        "nm_cnr": float((mean - ref_mean) / ref_sd),
+        "nm_sn_volume_mm3": float((sn_values > ref_mean + 3 * ref_sd).sum() * voxel_mm3),
+        "statistics": "SD with ddof=0; reference = crus cerebri",
+    }
+    case_id = f"nigra-nm-{seed:04d}"
+    study = make_study(case_id, patient_sex="F" if rng.random() < 0.5 else "M",
+                       patient_age_years=int(rng.integers(20, 80)))
+    series = (PhantomSeries("echo1", image, DicomSeriesSpec(
+        "MR", "NM t1_tse_mt", 1, extra={"EchoTime": "12", "RepetitionTime": "600", "ScanningSequence": "SE",
+                                        "MagneticFieldStrength": "3"})),)
+    labels = LabelMap.like(image, np.where(tissue <= 4, tissue, 0), LABELS)
+    return PhantomCase("nigra", case_id, seed, study, series, labels, truth, {"contrast": "neuromelanin"})
