@@ -42,7 +42,7 @@ demo: $(STAMP)
 	  $(BIN)/radiomark phantom brain-gwr $(DEMO)/brain-gwr-template --template $(HEAD_TEMPLATE) --seed 1000 && \
 	  $(BIN)/radiomark run brain-gwr $(DEMO)/brain-gwr-template/ctgwr-1000 --dicom-sr --out $(DEMO)/brain-gwr-run; \
 	else echo "brain-gwr demo skipped: $(HEAD_TEMPLATE) (the real head CT template) is not beside the repository"; fi
-	$(BIN)/radiomark index $(DEMO)/disc-herniation --out $(DEMO)/disc-herniation-index.csv
+	$(BIN)/radiomark index disc-herniation $(DEMO)/disc-herniation --out $(DEMO)/disc-herniation-index.csv
 	@echo "disc-herniation: no labelled herniation MRI exists, so no model is bundled; a 3-epoch demo model on 16 phantoms:"
 	$(BIN)/radiomark train disc-herniation --index $(DEMO)/disc-herniation-index.csv \
 	  --labels $(DEMO)/disc-herniation/labels.csv --out $(DEMO)/disc-herniation-model --epochs 3 --no-ablation

@@ -50,7 +50,7 @@ def prepare(work: Path, patients: int, size: int, epochs: int) -> tuple[Path, Pa
     if len(list(studies.glob("disc-herniation-*"))) < patients:
         api.make_phantoms("disc-herniation", studies, cases=patients)
     index = work / "index.csv"
-    api.index(studies, index)
+    api.index("disc-herniation", studies, index)
     recipe = load_herniation_recipe()
     variant = recipe.model_copy(update={"image": recipe.image.model_copy(update={"size": (size, size)}),
                                         "training": recipe.training.model_copy(update={"epochs": epochs})})
@@ -100,9 +100,10 @@ def real_study(run: Path, work: Path) -> dict[str, Any]:
 
     folder = work / "real-studies"
     write_real_lumbar_study(DATA / "mri-lumbar-t2", folder / "sct-t2-lumbar")
-    verdicts = api.index(folder, work / "real-index.csv")
+    verdicts = api.index("disc-herniation", folder, work / "real-index.csv")
     rows = [{"description": v.series.description, "orientation": str(v.series.orientation),
-             "weighting": v.weighting.guess, "chosen": v.chosen, "reason": v.reason} for v in verdicts]
+             "weighting": v.weighting.guess if v.weighting else "", "chosen": v.chosen, "reason": v.reason}
+            for v in verdicts]
     (result,) = api.run_herniation(folder / "sct-t2-lumbar", work / "real-out", run, age_years=50, sex="F",
                                    sac_width=15.0).results
     return {"data": "real 3D T2 lumbar MRI (SCT tutorial data, MIT), axial slices reformatted at three discs "

@@ -151,7 +151,8 @@ def train_nm(work: Path, subjects: list[Path], copies: int, epochs: int) -> Path
             if not (data / f"{subject.name}-copy{copy}").exists():
                 os.symlink(subject.resolve(), data / f"{subject.name}-copy{copy}")
     validation = tuple(f"nigra-nm-{seed:04d}" for seed in range(REAL_PHANTOMS, REAL_PHANTOMS + 8))
-    api.train(str(recipe), data, work / "run", validation_patients=validation)
+    if not (work / "run" / "fold_0" / "best.pt").is_file():  # a finished fold is kept (rerun: scores only)
+        api.train(str(recipe), data, work / "run", validation_patients=validation)
     return work / "run"
 
 

@@ -169,7 +169,7 @@ def run(recipe_name: str, input_path: str | os.PathLike[str], out: str | os.Path
     """
     from radiomark.case import Clinical
     from radiomark.inference.classifier import ImageClassifier
-    from radiomark.inference.predictor import Segmenter, bundled_model_dir
+    from radiomark.inference.predictor import Segmenter, bundled_model_dirs
     from radiomark.outputs.anonymize import new_anonymizer
     from radiomark.outputs.case_folder import OutputOptions
     from radiomark.pipeline.batch import discover_studies, run_batch
@@ -179,7 +179,8 @@ def run(recipe_name: str, input_path: str | os.PathLike[str], out: str | os.Path
     recipe = _chosen_recipe(recipe_name, recipe_file)
     _refuse_unused_clinical(recipe, sex=sex, height=height_m, weight=weight_kg)
     recipe.series.with_selection(select, series_uid)  # refuse a bad --series / --select before any work
-    segmenter = Segmenter.load(model if model is not None else bundled_model_dir(base_name(recipe)), recipe=recipe)
+    folders = [Path(model)] if model is not None else bundled_model_dirs(base_name(recipe))
+    segmenter, *alternatives = [Segmenter.load(folder, recipe=recipe) for folder in folders]
     recipe = segmenter.recipe
     classifier = (ImageClassifier.load(segmenter.run_dir)
                   if recipe.classifier is not None and ImageClassifier.exists(segmenter.run_dir) else None)
@@ -190,7 +191,7 @@ def run(recipe_name: str, input_path: str | os.PathLike[str], out: str | os.Path
     if recipe.preprocessing.spatial_dims == 3 and (slice_index is not None or pixel_spacing_mm is not None):
         raise InputError(None, f"recipe {recipe.name} reads whole volumes; --slice and --spacing do not apply")
     context = CaseContext(recipe, segmenter, classifier, options, sex, height_m, weight_kg, slice_index,
-                          pixel_spacing_mm, table, series_uid, select)
+                          pixel_spacing_mm, table, series_uid, select, tuple(alternatives))
     target = Path(out)
     return run_batch(discover_studies(Path(input_path)), target, lambda study, name: context.run(study, name, target),
                      resume=resume, pseudonymise=anonymize, progress=progress)

@@ -42,8 +42,9 @@ def quality_flags(recipe: Recipe, image: Image, predicted: LabelMap | None, fina
             if before and (before - after) / before > spec.max_removed_fraction:
                 flags.append(f"post-processing removed {100 * (before - after) / before:.0f} % of the predicted "
                              f"{name.replace('_', ' ')}")
-    if recipe.inputs.qsm_selector is not None and not any(m.unit == Unit.PPM for m in measurements.values()):
-        flags.append("no QSM map was found (or nothing segmented): susceptibility measures are left out")
+    if "qsm_threshold_ppm" in recipe.measures and not any(m.unit == Unit.PPM for m in measurements.values()):
+        flags.append("no QSM map was found (or the model reads none, or nothing was segmented): susceptibility "
+                     "measures are left out")
     if spec.side_by_side is not None and final.ndim == 2:
         flags += _side_by_side(final, *spec.side_by_side)
     for name, (low, high) in spec.plausible_ranges.items():

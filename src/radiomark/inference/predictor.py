@@ -31,6 +31,14 @@ def bundled_model_dir(recipe_name: str) -> Path:
     return folder
 
 
+def bundled_model_dirs(recipe_name: str) -> list[Path]:
+    """Every bundled model of ``recipe_name``, the default first: ``weights/<name>``, then its
+    variants ``weights/<name>-<variant>`` for other inputs (e.g. ``nigra-nm``, one NM image)."""
+    first = bundled_model_dir(recipe_name)
+    variants = sorted(p for p in first.parent.glob(f"{recipe_name}-*") if (p / "recipe.yaml").is_file())
+    return [first, *variants]
+
+
 def whole_image_logits(network: Callable[[torch.Tensor], torch.Tensor], recipe: Recipe,
                        images: torch.Tensor) -> torch.Tensor:
     """Logits of a batch on the network grid: the network on the whole image (2D), or MONAI

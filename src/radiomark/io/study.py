@@ -90,9 +90,13 @@ def _nifti_echoes(folder: Path, files: list[Path]) -> list[Path]:
     return (preferred or others)[:1]
 
 
+class MissingEchoesError(InputError):
+    """The study holds fewer echoes / contrasts than the model reads (another model may fit)."""
+
+
 def _pick(ranked: Sequence[Picked], echoes: Sequence[int], where: Path, names: Sequence[str]) -> list[Picked]:
     if max(echoes) > len(ranked):
-        raise InputError(where, f"the recipe needs echo ranks {list(echoes)} but {len(ranked)} image(s) were "
+        raise MissingEchoesError(where, f"the recipe needs echo ranks {list(echoes)} but {len(ranked)} image(s) were "
                                 f"found ({'; '.join(names)}); multi-echo input is a DICOM study with one EchoTime "
                                 "per echo, or NIfTI files named echo1.nii.gz, echo2.nii.gz, ...")
     return [ranked[rank - 1] for rank in echoes]

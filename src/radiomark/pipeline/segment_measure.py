@@ -12,7 +12,7 @@ from radiomark.errors import InputError
 from radiomark.inference.classifier import ImageClassifier
 from radiomark.inference.predictor import Segmenter
 from radiomark.io.nifti import read_nifti
-from radiomark.io.study import StudyImages, read_study
+from radiomark.io.study import MissingEchoesError, StudyImages, read_study
 from radiomark.outputs.case_folder import OutputOptions, write_case_outputs
 from radiomark.pipeline.batch import Study, case_id
 from radiomark.pipeline.steps import analyse, classify, postprocess
@@ -67,15 +67,26 @@ class CaseContext:
     table: str | None = None
     series_uid: str | None = None
     select: str | None = None
+    #: Other bundled models of the recipe for studies with fewer echoes / contrasts than ``segmenter`` reads.
+    alternatives: tuple[Segmenter, ...] = ()
+
+    def _images(self, study: Study) -> tuple[Segmenter, StudyImages]:
+        """The first model whose inputs the study holds, and the study's images as it reads them."""
+        for segmenter in (self.segmenter, *self.alternatives):
+            try:
+                return segmenter, study_images(study, segmenter.recipe, self.slice_index, self.pixel_spacing_mm,
+                                               series_uid=self.series_uid, select=self.select)
+            except MissingEchoesError as error:
+                missing = error
+        raise missing
 
     def run(self, study: Study, name: str, out: Path) -> CaseResult:
         """Run ``study`` into ``out/name`` (see the module docstring)."""
-        recipe = self.recipe
-        images = study_images(study, recipe, self.slice_index, self.pixel_spacing_mm, series_uid=self.series_uid,
-                              select=self.select)
+        segmenter, images = self._images(study)
+        recipe = segmenter.recipe
         image = images.image
         clinical = Clinical.from_image(image, self.sex, self.height_m, self.weight_kg)
-        prediction = self.segmenter.segment(images.channels)
+        prediction = segmenter.segment(images.channels)
         labels = postprocess(recipe, image, prediction.labels)
         measurements, findings, table_name = analyse(recipe, images, labels, clinical, self.table)
         if recipe.classifier is not None:
@@ -83,7 +94,7 @@ class CaseContext:
         flags = quality_flags(recipe, image, prediction.labels, labels, measurements, prediction.rotation_fired)
         result = CaseResult(name, str(study.path), clinical, measurements, findings, table_name, flags,
                             series=images.selection.record() if images.selection is not None else {})
-        return write_case_outputs(recipe, image, labels, result, out / name, model=str(self.segmenter.run_dir),
+        return write_case_outputs(recipe, image, labels, result, out / name, model=str(segmenter.run_dir),
                                   options=self.outputs)
 
 

@@ -313,10 +313,11 @@ class Recipe(_Strict):
         """This recipe run with a model trained as ``stored`` (a model folder's recipe): what
         training fixed (:data:`TRAINED_FIELDS`: labels, inputs, preprocessing, network, ...) comes
         from ``stored``; post-processing, measures, QC and decision tables from this recipe.
-        Labels, inputs or modality that differ are an error naming ``where``."""
+        Labels or modality that differ are an error naming ``where``; the inputs are the model's
+        (a single-contrast model of a multi-echo recipe reads one image and no QSM map)."""
         from radiomark.errors import RecipeError
 
-        for field_name in ("labels", "inputs", "modality"):
+        for field_name in ("labels", "modality"):
             if getattr(self, field_name) != getattr(stored, field_name):
                 raise RecipeError(f"{where}: the model was trained with {field_name} {getattr(stored, field_name)}, "
                                   f"recipe {self.name} has {getattr(self, field_name)}; use a model trained for this "
