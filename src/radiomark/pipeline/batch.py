@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import os
 import re
+import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -226,10 +227,55 @@ def run_batch(studies: list[Study], out: Path, run_case: Callable[[Study, str], 
         with run_lock(out):
             remove_stale_temporaries(out)
             names = case_ids(studies)
-            return _run_locked(studies, pseudonyms(names, out) if pseudonymise else names, out, run_case, resume,
-                               pseudonymise, progress)
+            with _noted_interrupts() as interrupted:
+                return _run_locked(studies, pseudonyms(names, out) if pseudonymise else names, out,
+                                   _interruptible(run_case, out, interrupted), resume, pseudonymise, progress)
     except OSError as error:
         raise _as_error(error, out) from None
+
+
+@contextmanager
+def _noted_interrupts() -> Iterator[list[bool]]:
+    """While a run lasts, Ctrl-C (SIGINT) is also noted in a flag (``[True]``) besides raising
+    KeyboardInterrupt: native code that checks for signals during its work (SimpleITK filters,
+    for one) may abort and swallow the exception, and the run must stop all the same."""
+    import signal
+    import threading
+
+    noted = [False]
+    if threading.current_thread() is not threading.main_thread():
+        yield noted
+        return
+
+    def note(signum: int, frame: object) -> None:
+        noted[0] = True
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, note)
+    try:
+        yield noted
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _interruptible(run_case: Callable[[Study, str], CaseResult], out: Path, interrupted: list[bool]
+                   ) -> Callable[[Study, str], CaseResult]:
+    """``run_case`` that stops the run when Ctrl-C came during the case even if the exception was
+    swallowed on the way; the case written meanwhile is removed (it may be the work of an aborted
+    filter) and is redone by ``--resume``."""
+    def run(study: Study, name: str) -> CaseResult:
+        try:
+            result = run_case(study, name)
+        except Exception:
+            if interrupted[0]:  # the interrupt came back as another exception
+                raise KeyboardInterrupt from None
+            raise
+        if interrupted[0]:
+            shutil.rmtree(out / name, ignore_errors=True)
+            raise KeyboardInterrupt
+        return result
+
+    return run
 
 
 def _run_locked(studies: list[Study], names: list[str], out: Path, run_case: Callable[[Study, str], CaseResult],
