@@ -190,7 +190,7 @@ def run(recipe_name: str, input_path: str | os.PathLike[str], out: str | os.Path
         raise InputError(None, f"--spacing is the pixel size in mm (0.01 to 10), got {pixel_spacing_mm}")
     if recipe.preprocessing.spatial_dims == 3 and (slice_index is not None or pixel_spacing_mm is not None):
         raise InputError(None, f"recipe {recipe.name} reads whole volumes; --slice and --spacing do not apply")
-    context = CaseContext(recipe, segmenter, classifier, options, sex, height_m, weight_kg, slice_index,
+    context = CaseContext(segmenter, classifier, options, sex, height_m, weight_kg, slice_index,
                           pixel_spacing_mm, table, series_uid, select, tuple(alternatives))
     target = Path(out)
     return run_batch(discover_studies(Path(input_path)), target, lambda study, name: context.run(study, name, target),
@@ -322,8 +322,7 @@ def series_rules(recipe_name: str | os.PathLike[str]) -> SeriesRules:
 
         herniation = load_herniation_recipe(recipe_name)
         return load_series_rules(herniation.series_rules).model_copy(update={"name": herniation.name})
-    recipe = load_recipe(recipe_name)
-    return recipe.series.model_copy(update={"name": recipe.series.name or recipe.name})
+    return load_recipe(recipe_name).series
 
 
 def index(recipe_name: str | os.PathLike[str], studies: str | os.PathLike[str], out: str | os.PathLike[str], *,

@@ -167,22 +167,20 @@ class SeriesVerdict:
     age_years: float | None = None
     sex: str = ""
     levels: tuple[str, ...] = ()
-
-    @property
-    def refused(self) -> bool:
-        """Whether a rule refused the series (rather than another series beating it)."""
-        return not self.chosen and not self.reason.startswith("meets the rules")
+    #: Whether a rule refused the series (rather than another series beating it).
+    refused: bool = False
 
 
-def _refusals(series: DicomSeries, weighting: Weighting | None, rules: SeriesRules) -> list[str]:
+def _refusals(series: DicomSeries, weighting: Weighting | None, rules: SeriesRules,
+              required: Sequence[SeriesSelector]) -> list[str]:
     failed = []
     if rules.modality and series.modality.upper() not in {m.upper() for m in rules.modality}:
         failed.append(f"modality {series.modality or 'none'}, not {'/'.join(rules.modality)}")
     refused_types = set(series.image_type) & {t.upper() for t in rules.refuse_image_types}
     if refused_types:
         failed.append(f"ImageType {'/'.join(sorted(refused_types))}")
-    for condition in rules.require:
-        failed += [f"fails {rule}" for rule in SeriesSelector.parse(condition).failed_rules(series)]
+    for selector in required:
+        failed += [f"fails {rule}" for rule in selector.failed_rules(series)]
     if rules.weighting is not None and weighting is not None and weighting.guess != rules.weighting:
         failed.append(f"weighting {weighting.guess} ({weighting.reason}), not {rules.weighting}")
     if rules.orientation is not None and str(series.orientation or "unknown") != rules.orientation:
@@ -200,7 +198,7 @@ def _refusals(series: DicomSeries, weighting: Weighting | None, rules: SeriesRul
     return failed
 
 
-def _first_verdict(series: DicomSeries, rules: SeriesRules) -> SeriesVerdict:
+def _first_verdict(series: DicomSeries, rules: SeriesRules, required: Sequence[SeriesSelector]) -> SeriesVerdict:
     wants_levels = "level_images" in rules.prefer
     needs_header = wants_levels or rules.weighting is not None
     headers = ([read_dataset(f.path, stop_before_pixels=True) for f in (series.files if wants_levels
@@ -212,8 +210,9 @@ def _first_verdict(series: DicomSeries, rules: SeriesRules) -> SeriesVerdict:
     weighting = guess_weighting(series, sequence or "", rules) if rules.weighting is not None else None
     levels = tuple(disc_level(str(h.get(rules.level_tag, ""))) for h in headers) if wants_levels else ()
     age = age_in_years(str(first.get("PatientAge", ""))) if headers else None
-    return SeriesVerdict(series, False, "; ".join(_refusals(series, weighting, rules)), weighting, sequence or "",
-                         age, str(first.get("PatientSex", "")) if headers else "", levels)
+    refusals = _refusals(series, weighting, rules, required)
+    return SeriesVerdict(series, False, "; ".join(refusals), weighting, sequence or "", age,
+                         str(first.get("PatientSex", "")) if headers else "", levels, refused=bool(refusals))
 
 
 def _key(verdict: SeriesVerdict, rules: SeriesRules) -> tuple[float, ...]:
@@ -241,17 +240,18 @@ def _chosen_reason(winner: SeriesVerdict, rivals: int, rules: SeriesRules) -> st
 def judge_series(found: Sequence[DicomSeries], rules: SeriesRules) -> list[SeriesVerdict]:
     """A verdict for every series (in the order given): per study, the series no rule refuses
     compete by ``rules.prefer`` and the best one is chosen (see the module docstring)."""
-    verdicts = [_first_verdict(series, rules) for series in found]
+    required = [SeriesSelector.parse(condition) for condition in rules.require]
+    verdicts = [_first_verdict(series, rules, required) for series in found]
     by_study: dict[str, list[SeriesVerdict]] = defaultdict(list)
     for verdict in verdicts:
-        if not verdict.reason:
+        if not verdict.refused:
             by_study[verdict.series.study_uid].append(verdict)
     winners = {study: sorted(candidates, key=lambda v: (tuple(-k for k in _key(v, rules)), v.series.series_uid))[0]
                for study, candidates in by_study.items()}
     result = []
     for verdict in verdicts:
         winner = winners.get(verdict.series.study_uid)
-        if verdict.reason or winner is None:
+        if verdict.refused or winner is None:
             result.append(verdict)
         elif winner is verdict:
             rivals = len(by_study[verdict.series.study_uid]) - 1

@@ -144,8 +144,8 @@ def read_study(path: str | os.PathLike[str], recipe: Recipe, scanned: Sequence[D
     else:
         folder = source / "dicom" if (source / "dicom").is_dir() else source
         found = list(scanned) if scanned is not None else scan_dicom(folder)
-        rules = recipe.series.model_copy(update={"name": recipe.series.name or recipe.name})
-        selection = choose(found, rules.with_selection(select, series_uid), str(folder), echo_set=len(echoes) > 1)
+        selection = choose(found, recipe.series.with_selection(select, series_uid), str(folder),
+                           echo_set=len(echoes) > 1)
         picked = _pick(selection.chosen, echoes, folder, [describe_series(s) for s in selection.chosen])
         images = [read_dicom_series(series) for series in picked]
         if recipe.inputs.qsm_selector is not None:

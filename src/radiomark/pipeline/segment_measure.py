@@ -52,10 +52,10 @@ def study_images(found: Study, recipe: Recipe, slice_index: int | None, pixel_sp
 
 @dataclass(frozen=True)
 class CaseContext:
-    """What every case of a run shares: the recipe, the loaded models, the output options and the
-    values given on the command line (patient data, slice, pixel spacing, cut-off table)."""
+    """What every case of a run shares: the loaded models (each with the recipe it runs), the output
+    options and the values given on the command line (patient data, slice, pixel spacing, cut-off
+    table, series choice)."""
 
-    recipe: Recipe
     segmenter: Segmenter
     classifier: ImageClassifier | None
     outputs: OutputOptions

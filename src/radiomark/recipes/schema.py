@@ -282,6 +282,9 @@ class Recipe(_Strict):
         data.pop("biomarkers", None)
         if "series_selector" in data:  # before 0.3.0: one --select string
             data.setdefault("series", {"require": [data.pop("series_selector")]})
+        series = data.get("series")
+        if isinstance(series, dict) and not series.get("name"):  # reasons name the rules by the recipe
+            data["series"] = {**series, "name": data.get("name", "")}
         for section in ("neuromelanin", "gray_white"):
             parameters = data.pop(section, None)
             if parameters is not None:
