@@ -33,9 +33,12 @@ class Item:
     fragment: str = ""
 
 
-def _copy(name: str, folder: Path, target: str | None = None) -> Path:
+def _copy(name: str, folder: Path, target: str | None = None, **tags: object) -> Path:
+    """pydicom's test file ``name`` copied to ``folder/target`` with ``tags`` edited (None removes one)."""
     path = folder / (target or name)
     shutil.copy(pydicom_file(name), path)
+    if tags:
+        edit_dicom(path, **tags)
     return path
 
 
@@ -80,9 +83,8 @@ def build_corpus(folder: Path) -> list[Item]:
     add("missing ImagePositionPatient",
         _series(folder, "no_position", lambda s: edit_dicom(s / "IM0007.dcm", ImagePositionPatient=None)),
         GeometryError, "ImagePositionPatient or ImageOrientationPatient missing")
-    no_slope = _copy("CT_small.dcm", folder, "no_rescale.dcm")
-    edit_dicom(no_slope, RescaleSlope=None, RescaleIntercept=None)
-    add("missing RescaleSlope/Intercept", no_slope, OK)
+    add("missing RescaleSlope/Intercept", _copy("CT_small.dcm", folder, "no_rescale.dcm", RescaleSlope=None,
+                                                 RescaleIntercept=None), OK)
     # Geometry problems.
     add("duplicate slice", _series(folder, "duplicate", lambda s: shutil.copy(s / "IM0005.dcm", s / "IM0005b.dcm")),
         GeometryError, "duplicate slices")
@@ -98,12 +100,9 @@ def build_corpus(folder: Path) -> list[Item]:
     add("mixed orientations",
         _series(folder, "mixed", lambda s: edit_dicom(s / "IM0003.dcm", ImageOrientationPatient=[1, 0, 0, 0, 0, -1])),
         GeometryError, "mixed orientations")
-    huge = _copy("CT_small.dcm", folder, "huge.dcm")
-    edit_dicom(huge, Rows=65535, Columns=65535, NumberOfFrames=1000)
-    add("huge dimensions in DICOM", huge, DicomError, "too large")
-    zero = _copy("CT_small.dcm", folder, "zero_rows.dcm")
-    edit_dicom(zero, Rows=0)
-    add("zero rows in DICOM", zero, DicomError, "empty axis")
+    add("huge dimensions in DICOM", _copy("CT_small.dcm", folder, "huge.dcm", Rows=65535, Columns=65535,
+                                          NumberOfFrames=1000), DicomError, "too large")
+    add("zero rows in DICOM", _copy("CT_small.dcm", folder, "zero_rows.dcm", Rows=0), DicomError, "empty axis")
     # Frames, photometry, bit depth, byte order.
     add("2-frame object without geometry", _copy("OBXXXX1A_2frame.dcm", folder), GeometryError, "multi-frame")
     add("enhanced multi-frame CT", _copy("eCT_Supplemental.dcm", folder), OK)
@@ -125,12 +124,10 @@ def build_corpus(folder: Path) -> list[Item]:
     add("PixelRepresentation contradicts the values", _signed_as_unsigned(folder / "signed_as_unsigned.dcm"),
         DicomError, "PixelRepresentation says unsigned")
     add("BitsStored < BitsAllocated, garbage in the high bits", _garbage_high_bits(folder / "garbage_bits.dcm"), OK)
-    slope_zero = _copy("CT_small.dcm", folder, "slope_zero.dcm")
-    edit_dicom(slope_zero, RescaleSlope=0)
-    add("RescaleSlope 0", slope_zero, DicomError, "RescaleSlope is 0")
-    planar = _copy("SC_rgb.dcm", folder, "planar1.dcm")
-    edit_dicom(planar, PlanarConfiguration=1)
-    add("RGB with planar configuration 1", planar, DicomError, "a colour image (RGB)")
+    add("RescaleSlope 0", _copy("CT_small.dcm", folder, "slope_zero.dcm", RescaleSlope=0), DicomError,
+        "RescaleSlope is 0")
+    add("RGB with planar configuration 1", _copy("SC_rgb.dcm", folder, "planar1.dcm", PlanarConfiguration=1),
+        DicomError, "a colour image (RGB)")
     add("palette colour", _copy("OT-PAL-8-face.dcm", folder), DicomError, "a colour image (PALETTE COLOR)")
     add("deflated explicit VR", _copy("image_dfl.dcm", folder), OK)
     add("no preamble / file meta", _without_preamble(folder / "no_preamble.dcm"), OK)
