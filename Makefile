@@ -9,6 +9,8 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 DEMO := demo-output
 # The real head CT template beside the repository (../shared/data), for a semi-synthetic brain-gwr case.
 HEAD_TEMPLATE := ../shared/data/ct-head-template
+# A real abdominal CT volume (TotalSegmentator's example) beside the repository: L3 is found automatically.
+ABDOMEN_CT := ../shared/data/ct-abdomen-totalseg
 
 .PHONY: demo test install clean system-packages default-model default-model-neonatal-rds default-model-nigra default-model-brain-gwr
 
@@ -36,6 +38,10 @@ demo: $(STAMP)
 	$(BIN)/radiomark phantom disc-herniation $(DEMO)/disc-herniation --cases 16 --format dicom
 	$(BIN)/radiomark info $(DEMO)
 	$(BIN)/radiomark run sarcopenia $(DEMO_SLICE) --sex M --height 1.75 --weight 80 --out $(DEMO)/sarcopenia-run
+	if [ -d $(ABDOMEN_CT) ]; then \
+	  $(BIN)/radiomark run sarcopenia $(ABDOMEN_CT)/example_ct.nii.gz --sex M --height 1.75 --weight 80 \
+	    --out $(DEMO)/sarcopenia-volume-run; \
+	else echo "sarcopenia volume demo skipped: $(ABDOMEN_CT) (a real abdominal CT volume) is not beside the repository"; fi
 	$(BIN)/radiomark run neonatal-rds $(DEMO_CR) --dicom-sr --out $(DEMO)/neonatal-rds-run
 	$(BIN)/radiomark run nigra $(DEMO)/nigra/nigra-1000 --dicom-sr --out $(DEMO)/nigra-run
 	if [ -d $(HEAD_TEMPLATE) ]; then \
@@ -67,13 +73,13 @@ test: $(STAMP) system-packages
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
-# Re-creates the bundled default sarcopenia model exactly as shipped (about 15 minutes on 2 cores).
+# Re-creates the bundled default sarcopenia model exactly as shipped: 3000 procedural L3 slices
+# (radiomark.recipes.sarcopenia.anatomy, made in memory), 20 epochs (about 45 minutes on 2 cores).
 MODEL_RUN := build/default-sarcopenia
 WEIGHTS := src/radiomark/models/weights/sarcopenia
 default-model: $(STAMP)
 	rm -rf $(MODEL_RUN)
-	$(BIN)/radiomark phantom sarcopenia $(MODEL_RUN)/data --cases 400 --format nifti --seed 0
-	$(BIN)/radiomark train sarcopenia --data $(MODEL_RUN)/data --out $(MODEL_RUN)/run --epochs 40
+	$(BIN)/radiomark train sarcopenia --synthetic 3000 --out $(MODEL_RUN)/run --epochs 20
 	mkdir -p $(WEIGHTS)/fold_0
 	cp $(MODEL_RUN)/run/recipe.yaml $(MODEL_RUN)/run/metrics.json $(MODEL_RUN)/run/training_curve.png $(WEIGHTS)/
 	cp $(MODEL_RUN)/run/fold_0/best.pt $(MODEL_RUN)/run/fold_0/history.json $(WEIGHTS)/fold_0/

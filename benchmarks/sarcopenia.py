@@ -1,12 +1,21 @@
-"""Sarcopenia benchmark: held-out IoU / Dice per tissue, SMA error, CPU time per slice.
+"""Sarcopenia benchmark: held-out IoU / Dice per tissue, SMA error, the L3 finder on a real
+volume, overlays of every real slice, CPU time per slice.
 
-    .venv/bin/python benchmarks/sarcopenia.py [--model RUNDIR] [--phantoms 50]
+    .venv/bin/python benchmarks/sarcopenia.py [--model RUNDIR] [--phantoms 50] [--synthetic 100]
 
-Three data sets, reported separately:
-* phantom: synthetic L3 slices with exact masks, seeds never used for training (100000+);
+Data sets, reported separately:
+* procedural anatomy: slices of radiomark.recipes.sarcopenia.anatomy with exact masks, seeds
+  never used for training (1000000+) - synthetic;
+* phantom: the simple analytic L3 phantoms (seeds 100000+) - synthetic;
 * real CT with model-made masks: the TotalSegmentator example (../shared/data/ct-abdomen-totalseg,
   T11-L2, 3 mm), all 30 slices and, separately, the slices through vertebra L2 (closest to L3);
-  masks from TotalSegmentator's tissue model (torso fat taken as visceral fat) - not expert;
+  masks from TotalSegmentator's tissue model (torso fat taken as visceral fat) - not expert; this
+  patient is a test set only (never trained on, never used to choose an epoch);
+* the L3 finder on the real volume (example_ct.nii.gz): the slice chosen, the vertebrae found, and
+  the level picture (benchmarks/results/sarcopenia-level.png);
+* overlays of every real slice (benchmarks/results/sarcopenia-real-overlays.png: model beside the
+  reference on the 30 T11-L2 slices; sarcopenia-real-l3-overlays.png: the volume's L3 slice and the
+  pydicom-data slice, which have no reference);
 * timing: the model alone on a 512 x 512 slice, and DICOM -> measurements end to end on the real
   abdominal CT slice of the pydicom-data package.
 Results go to benchmarks/results/sarcopenia.json and .md with machine, versions and git commit.
@@ -64,6 +73,95 @@ def real_cases(folder: Path) -> tuple[Path, Path] | None:
     return roots[0], roots[1]
 
 
+def procedural_cases(folder: Path, count: int) -> Path:
+    """Case folders of held-out procedural L3 slices (seeds from HELD_OUT_SEED, never trained on)."""
+    from radiomark.recipes.sarcopenia.anatomy import synthetic_slice
+    from radiomark.recipes.sarcopenia.dataset import HELD_OUT_SEED
+
+    for seed in range(HELD_OUT_SEED, HELD_OUT_SEED + count):
+        image, labels, info = synthetic_slice(seed)
+        case = folder / f"anatomy-{seed}"
+        case.mkdir(parents=True)
+        write_nifti(image, case / "image.nii.gz")
+        write_nifti(labels, case / "labels.nii.gz")
+        (case / "case.json").write_text(json.dumps({"patient_id": f"anatomy-{seed}"}))
+    return folder
+
+
+def level_on_real_volume(out: Path) -> dict | None:
+    """The L3 finder on the real volume, with its picture written beside the results."""
+    from radiomark.io import read_image
+    from radiomark.outputs.level_figure import write_level_figure
+    from radiomark.transforms.vertebral_levels import find_level
+
+    path = SHARED / "example_ct.nii.gz"
+    if not path.is_file():
+        return None
+    volume = read_image(path)
+    result = find_level(volume)
+    write_level_figure(volume, result, out / "sarcopenia-level.png")
+    return {"input": "example_ct.nii.gz (real, 112 slices of 3 mm)", **result.record(),
+            "reference": "L3 body between the disc dips at slices 67 and 80 (read on the sagittal picture; "
+                         "TotalSegmentator's vertebra labels on slices 82-111 put L2 at 82-91 and T12 at 97-111)"}
+
+
+def overlay_sheets(model_dir: Path, out: Path) -> list[str]:
+    """Contact sheets of the model's labels (after post-processing) on every real slice, beside the
+    reference where there is one. Returns the files written."""
+    from pydicom.data import get_testdata_file
+
+    from radiomark.io import read_image
+    from radiomark.outputs.figures import pyplot, save_png
+    from radiomark.pipeline.steps import postprocess
+    from radiomark.transforms.vertebral_levels import find_level
+
+    segmenter = Segmenter.load(model_dir)
+    colours = np.array([[0, 0, 0, 0], [0.9, 0.1, 0.2, 0.5], [1.0, 0.85, 0.0, 0.45], [0.1, 0.8, 0.9, 0.45]])
+
+    def show(axis, image, labels, title):
+        axis.imshow(np.clip(np.asarray(image.array, dtype=float), -160, 240), cmap="gray")
+        if labels is not None:
+            axis.imshow(colours[np.asarray(labels, dtype=int)])
+        axis.set_title(title, fontsize=7)
+        axis.axis("off")
+
+    def predicted(image):
+        return postprocess(segmenter.recipe, image, segmenter.segment(image).labels).array
+
+    written = []
+    if (SHARED / "example_ct_sm.nii.gz").is_file():
+        volume = read_image(SHARED / "example_ct_sm.nii.gz")
+        reference = np.zeros(volume.shape, dtype=np.uint8)
+        for value, name in {1: "skeletal_muscle", 2: "subcutaneous_fat", 3: "torso_fat"}.items():
+            mask = read_image(SHARED / f"example_seg_tissue_types_{name}.nii.gz").array
+            reference[np.asarray(mask) > 0] = value
+        figure, axes = pyplot().subplots(10, 6, figsize=(12, 22))
+        for k in range(volume.shape[0]):
+            image = volume.take_slice(k)
+            show(axes.flat[2 * k], image, predicted(image), f"slice {k}: model")
+            show(axes.flat[2 * k + 1], image, reference[k], f"slice {k}: TotalSegmentator")
+        figure.suptitle("Real CT T11-L2 (TotalSegmentator example): radiomark (left) and model-made reference "
+                        "(right); red muscle, yellow SAT, cyan VAT", fontsize=9)
+        written.append(str(save_png(figure, out / "sarcopenia-real-overlays.png", dpi=70)))
+    figure, axes = pyplot().subplots(2, 2, figsize=(10, 10))
+    slices = []
+    if (SHARED / "example_ct.nii.gz").is_file():
+        volume = read_image(SHARED / "example_ct.nii.gz")
+        level = find_level(volume)
+        if level.slice_index is not None:
+            slices.append((volume.take_slice(level.slice_index),
+                           f"example_ct.nii.gz slice {level.slice_index} (L3 found)"))
+    slice_path = get_testdata_file("explicit_VR-UN.dcm", download=False)
+    if slice_path is not None:
+        slices.append((read_image(slice_path), "pydicom-data explicit_VR-UN.dcm"))
+    for row, (image, title) in enumerate(slices):
+        show(axes[row, 0], image, None, f"{title}: image")
+        show(axes[row, 1], image, predicted(image), f"{title}: radiomark")
+    figure.suptitle("Real CT slices without reference masks", fontsize=9)
+    written.append(str(save_png(figure, out / "sarcopenia-real-l3-overlays.png", dpi=80)))
+    return written
+
+
 def timing(model_dir: Path, repeats: int) -> dict:
     from pydicom.data import get_testdata_file
 
@@ -95,6 +193,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=None, help="run folder (default: the bundled model)")
     parser.add_argument("--phantoms", type=int, default=50, help="number of held-out phantom slices")
+    parser.add_argument("--synthetic", type=int, default=100, help="number of held-out procedural-anatomy slices")
     parser.add_argument("--repeats", type=int, default=10, help="timing repeats")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args()
@@ -105,6 +204,9 @@ def main() -> None:
         api.make_phantoms("sarcopenia", phantoms, cases=args.phantoms, fmt="nifti", first_seed=100_000)
         results["phantom"] = api.evaluate("sarcopenia", phantoms, Path(scratch) / "eval-phantom", model=model_dir,
                                           data_kind="phantom (seeds 100000+, never trained on)")
+        results["procedural_anatomy"] = api.evaluate(
+            "sarcopenia", procedural_cases(Path(scratch) / "anatomy", args.synthetic), Path(scratch) / "eval-anatomy",
+            model=model_dir, data_kind="procedural anatomy (seeds 1000000+, never trained on)")
         real = real_cases(Path(scratch) / "real")
         if real is not None:
             results["real_model_made_masks"] = api.evaluate(
@@ -113,14 +215,16 @@ def main() -> None:
             results["real_model_made_masks_l2"] = api.evaluate(
                 "sarcopenia", real[1], Path(scratch) / "eval-real-l2", model=model_dir,
                 data_kind="real CT, slices through L2 only, model-made masks")
-    results["timing"] = timing(model_dir, args.repeats)
     args.out.mkdir(parents=True, exist_ok=True)
+    results["level"] = level_on_real_volume(args.out)
+    results["overlays"] = overlay_sheets(model_dir, args.out)
+    results["timing"] = timing(model_dir, args.repeats)
     (args.out / "sarcopenia.json").write_text(json.dumps(results, indent=2))
     (args.out / "sarcopenia.md").write_text(markdown(results))
     print(markdown(results))
 
 
-DATA_KEYS = ("phantom", "real_model_made_masks", "real_model_made_masks_l2")
+DATA_KEYS = ("procedural_anatomy", "phantom", "real_model_made_masks", "real_model_made_masks_l2")
 
 
 def markdown(results: dict) -> str:
@@ -144,6 +248,13 @@ def markdown(results: dict) -> str:
             lines.append(f"| {summary['data_kind']} | {agreement['mean_absolute_error']:.2f} | "
                          f"{agreement['mean_relative_error_percent']:.2f} | "
                          f"{agreement['bland_altman']['bias']:.2f} |")
+    level = results.get("level")
+    if level:
+        found = ", ".join(f"{v['name']} {v['centre_slice']}" for v in level["vertebrae"])
+        lines += ["", f"L3 finder on the real volume ({level['input']}): slice {level['slice_index']}, counted from "
+                      f"the {level['anchor']}, confidence {level['confidence']}; vertebra centres {found}. "
+                      f"Reference: {level['reference']}. Warnings: {'; '.join(level['warnings']) or 'none'}. "
+                      "Picture: sarcopenia-level.png."]
     timing = results["timing"]
     lines += ["", f"CPU time per slice ({timing['input']}): model only {timing['model_only_ms_median']:.0f} ms, "
                   f"DICOM to measurements end to end {timing['dicom_to_measurements_ms_median']:.0f} ms "

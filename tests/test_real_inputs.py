@@ -64,8 +64,16 @@ def test_single_contrast_neuromelanin_mri_uses_the_bundled_nm_model(tmp_path, su
     assert record["model"].endswith("nigra-nm")
 
 
-@pytest.mark.xfail(strict=True, reason="a CT volume needs --slice until the L3 slice is found automatically "
-                                       "(issue 16)")
-@pytest.mark.parametrize("path", ["ct-abdomen-totalseg/example_ct.nii.gz", "ct-abdomen-totalseg/example_ct_dicom"])
-def test_an_abdominal_ct_volume(tmp_path, path):
-    _measured(tmp_path / "out", ["sarcopenia", str(shared_data(path))])
+@pytest.mark.parametrize(("path", "anchor"), [("ct-abdomen-totalseg/example_ct.nii.gz", "ribs"),
+                                              ("ct-abdomen-totalseg/example_ct_dicom", "middle of a slab")])
+def test_an_abdominal_ct_volume(tmp_path, path, anchor):
+    """The level is found (the NIfTI volume: counted from the last rib) or, in the 40 mm DICOM slab,
+    its middle slice is taken and said to be unconfirmed; level.png is written either way."""
+    measurements, output = _measured(tmp_path / "out", ["sarcopenia", str(shared_data(path)), "--sex", "M",
+                                                        "--height", "1.75", "--weight", "80"])
+    assert "skeletal_muscle_area" in measurements
+    (case,) = [p for p in (tmp_path / "out").iterdir() if p.is_dir()]
+    document = json.loads((case / "measurements.json").read_text())
+    assert document["level"]["anchor"] == anchor
+    assert (case / "level.png").is_file()
+    assert any("vertebral level" in flag for flag in document["qc_flags"]), output

@@ -148,7 +148,7 @@ def run(recipe_name: str, input_path: str | os.PathLike[str], out: str | os.Path
         resume: bool = False, dicom_seg: bool = False, dicom_sr: bool = False, pixel_spacing_mm: float | None = None,
         pdf: bool = False, anonymize: bool = False, keep_identifiers: tuple[str, ...] = (),
         recipe_file: str | os.PathLike[str] | None = None, series_uid: str | None = None,
-        select: str | None = None, progress: Callable[[int, int], None] | None = None,
+        select: str | None = None, progress: Callable[[int, int], None] | None = None, level: str | None = None,
         ) -> BatchResult:
     """Run a recipe on one study or a cohort folder; outputs go to ``out/<case>/`` and ``out/cohort.csv``.
 
@@ -166,6 +166,9 @@ def run(recipe_name: str, input_path: str | os.PathLike[str], out: str | os.Path
     is refused, not ignored. ``series_uid`` (a SeriesInstanceUID or a unique ending) or ``select``
     (conditions added to the recipe's series rules) choose the series of a DICOM study; by default
     the recipe's rules do, and each case records the choice and why the other series were not taken.
+    A 2D CT recipe given a volume measures its slice ``slice_index``, else the slice through
+    vertebral ``level`` (default: the recipe's ``vertebral_level``, sarcopenia L3), found by
+    counting vertebrae (:mod:`radiomark.transforms.vertebral_levels`; ``level.png`` shows how).
     """
     from radiomark.case import Clinical
     from radiomark.inference.classifier import ImageClassifier
@@ -188,21 +191,34 @@ def run(recipe_name: str, input_path: str | os.PathLike[str], out: str | os.Path
     options = OutputOptions(dicom_seg, dicom_sr, pdf, new_anonymizer() if anonymize else None, keep_identifiers)
     if pixel_spacing_mm is not None and not 0.01 <= pixel_spacing_mm <= 10:
         raise InputError(None, f"--spacing is the pixel size in mm (0.01 to 10), got {pixel_spacing_mm}")
-    if recipe.preprocessing.spatial_dims == 3 and (slice_index is not None or pixel_spacing_mm is not None):
-        raise InputError(None, f"recipe {recipe.name} reads whole volumes; --slice and --spacing do not apply")
+    if recipe.preprocessing.spatial_dims == 3 and (slice_index is not None or pixel_spacing_mm is not None
+                                                   or level is not None):
+        raise InputError(None, f"recipe {recipe.name} reads whole volumes; --slice, --level and --spacing do not apply")
+    _check_level(level)
     context = CaseContext(segmenter, classifier, options, sex, height_m, weight_kg, slice_index,
-                          pixel_spacing_mm, table, series_uid, select, tuple(alternatives))
+                          pixel_spacing_mm, table, series_uid, select, tuple(alternatives), level)
     target = Path(out)
     return run_batch(discover_studies(Path(input_path)), target, lambda study, name: context.run(study, name, target),
                      resume=resume, pseudonymise=anonymize, progress=progress)
 
 
+def _check_level(level: str | None) -> None:
+    """Refuse an unknown vertebral level before any work."""
+    from radiomark.transforms.vertebral_levels import LEVELS
+
+    if level is not None and level not in LEVELS:
+        raise InputError(None, f"--level {level!r} is not a level radiomark finds; choose one of {', '.join(LEVELS)}")
+
+
 def measure(recipe_name: str, image_path: str | os.PathLike[str], mask_path: str | os.PathLike[str],
             out: str | os.PathLike[str], *, sex: str | None = None, height_m: float | None = None,
             weight_kg: float | None = None, slice_index: int | None = None, table: str | None = None,
-            series_uid: str | None = None, select: str | None = None) -> CaseResult:
+            series_uid: str | None = None, select: str | None = None, label_mapping: str | None = None
+            ) -> CaseResult:
     """Measure an existing (e.g. manually corrected) label map on its image; no model involved.
-    ``series_uid`` / ``select`` choose the image's series in a DICOM study, as in :func:`run`."""
+    ``series_uid`` / ``select`` choose the image's series in a DICOM study, as in :func:`run`. The
+    mask may be a NIfTI label map, a Slice-O-Matic ``.tag`` file or a DICOM SEG; ``label_mapping``
+    (``VALUE=NAME,...``) says which of its values is which structure."""
     from radiomark.pipeline.segment_measure import measure_case
     from radiomark.recipes import load_recipe
 
@@ -210,7 +226,7 @@ def measure(recipe_name: str, image_path: str | os.PathLike[str], mask_path: str
     _refuse_unused_clinical(recipe, sex=sex, height=height_m, weight=weight_kg)
     return measure_case(recipe, Path(image_path), Path(mask_path), Path(out), sex=sex, height_m=height_m,
                         weight_kg=weight_kg, slice_index=slice_index, table=table, series_uid=series_uid,
-                        select=select)
+                        select=select, label_mapping=label_mapping)
 
 
 def _crop_segmenter(recipe: Recipe, run_dir: Path) -> Segmenter | None:
@@ -222,12 +238,18 @@ def _crop_segmenter(recipe: Recipe, run_dir: Path) -> Segmenter | None:
     return Segmenter.load(run_dir if any(run_dir.glob("fold_*/best.pt")) else bundled_model_dir(recipe.name))
 
 
-def train(recipe_name: str, data: str | os.PathLike[str], out: str | os.PathLike[str], *,
+def train(recipe_name: str, data: str | os.PathLike[str] | None, out: str | os.PathLike[str], *,
           epochs: int | None = None, folds: int = 1, stage: Stage | str = Stage.SEGMENT,
           patient_pattern: str | None = None, validation_patients: tuple[str, ...] = (),
-          progress: Callable[[str, int, int], None] | None = None,
-          ) -> dict[str, Any]:
-    """Train ``recipe_name`` (a name or a recipe YAML path) on the data under ``data``.
+          progress: Callable[[str, int, int], None] | None = None, synthetic: int = 0,
+          label_mapping: str | None = None) -> dict[str, Any]:
+    """Train ``recipe_name`` (a name or a recipe YAML path) on the data under ``data`` (may be None
+    when ``synthetic`` samples are asked for).
+
+    ``synthetic`` (segmenter): that many samples made by the recipe's own generator
+    (``dataset.synthetic_samples``; sarcopenia: procedural L3 anatomy) are trained with the cases.
+    ``label_mapping`` (``VALUE=NAME,...``) maps the values of the cases' label files (NIfTI,
+    Slice-O-Matic TAG, DICOM SEG) to the recipe's structures.
 
     ``stage`` segment: case folders, the segmenter (``folds`` patient-level folds). ``stage``
     classify: class folders (see :mod:`radiomark.classification`), the classifier into
@@ -239,11 +261,14 @@ def train(recipe_name: str, data: str | os.PathLike[str], out: str | os.PathLike
     from radiomark.recipes import load_recipe
 
     recipe = load_recipe(recipe_name)
+    if data is None and (Stage(stage) is not Stage.SEGMENT or not synthetic):
+        raise InputError(None, "--data is required (only the segmenter can train on --synthetic samples alone)")
     if Stage(stage) is Stage.JOINT:
         from radiomark.classification import find_labelled_images
         from radiomark.inference.classifier import ImageClassifier
         from radiomark.training.joint import train_joint
 
+        assert data is not None  # checked above
         classes = ImageClassifier.load(out, backend="torch").recipe.classifier.classes  # type: ignore[union-attr]
         samples = find_labelled_images(data, classes, patient_pattern)
         return train_joint(samples, out, epochs=epochs or 3, progress=progress)
@@ -256,13 +281,23 @@ def train(recipe_name: str, data: str | os.PathLike[str], out: str | os.PathLike
         if folds != 1:
             raise InputError(None, "--folds applies to the segmenter; the classifier uses one stratified "
                                    "patient-level split")
+        assert data is not None  # checked above
         samples = find_labelled_images(data, recipe.classifier.classes, patient_pattern)
         inputs = prepare_inputs(recipe, samples, _crop_segmenter(recipe, Path(out)), progress)
         return train_classifier(recipe, samples, inputs, out, epochs=epochs, progress=progress)
+    from radiomark.recipes import base_name
     from radiomark.training.data import load_cases
     from radiomark.training.trainer import train as train_recipe
 
-    return train_recipe(recipe, load_cases(data, recipe), out, epochs=epochs, folds=folds,
+    made: list[Any] = []
+    if synthetic:
+        entry = look_up(base_name(recipe))
+        if not entry.has_module("dataset") or not hasattr(entry.module("dataset"), "synthetic_samples"):
+            raise InputError(None, f"--synthetic: recipe {recipe.name} has no generator of training samples")
+        made = entry.module("dataset").synthetic_samples(
+            recipe, synthetic, None if progress is None else lambda done, total: progress("synthesis", done, total))
+    cases = load_cases(data, recipe, label_mapping) if data is not None else []
+    return train_recipe(recipe, cases, out, epochs=epochs, folds=folds, synthetic=made,
                         validation_patients=validation_patients, progress=progress)
 
 
@@ -270,10 +305,12 @@ def evaluate(recipe_name: str, data: str | os.PathLike[str], out: str | os.PathL
              model: str | os.PathLike[str] | None = None, data_kind: str = "unspecified",
              stage: Stage | str = Stage.SEGMENT, patient_pattern: str | None = None,
              series_uid: str | None = None, select: str | None = None,
-             progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
+             progress: Callable[[str, int, int], None] | None = None, label_mapping: str | None = None
+             ) -> dict[str, Any]:
     """Held-out evaluation of a model on ``data``: IoU/Dice per structure and the recipe's
     agreement measure (segment), or accuracy, F1, ROC-AUC with ROC and confusion matrix (classify).
-    ``series_uid`` / ``select`` are added to the series rules every DICOM case is read with."""
+    ``series_uid`` / ``select`` are added to the series rules every DICOM case is read with;
+    ``label_mapping`` maps the reference label files' values (see :func:`train`)."""
     from radiomark.evaluation import evaluate as evaluate_model
     from radiomark.evaluation import evaluate_classifier
     from radiomark.inference.classifier import ImageClassifier
@@ -290,7 +327,7 @@ def evaluate(recipe_name: str, data: str | os.PathLike[str], out: str | os.PathL
 
     recipe = load_recipe(recipe_name)
     recipe = recipe.model_copy(update={"series": recipe.series.with_selection(select, series_uid)})
-    return evaluate_model(Segmenter.load(folder, recipe=recipe), data, out, data_kind)
+    return evaluate_model(Segmenter.load(folder, recipe=recipe), data, out, data_kind, label_mapping)
 
 
 def export(run_dir: str | os.PathLike[str], *, repeats: int = 10) -> dict[str, Any]:

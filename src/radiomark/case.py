@@ -61,6 +61,8 @@ class CaseResult:
     flags: list[str] = field(default_factory=list)
     #: The series analysed: uid, description, why, and the other series with why they were not taken.
     series: Mapping[str, Any] = field(default_factory=dict)
+    #: The vertebral level of the slice when found in a volume (:meth:`LevelResult.record`).
+    level: Mapping[str, Any] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
     identifiers: dict[str, str] = field(default_factory=dict)
 

@@ -256,7 +256,11 @@ def phantom(recipe: Annotated[str, typer.Argument(help="Recipe whose phantom to 
 SexOption = Annotated[str | None, typer.Option("--sex", help="M or F (default: the DICOM PatientSex).")]
 HeightOption = Annotated[float | None, typer.Option("--height", help="Height in metres (default: PatientSize).")]
 WeightOption = Annotated[float | None, typer.Option("--weight", help="Weight in kg (default: PatientWeight).")]
-SliceOption = Annotated[int | None, typer.Option("--slice", help="Volume: slice to use, e.g. L3 (0 = inferior).")]
+SliceOption = Annotated[int | None, typer.Option("--slice", help="Volume: slice to use (0 = inferior); overrides "
+                                                                 "--level.")]
+LevelOption = Annotated[str | None, typer.Option(
+    "--level", help="CT volume, 2D recipe: measure the slice through this vertebral body, found by counting vertebrae "
+                    "(T10..L5; default: the recipe's, sarcopenia L3).")]
 TableOption = Annotated[str | None, typer.Option("--table", help="Cut-off table (default: the recipe's).")]
 SeriesOption = Annotated[str | None, typer.Option("--series", help="DICOM: the SeriesInstanceUID to read, or a "
                                                                    "unique ending of it (as `info` shows it); "
@@ -279,6 +283,10 @@ def _show_result(result: Any) -> None:
         verdict = {True: "[red]yes[/]", False: "[green]no[/]", None: "[yellow]undecided[/]"}[finding.present]
         table.add_row(shown(f"{finding.name} ({finding.table})"), verdict, shown(finding.reason))
     console.print(table)
+    if result.level:
+        level = result.level
+        console.print(f"level: {level['level']} at slice {level['slice_index']} (counted from the {level['anchor']}, "
+                      f"confidence {level['confidence']}); see level.png")
     for flag in result.flags:
         console.print(f"[yellow]QC:[/] {shown(flag)}")
 
@@ -298,9 +306,13 @@ PatientPatternOption = Annotated[str | None, typer.Option(
 
 IndexOption = Annotated[Path | None, typer.Option("--index", help="disc-herniation: index CSV of "
                                                                    "`radiomark index`.")]
-LabelsOption = Annotated[Path | None, typer.Option("--labels", help="disc-herniation: labels CSV (patient, "
-                                                                    "disc_level, herniation[, age_years, sex, "
-                                                                    "thecal_sac_width_mm]).")]
+LabelsOption = Annotated[str | None, typer.Option("--labels", help="Segmentation recipes: which value of the label "
+                                                                   "files (NIfTI, Slice-O-Matic .tag, DICOM SEG) is "
+                                                                   "which structure, e.g. 1=skeletal_muscle,"
+                                                                   "5=visceral_fat,7=subcutaneous_fat (other values: "
+                                                                   "background). disc-herniation: labels CSV (patient, "
+                                                                   "disc_level, herniation[, age_years, sex, "
+                                                                   "thecal_sac_width_mm]).")]
 
 
 def _is_herniation(recipe: str) -> bool:
@@ -317,8 +329,9 @@ def _required(value: Path | None, option: str) -> Path:
     return value
 
 
-def _herniation_tables(index_csv: Path | None, labels_csv: Path | None) -> tuple[Path, Path]:
-    return _required(index_csv, "--index (from `radiomark index`)"), _required(labels_csv, "--labels")
+def _herniation_tables(index_csv: Path | None, labels_csv: str | None) -> tuple[Path, Path]:
+    return (_required(index_csv, "--index (from `radiomark index`)"),
+            _required(Path(labels_csv) if labels_csv else None, "--labels"))
 
 
 def _show_herniation_models(scores: dict[str, dict[str, Any]], title: str) -> None:
@@ -350,6 +363,9 @@ def train(recipe: Annotated[str, typer.Argument(help="Recipe name or a recipe YA
           validation_patients: Annotated[str, typer.Option(
               "--validation-patients", help="Comma-separated patient ids that validate (segmenter; default: a "
                                             "random patient split).")] = "",
+          synthetic: Annotated[int, typer.Option(
+              "--synthetic", min=0, help="Also train on this many samples the recipe makes itself (sarcopenia: "
+                                         "procedural L3 anatomy); --data becomes optional.")] = 0,
           ) -> None:
     """Train a recipe's segmentation model or image classifier with patient-level validation
     (disc-herniation: the fusion model from --index and --labels)."""
@@ -361,10 +377,10 @@ def train(recipe: Annotated[str, typer.Argument(help="Recipe name or a recipe YA
                                    "training.split; --folds and --validation-patients do not apply")
         _refuse_options(recipe, {"--data": data, "--stage": stage is not Stage.SEGMENT,
                                  "--patient-pattern": patient_pattern})
-        index_csv, labels_csv = _herniation_tables(index_csv, labels_csv)
+        index_path, labels_path = _herniation_tables(index_csv, labels_csv)
         with _progress() as progress:
             task = progress.add_task("training", total=None)
-            summary = api.train_herniation(index_csv, labels_csv, out, epochs=epochs, ablation=ablation,
+            summary = api.train_herniation(index_path, labels_path, out, epochs=epochs, ablation=ablation,
                                            recipe=recipe, progress=_described(progress, task))
         _show_herniation_models({mode: model["validation"] for mode, model in summary["models"].items()},
                                 f"validation on {summary['patients']['validation']} held-out patients "
@@ -372,11 +388,14 @@ def train(recipe: Annotated[str, typer.Argument(help="Recipe name or a recipe YA
                                 "patients kept for evaluate")
         console.print(f"models, split.json, metrics.json and training_curve.png in {shown(out)}")
         return
-    data = _required(data, "--data")
-    _refuse_options(recipe, {"--index": index_csv, "--labels": labels_csv})
+    if synthetic == 0:
+        data = _required(data, "--data")
+    _refuse_options(recipe, {"--index": index_csv, "--labels": labels_csv and stage is not Stage.SEGMENT,
+                             "--synthetic": synthetic and stage is not Stage.SEGMENT})
     with _progress() as progress:
         task = progress.add_task("training", total=None)
-        summary = api.train(recipe, data, out, epochs=epochs, folds=folds, stage=stage,
+        summary = api.train(recipe, data, out, epochs=epochs, folds=folds, stage=stage, synthetic=synthetic,
+                            label_mapping=labels_csv,
                             patient_pattern=patient_pattern,
                             validation_patients=tuple(p.strip() for p in validation_patients.split(",") if p.strip()),
                             progress=_described(progress, task))
@@ -464,14 +483,14 @@ def run(recipe: Annotated[str, typer.Argument(help="Recipe to run (`radiomark re
         recipe_file: Annotated[Path | None, typer.Option("--recipe", help="An edited copy of RECIPE's YAML "
                                                          "(`radiomark recipes show RECIPE`): its post-processing, "
                                                          "measures, QC and tables are used.")] = None,
-        series: SeriesOption = None, select: SelectOption = None,
+        series: SeriesOption = None, select: SelectOption = None, level: LevelOption = None,
         ) -> None:
     """Segment, measure and decide; writes label map, measurements, CSV and overlay per case
     (disc-herniation: per-level herniation probability from the chosen T2 axial series)."""
     from radiomark import api
 
     herniation = _is_herniation(_registered(recipe))
-    given = {"--height": height, "--weight": weight, "--slice": slice_index, "--table": table,
+    given = {"--height": height, "--weight": weight, "--slice": slice_index, "--level": level, "--table": table,
              "--dicom-seg": dicom_seg, "--dicom-sr": dicom_sr, "--spacing": spacing, "--pdf": pdf,
              "--anonymize": anonymize, "--keep-identifiers": keep_identifiers, "--recipe": recipe_file}
     _refuse_options(recipe, given if herniation else {"--age": age, "--sac-width": sac_width,
@@ -499,7 +518,8 @@ def run(recipe: Annotated[str, typer.Argument(help="Recipe to run (`radiomark re
                                 dicom_sr=dicom_sr, pixel_spacing_mm=spacing, pdf=pdf, anonymize=anonymize,
                                 keep_identifiers=tuple(name.strip() for name in keep_identifiers.split(",")
                                                        if name.strip()),
-                                recipe_file=recipe_file, series_uid=series, select=select, progress=advance)
+                                recipe_file=recipe_file, series_uid=series, select=select, progress=advance,
+                                level=level)
         except BatchInterrupted as stop:
             batch = stop.batch
             interrupted = True
@@ -581,16 +601,18 @@ def transfer_labels(
 def measure(recipe: Annotated[str, typer.Argument(help="Recipe name or a recipe YAML file.")],
             image: Annotated[Path, typer.Argument(help="The study (DICOM folder or file, NIfTI file, or a folder "
                                                        "of NIfTI echoes).")],
-            mask: Annotated[Path, typer.Argument(help="Its label map (NIfTI, e.g. manually corrected).")],
+            mask: Annotated[Path, typer.Argument(help="Its label map: NIfTI (e.g. corrected in 3D Slicer), a "
+                                                      "Slice-O-Matic .tag file or a DICOM SEG.")],
             out: Annotated[Path, typer.Option("--out", help="Output folder.")],
             sex: SexOption = None, height: HeightOption = None, weight: WeightOption = None,
             slice_index: SliceOption = None, table: TableOption = None, series: SeriesOption = None,
-            select: SelectOption = None) -> None:
+            select: SelectOption = None, labels: LabelsOption = None) -> None:
     """Re-measure from an existing (edited) mask, without a model."""
     from radiomark import api
 
     result = api.measure(recipe, image, mask, out, sex=sex, height_m=height, weight_kg=weight,
-                         slice_index=slice_index, table=table, series_uid=series, select=select)
+                         slice_index=slice_index, table=table, series_uid=series, select=select,
+                         label_mapping=labels)
     _show_result(result)
     console.print(f"overlay: {shown(result.outputs['overlay.png'])}")
 
@@ -621,10 +643,10 @@ def evaluate(recipe: Annotated[str, typer.Argument(help="Recipe of the model (`r
             raise InputError(None, f"recipe {recipe} is evaluated from --index and --labels (the series were chosen "
                                    "by `radiomark index`); --data, --stage, --patient-pattern, --series and --select "
                                    "do not apply")
-        index_csv, labels_csv = _herniation_tables(index_csv, labels_csv)
+        index_path, labels_path = _herniation_tables(index_csv, labels_csv)
         with _progress() as progress:
             task = progress.add_task("evaluating", total=None)
-            summary = api.evaluate_herniation(index_csv, labels_csv, _required(model, "--model"), out,
+            summary = api.evaluate_herniation(index_path, labels_path, _required(model, "--model"), out,
                                               data_kind=data_kind, progress=_described(progress, task))
         _show_herniation_models(summary["models"], f"{summary['images']} images of {summary['patients']} held-out "
                                                    f"patients ({data_kind}); 95 % CI, bootstrap over patients")
@@ -633,12 +655,12 @@ def evaluate(recipe: Annotated[str, typer.Argument(help="Recipe of the model (`r
                       + (f"; {excluded} patient(s) the run trained or validated on were left out" if excluded else ""))
         return
     data = _required(data, "--data")
-    _refuse_options(recipe, {"--index": index_csv, "--labels": labels_csv})
+    _refuse_options(recipe, {"--index": index_csv, "--labels": labels_csv and stage is not Stage.SEGMENT})
     with _progress() as progress:
         task = progress.add_task("evaluating", total=None)
         summary = api.evaluate(recipe, data, out, model=model, data_kind=data_kind, stage=stage,
                                patient_pattern=patient_pattern, series_uid=series, select=select,
-                               progress=_described(progress, task))
+                               progress=_described(progress, task), label_mapping=labels_csv)
     if stage is Stage.CLASSIFY:
         _show_classification(summary, f"{summary['images']} images of {summary['patients']} patients ({data_kind})")
     else:

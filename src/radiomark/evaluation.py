@@ -46,7 +46,7 @@ def _plot_bland_altman(measured: list[float], reference: list[float], stats: dic
 
 
 def evaluate(segmenter: Segmenter, data_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str],
-             data_kind: str) -> dict[str, Any]:
+             data_kind: str, label_mapping: str | None = None) -> dict[str, Any]:
     """Evaluate ``segmenter`` on the cases under ``data_dir``; writes evaluation.json, per_case.csv
     and one Bland–Altman PNG per agreement measure.
 
@@ -59,7 +59,7 @@ def evaluate(segmenter: Segmenter, data_dir: str | os.PathLike[str], out_dir: st
     ``leaked_patients`` (their figures are not held out).
     """
     recipe = segmenter.recipe
-    cases = load_cases(data_dir, recipe)
+    cases = load_cases(data_dir, recipe, label_mapping)
     leaked = sorted(_trained_patients(segmenter.run_dir) & {case.patient_id for case in cases})
     rows: list[dict[str, Any]] = []
     pairs: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in recipe.agreement_measures}

@@ -103,7 +103,9 @@ def test_evaluate_reports_overlap_agreement_and_leaks(tmp_path, tiny_model):
     assert len(leaked["leaked_patients"]) == 6
 
 
-def test_a_volume_needs_slice_and_runs_with_it(tmp_path, tiny_model):
+def test_a_volume_without_a_level_needs_slice_and_runs_with_it(tmp_path, tiny_model):
+    """90 mm of soft tissue without a spine: no level can be counted, so --slice is asked for; a
+    9 mm slab is measured at its middle slice and flagged; --slice overrides."""
     import numpy as np
 
     from radiomark.image import Image
@@ -111,19 +113,27 @@ def test_a_volume_needs_slice_and_runs_with_it(tmp_path, tiny_model):
     from radiomark.recipes.sarcopenia.phantom import generate as sarcopenia_case
 
     slice_image = sarcopenia_case(7, size=64).image
-    volume = Image(array=np.stack([slice_image.array] * 3), spacing_mm=(3.0, *slice_image.spacing_mm),
-                   origin_mm=slice_image.origin_mm)
-    write_nifti(volume, tmp_path / "volume.nii.gz")
+    for slices, name in ((30, "volume"), (3, "slab")):
+        volume = Image(array=np.stack([slice_image.array] * slices), spacing_mm=(3.0, *slice_image.spacing_mm),
+                       origin_mm=slice_image.origin_mm)
+        write_nifti(volume, tmp_path / f"{name}.nii.gz")
     result = runner.invoke(app, ["run", "sarcopenia", str(tmp_path / "volume.nii.gz"), "--out", str(tmp_path / "o"),
                                  "--model", str(tiny_model)])
     message = " ".join(result.stderr.split())
-    assert result.exit_code == 2 and "of 3 slices and recipe sarcopenia reads one image; give --slice K" in message
+    assert result.exit_code == 2 and "L3 not found" in message and "give --slice K (0..29" in message
     assert result.stderr.strip().count("\n") == 0 and not (tmp_path / "o").exists()
+    result = runner.invoke(app, ["run", "sarcopenia", str(tmp_path / "slab.nii.gz"), "--out", str(tmp_path / "s"),
+                                 "--model", str(tiny_model)])
+    assert result.exit_code == 0, result.output
+    document = json.loads((tmp_path / "s" / "slab" / "measurements.json").read_text())
+    assert document["level"]["slice_index"] == 1 and document["level"]["confidence"] == "none"
+    assert any("slab of 9 mm" in flag for flag in document["qc_flags"])
     result = runner.invoke(app, ["run", "sarcopenia", str(tmp_path / "volume.nii.gz"), "--out", str(tmp_path / "o"),
                                  "--model", str(tiny_model), "--slice", "1"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "o" / "volume" / "overlay.png").is_file()
     assert "not decided: sex not given" in (tmp_path / "o" / "volume" / "measurements.json").read_text()
+    assert not (tmp_path / "o" / "volume" / "level.png").exists()
 
 
 def test_a_case_folder_with_labels_is_one_study(tmp_path):

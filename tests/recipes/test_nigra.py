@@ -78,7 +78,7 @@ def test_a_study_without_enough_echoes_or_qsm(tmp_path, nigra_model):
         (folder / f"echo{number}.nii.gz").unlink()
     with pytest.raises(InputError, match=r"needs echo ranks \[1, 2, 3\] but 2 image"):
         api.run("nigra", folder, tmp_path / "out2", model=nigra_model)
-    with pytest.raises(InputError, match="--slice and --spacing do not apply"):
+    with pytest.raises(InputError, match="--slice, --level and --spacing do not apply"):
         api.run("nigra", folder, tmp_path / "out3", model=nigra_model, slice_index=3)
 
 

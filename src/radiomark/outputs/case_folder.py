@@ -8,7 +8,7 @@ end, so a failed case leaves nothing behind.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -96,6 +96,7 @@ def write_measurements(folder: Path, recipe_name: str, model: str, result: CaseR
     (one row: :meth:`~radiomark.case.CaseResult.row`)."""
     document = {"schema": MEASUREMENTS_SCHEMA, "case": result.case_id, "source": result.source,
                 "identifiers": result.identifiers, "recipe": recipe_name, "model": model, "series": dict(result.series),
+                "level": dict(result.level),
                 "qc_flags": result.flags, "radiomark": __version__, "clinical": asdict(result.clinical),
                 "measurements": [asdict(m) for m in result.measurements.values()],
                 "findings": [asdict(f) for f in result.findings]}
@@ -104,7 +105,8 @@ def write_measurements(folder: Path, recipe_name: str, model: str, result: CaseR
 
 
 def write_case_outputs(recipe: Recipe, image: Image, labels: LabelMap, result: CaseResult, out_dir: Path,
-                       model: str, options: OutputOptions = OutputOptions()) -> CaseResult:
+                       model: str, options: OutputOptions = OutputOptions(),
+                       figures: Mapping[str, Callable[[Path], object]] | None = None) -> CaseResult:
     """Write labels.nii.gz, measurements.json/.csv, overlay.png, report.html (seg.dcm, sr.dcm,
     report.pdf as ``options`` say) atomically; returns the result as written, with its outputs.
 
@@ -124,6 +126,7 @@ def write_case_outputs(recipe: Recipe, image: Image, labels: LabelMap, result: C
     names = [label_file, "measurements.json", "measurements.csv", "overlay.png", "report.html"]
     names += (["seg.dcm"] if options.dicom_seg else []) + (["sr.dcm"] if options.dicom_sr else [])
     names += ["report.pdf"] if options.pdf else []
+    names += list(figures or {})
     with atomic_directory(out_dir) as folder:
         if labels.spacing_mm is None:
             write_png(labels, folder / label_file)
@@ -150,6 +153,8 @@ def write_case_outputs(recipe: Recipe, image: Image, labels: LabelMap, result: C
             grey = to_unit_interval(image.array, recipe.preprocessing)
             shown = "grey levels scaled as the model sees them"
         save_overlay(grey, image, labels, folder / "overlay.png", title=f"{result.case_id}: {recipe.title} ({shown})")
+        for name, draw in (figures or {}).items():
+            draw(folder / name)
         if options.pdf:
             write_case_pdf(recipe, result, model, folder / "overlay.png", folder / "report.pdf")
     return replace(result, outputs={name: str(out_dir / name) for name in names})

@@ -37,6 +37,18 @@ def _series_section(series: Mapping[str, Any]) -> str:
             f"'{escape(series['description'])}': {escape(series['why'])}</p>{listing}\n")
 
 
+def _level_section(level: Mapping[str, Any]) -> str:
+    """The vertebral level the slice was taken at, how it was found, and the QC picture."""
+    if not level:
+        return ""
+    warnings = "".join(f"<li>{escape(w)}</li>" for w in level.get("warnings", []))
+    named = ", ".join(f"{escape(str(v['name']))} (slice {v['centre_slice']})" for v in level.get("vertebrae", []))
+    return (f"<h2>Vertebral level</h2>\n<p>{escape(str(level['level']))} at slice {level['slice_index']}, counted "
+            f"from the {escape(str(level['anchor']))}, confidence <b>{escape(str(level['confidence']))}</b>. "
+            f"Vertebrae found: {named}.</p>{f'<ul>{warnings}</ul>' if warnings else ''}"
+            "<img src='level.png' alt='sagittal and coronal views with the vertebrae named' style='max-width:100%'>\n")
+
+
 def render_case_report(recipe: Recipe, result: CaseResult, model: str) -> str:
     """The HTML text of ``report.html``; it shows ``overlay.png`` from the same folder."""
     template = Template(resources.files("radiomark.outputs").joinpath("templates/case.html").read_text())
@@ -58,7 +70,8 @@ def render_case_report(recipe: Recipe, result: CaseResult, model: str) -> str:
         names = "".join(f"<th>{escape(name.replace('_', ' '))}</th>" for name in result.identifiers)
         values = "".join(f"<td>{escape(value or '—')}</td>" for value in result.identifiers.values())
         identifiers = f"<h2>Identifiers kept</h2>\n<table><tr>{names}</tr><tr>{values}</tr></table>\n"
-    return template.substitute(identifiers=identifiers, series=_series_section(result.series),
+    return template.substitute(identifiers=identifiers,
+                               series=_series_section(result.series) + _level_section(result.level),
         title=escape(recipe.title), case_id=escape(result.case_id), source=escape(result.source),
         sex=escape(clinical.sex or "—"), height=_number(clinical.height_m), weight=_number(clinical.weight_kg, 1),
         bmi=_number(clinical.bmi, 1), measurement_rows=measurements, finding_rows=findings,

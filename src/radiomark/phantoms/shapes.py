@@ -38,3 +38,16 @@ def paint(tissue: np.ndarray, values: dict[int, float]) -> np.ndarray:
         if tissue_id < lookup.size:
             lookup[tissue_id] = value
     return lookup[tissue]
+
+
+def elastic_deform(labels: np.ndarray, rng: np.random.Generator, amplitude: float) -> np.ndarray:
+    """Smooth random deformation of an integer map (displacements up to ``amplitude`` samples,
+    correlated over about a twelfth of the grid), nearest-neighbour, same shape."""
+    from scipy.ndimage import gaussian_filter, map_coordinates
+
+    grid = np.meshgrid(*[np.arange(n, dtype=float) for n in labels.shape], indexing="ij")
+    coordinates = []
+    for axis_grid in grid:
+        field = gaussian_filter(rng.normal(size=labels.shape), sigma=max(labels.shape) / 12)
+        coordinates.append(axis_grid + field / (np.abs(field).max() + 1e-9) * amplitude)
+    return map_coordinates(labels, coordinates, order=0, mode="constant", cval=0)

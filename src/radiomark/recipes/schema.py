@@ -245,6 +245,9 @@ class Recipe(_Strict):
     title: str
     modality: str
     series: SeriesRules = Field(description="which series of a study the recipe reads (radiomark.io.series_rules)")
+    vertebral_level: str | None = Field(
+        None, description="a 2D CT recipe given a volume measures the axial slice through the centre of this "
+                          "vertebral body, found by radiomark.transforms.vertebral_levels (e.g. L3)")
     inputs: Inputs = Field(default_factory=Inputs)
     labels: dict[int, str]
     label_codes: dict[str, tuple[tuple[str, str, str], tuple[str, str, str]]] = Field(

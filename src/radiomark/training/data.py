@@ -1,7 +1,9 @@
 """Training / evaluation cases on disk and their conversion to network tensors.
 
 Data layout (``DIR`` of ``train``/``evaluate``): every folder below ``DIR`` that holds a
-``labels.nii.gz`` is one case. Its images are read by :func:`radiomark.io.study.read_study`:
+label file — ``labels.nii.gz``, a DICOM SEG ``labels.dcm``, or a Slice-O-Matic ``.tag`` file
+(``--labels VALUE=NAME,...`` maps its values) — is one case. Its images are read by
+:func:`radiomark.io.study.read_study`:
 ``image.nii.gz`` or another ``*.nii.gz`` file (``echo1.nii.gz``, ``echo2.nii.gz``, ... for
 multi-echo recipes, ``qsm.nii.gz`` beside them), else the series under ``dicom/`` (or DICOM files
 in the folder itself) chosen by the recipe's series selector. The label map must lie on the grid
@@ -23,9 +25,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from radiomark.errors import GeometryError, InputError
+from radiomark.errors import InputError
 from radiomark.image import Image, LabelMap
-from radiomark.io.nifti import read_nifti
+from radiomark.io.label_files import read_labels
 from radiomark.io.study import LABELS_FILE, StudyImages, read_study
 from radiomark.recipes.schema import Recipe
 from radiomark.transforms import volume
@@ -52,14 +54,31 @@ class Case:
         return self.study.image
 
 
+#: Label files a case folder may hold besides ``labels.nii.gz``: a DICOM SEG, a Slice-O-Matic TAG
+#: file (``labels.tag``, or one ``*.tag`` beside the DICOM slice it was drawn on).
+OTHER_LABEL_FILES = ("labels.dcm", "labels.tag")
+
+
+def label_file(folder: Path, files: list[str]) -> Path | None:
+    """The label file of a case folder (see :data:`OTHER_LABEL_FILES`), or None."""
+    for name in (LABELS_FILE, *OTHER_LABEL_FILES):
+        if name in files:
+            return folder / name
+    tags = [name for name in files if name.lower().endswith(".tag")]
+    if len(tags) > 1:
+        raise InputError(folder, f"{len(tags)} .tag files in one case folder; keep one (or name it labels.tag)")
+    return folder / tags[0] if tags else None
+
+
 def find_case_folders(data_dir: Path) -> list[Path]:
-    """Folders under ``data_dir`` (itself included, symbolic links followed) that hold a ``labels.nii.gz``."""
+    """Folders under ``data_dir`` (itself included, symbolic links followed) that hold a label file."""
     if not data_dir.is_dir():
         raise InputError(data_dir, "no such folder")
     folders = sorted(Path(root) for root, _, files in os.walk(data_dir, followlinks=True)
-                     if LABELS_FILE in files and not Path(root).name.startswith("."))
+                     if not Path(root).name.startswith(".") and label_file(Path(root), files) is not None)
     if not folders:
-        raise InputError(data_dir, f"no case folders found (a case is a folder holding {LABELS_FILE})")
+        raise InputError(data_dir, f"no case folders found (a case is a folder holding {LABELS_FILE}, a DICOM SEG "
+                                   "labels.dcm or a Slice-O-Matic .tag file)")
     return folders
 
 
@@ -75,18 +94,15 @@ def _clinical(folder: Path) -> dict[str, Any]:
     return {}
 
 
-def load_case_folder(folder: Path, recipe: Recipe) -> list[Case]:
-    """The samples of one case folder: its volume (3D recipe) or its labelled slices (2D)."""
+def load_case_folder(folder: Path, recipe: Recipe, label_mapping: str | None = None) -> list[Case]:
+    """The samples of one case folder: its volume (3D recipe) or its labelled slices (2D).
+    ``label_mapping`` (``VALUE=NAME,...``) translates the label file's values (see
+    :func:`radiomark.io.label_files.read_labels`)."""
     study = read_study(folder, recipe)
     image = study.image
-    labels = read_nifti(folder / LABELS_FILE, labels=recipe.labels)
-    if not labels.geometry_equal(image, atol=1e-3):
-        raise GeometryError(folder / LABELS_FILE, f"labels grid {labels.shape} does not match the image grid "
-                                                  f"{image.shape} (or their spacing/origin/direction differ)")
-    unknown = set(np.unique(labels.array).tolist()) - {0, *recipe.labels}
-    if unknown:
-        raise InputError(folder / LABELS_FILE, f"label values {sorted(unknown)} are not in the recipe "
-                                               f"({recipe.labels})")
+    path = label_file(folder, [p.name for p in folder.iterdir()])
+    assert path is not None  # find_case_folders chose the folder for it
+    labels = read_labels(path, image, recipe.labels, label_mapping)
     clinical = _clinical(folder)
     patient = str(clinical.get("patient_id") or image.metadata.get("patient_id") or folder.name)
     if image.ndim == 2 or recipe.preprocessing.spatial_dims == 3:
@@ -96,9 +112,10 @@ def load_case_folder(folder: Path, recipe: Recipe) -> list[Case]:
             for k in slices]
 
 
-def load_cases(data_dir: str | os.PathLike[str], recipe: Recipe) -> list[Case]:
+def load_cases(data_dir: str | os.PathLike[str], recipe: Recipe, label_mapping: str | None = None) -> list[Case]:
     """All samples under ``data_dir``."""
-    return [case for folder in find_case_folders(Path(data_dir)) for case in load_case_folder(folder, recipe)]
+    return [case for folder in find_case_folders(Path(data_dir))
+            for case in load_case_folder(folder, recipe, label_mapping)]
 
 
 def to_network_input(case: Case, recipe: Recipe) -> dict[str, torch.Tensor]:

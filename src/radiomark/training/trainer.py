@@ -235,11 +235,13 @@ def _plot_curves(histories: Sequence[list[EpochRecord]], path: Path) -> None:
 
 
 def train(recipe: Recipe, cases: Sequence[Case], out_dir: str | os.PathLike[str], *, epochs: int | None = None,
-          folds: int = 1, validation_patients: Sequence[str] = (), progress: TrainingProgress | None = None
-          ) -> dict[str, Any]:
+          folds: int = 1, validation_patients: Sequence[str] = (), progress: TrainingProgress | None = None,
+          synthetic: Sequence[dict[str, torch.Tensor]] = ()) -> dict[str, Any]:
     """Train ``recipe`` on ``cases`` into ``out_dir`` (resumable); returns the metrics summary.
-    ``validation_patients`` fixes the validation split (see :func:`patient_splits`)."""
-    if not cases:
+    ``validation_patients`` fixes the validation split (see :func:`patient_splits`).
+    ``synthetic``: further network samples made by the recipe's generator, each its own patient
+    (``synthetic-<k>``), trained and validated with the cases."""
+    if not cases and not synthetic:
         raise InputError(out_dir, "no training cases")
     from radiomark.training.plan import plan
 
@@ -251,7 +253,16 @@ def train(recipe: Recipe, cases: Sequence[Case], out_dir: str | os.PathLike[str]
         (out / "plan.json").write_text(json.dumps(record, indent=2))
     (out / "recipe.yaml").write_text(yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False))
     samples = [to_network_input(case, recipe) for case in cases]
-    patients = [case.patient_id for case in cases]
+    return train_samples(recipe, [*samples, *synthetic], [*(case.patient_id for case in cases),
+                                                          *(f"synthetic-{k}" for k in range(len(synthetic)))],
+                         out, epochs, folds, validation_patients, progress)
+
+
+def train_samples(recipe: Recipe, samples: Sequence[dict[str, torch.Tensor]], patients: Sequence[str], out: Path,
+                  epochs: int, folds: int = 1, validation_patients: Sequence[str] = (),
+                  progress: TrainingProgress | None = None) -> dict[str, Any]:
+    """Train on network samples (:func:`to_network_input`) of the given patients into ``out``,
+    which already holds the recipe as trained; returns the metrics summary."""
     histories: list[Any] = []
     summary_folds: list[dict[str, Any]] = []
     for fold, (train_index, validation_index) in enumerate(
@@ -270,7 +281,7 @@ def train(recipe: Recipe, cases: Sequence[Case], out_dir: str | os.PathLike[str]
                               "train_patients": sorted({patients[i] for i in train_index}),
                               "validation_patients": sorted({patients[i] for i in validation_index})})
     names = list(summary_folds[0]["validation_dice"])
-    summary = {"recipe": recipe.name, "epochs": epochs, "folds": summary_folds, "samples": len(cases),
+    summary = {"recipe": recipe.name, "epochs": epochs, "folds": summary_folds, "samples": len(samples),
                "patients": len(set(patients)),
                "mean_validation_dice": {n: float(np.mean([f["validation_dice"][n] for f in summary_folds]))
                                         for n in names},

@@ -10,24 +10,10 @@ import numpy as np
 from radiomark.image import Image, LabelMap
 from radiomark.io.dicom_write import DicomSeriesSpec
 from radiomark.phantoms.case import PhantomCase, PhantomSeries, make_study
-from radiomark.phantoms.shapes import ellipsoid, paint, rotate_labels
+from radiomark.phantoms.shapes import elastic_deform, ellipsoid, paint, rotate_labels
 
 LABELS = {1: "skeletal_muscle", 2: "subcutaneous_fat", 3: "visceral_fat"}
 _MUSCLE, _SAT, _VAT, _BONE, _BOWEL, _TABLE, _LIVER, _KIDNEY, _GAS, _VESSEL = range(1, 11)
-
-
-def _deform(tissue: np.ndarray, rng: np.random.Generator, amplitude: float) -> np.ndarray:
-    """Smooth random (elastic) deformation of a tissue map, nearest-neighbour."""
-    from scipy.ndimage import gaussian_filter, map_coordinates
-
-    size = tissue.shape[0]
-    grid = np.meshgrid(*[np.arange(n, dtype=float) for n in tissue.shape], indexing="ij")
-    shifts = []
-    for _ in grid:
-        field = gaussian_filter(rng.normal(size=tissue.shape), sigma=size / 12)
-        shifts.append(field / (np.abs(field).max() + 1e-9) * amplitude)
-    coordinates = [g + d for g, d in zip(grid, shifts, strict=True)]
-    return map_coordinates(tissue, coordinates, order=0, mode="constant", cval=0)
 
 
 def _tissue_map(rng: np.random.Generator, size: int) -> np.ndarray:
@@ -87,7 +73,7 @@ def _tissue_map(rng: np.random.Generator, size: int) -> np.ndarray:
         rows = np.arange(size)[:, None]
         top = centre[0] + body_radii[0] + rng.uniform(0.01, 0.04) * size
         tissue[(rows >= top) & (rows < top + max(2, size // 64)) & (tissue == 0)] = _TABLE
-    tissue = _deform(tissue, rng, amplitude=rng.uniform(0.005, 0.02) * size)
+    tissue = elastic_deform(tissue, rng, amplitude=rng.uniform(0.005, 0.02) * size)
     return rotate_labels(tissue, rng.uniform(-10, 10))
 
 
