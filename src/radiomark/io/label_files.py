@@ -116,7 +116,7 @@ def read_labels(path: str | os.PathLike[str], image: Image, recipe_labels: Mappi
             raise InputError(path, f"the mask grid {labels.shape} does not match the image grid {image.shape}")
     elif path.suffix.lower() == ".tag":
         source, names = read_tag(path)[1], None
-    elif path.suffix.lower() in (".dcm", ".seg") or path.name.lower().endswith(".dcm"):
+    elif path.suffix.lower() in (".dcm", ".seg"):
         source, names = _seg_array(path, image)
     else:
         raise InputError(path, "unknown mask format: give a NIfTI label map, a Slice-O-Matic .tag file or a DICOM SEG")

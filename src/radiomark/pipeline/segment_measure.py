@@ -54,8 +54,9 @@ def study_images(found: Study, recipe: Recipe, slice_index: int | None, pixel_sp
         image = replace(image, spacing_mm=(pixel_spacing_mm, pixel_spacing_mm))
     found_level = None
     if image.ndim == 3:
-        if slice_index is None and (level or recipe.vertebral_level):
-            result = find_level(image, level or recipe.vertebral_level or "")
+        wanted = level or recipe.vertebral_level
+        if slice_index is None and wanted:
+            result = find_level(image, wanted)
             if result.slice_index is None:
                 raise InputError(study, f"{result.level} not found: {'; '.join(result.warnings)}; give --slice K "
                                         f"(0..{image.shape[0] - 1}, from inferior to superior) or another --level")

@@ -54,7 +54,7 @@ class LevelResult:
     level: str
     slice_index: int | None  # index into the input volume's slices
     vertebrae: tuple[Vertebra, ...]
-    anchor: str  # "sacrum", "ribs", or "none"
+    anchor: str  # "sacrum", "ribs", "middle of a slab", or "none"
     confidence: str
     warnings: tuple[str, ...] = ()
     sacrum_disc: float | None = None  # canonical z of the L5/S1 disc
@@ -210,7 +210,7 @@ def _last_rib_head(hu: np.ndarray, spacing: tuple[float, float, float], y: np.nd
     """Canonical z of the lowest rib head: 3D bone components lateral to the spine (the spine and
     the bone of the pelvis, below ``below``, removed) that are elongated like ribs and whose medial
     end lies within 55 mm of the body centre."""
-    from scipy.ndimage import label
+    from scipy.ndimage import find_objects, label
 
     sz, sy, sx = spacing
     bone = hu > BONE_HU
@@ -223,7 +223,7 @@ def _last_rib_head(hu: np.ndarray, spacing: tuple[float, float, float], y: np.nd
     components, count = label(bone)
     if count == 0:
         return None
-    for index, box in enumerate(_boxes(components), start=1):
+    for index, box in enumerate(find_objects(components), start=1):
         if box is None:
             continue
         part = components[box] == index
@@ -237,12 +237,6 @@ def _last_rib_head(hu: np.ndarray, spacing: tuple[float, float, float], y: np.nd
         if distance[medial] < 55 and abs(xs[medial] - x[zs[medial]]) * sx > 12:
             heads.append(float(zs[medial]))
     return min(heads) if heads else None
-
-
-def _boxes(components: np.ndarray) -> list[tuple[slice, ...] | None]:
-    from scipy.ndimage import find_objects
-
-    return list(find_objects(components))
 
 
 def _name_vertebrae(discs: np.ndarray, profile_size: int, anchor_disc_index: int, anchor_name: str, sz: float
