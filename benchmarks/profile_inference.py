@@ -36,8 +36,9 @@ from radiomark.case import CaseResult, Clinical  # noqa: E402
 from radiomark.inference.classifier import ImageClassifier  # noqa: E402
 from radiomark.inference.predictor import Segmenter, bundled_model_dir  # noqa: E402
 from radiomark.io.study import StudyImages, read_study  # noqa: E402
-from radiomark.outputs.case_folder import OutputOptions, write_case_outputs  # noqa: E402
+from radiomark.outputs.case_folder import write_case_outputs  # noqa: E402
 from radiomark.outputs.cohort import write_cohort  # noqa: E402
+from radiomark.outputs.options import OutputOptions  # noqa: E402
 from radiomark.pipeline.steps import measure, postprocess  # noqa: E402
 from radiomark.recipes import load_recipe  # noqa: E402
 from radiomark.transforms import volume  # noqa: E402

@@ -89,3 +89,23 @@ def test_info_reads_single_nifti_and_png_files(tmp_path):
     (png_row,) = json.loads(runner.invoke(app, ["info", str(tmp_path / "x" / "neonatal-rds-0000" / "cxr.png"),
                                                 "--json"]).stdout)
     assert png_row["size_xyz"] == [256, 256] and png_row["spacing_xyz_mm"] is None
+
+
+def test_argument_errors_come_before_torch_loads_with_a_did_you_mean(tmp_path):
+    """Each bad argument is refused before any heavy module is imported (so in well under 1.5 s)."""
+    import subprocess
+    import sys
+
+    study = tmp_path / "study.nii.gz"
+    study.write_bytes(b"")
+    cases = {("--sex", "mail"): "did you mean 'male'?", ("--height", "175"): "--height is in metres",
+             ("--table", "prad2008"): "did you mean 'prado2008'?", ("--level", "L33"): "did you mean 'L3'?"}
+    script = ("import sys\nfrom radiomark.cli import app\ntry:\n    app(sys.argv[1:])\nexcept SystemExit as done:\n"
+              "    heavy = sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'monai', 'matplotlib'})\n"
+              "    print('exit', done.code, 'heavy', heavy)\n")
+    for (option, value), expected in cases.items():
+        done = subprocess.run([sys.executable, "-c", script, "run", "sarcopenia", str(study), "--out",
+                               str(tmp_path / "o"), option, value], capture_output=True, text=True, timeout=120)
+        assert "exit 2 heavy []" in done.stdout, (option, done.stdout, done.stderr)
+        assert expected in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert not (tmp_path / "o").exists()

@@ -46,3 +46,25 @@ def test_missing_sex_or_height_gives_no_decision_and_says_why():
     assert _present(findings, "sarcopenia") is True  # women's Martin rule needs no BMI
     assert next(f for f in findings if f.name == "myosteatosis").reason == (
         "not decided: height and weight (BMI) not given")
+
+
+def test_sex_spellings_and_other_sex():
+    from radiomark.case import Clinical
+    from radiomark.errors import InputError
+
+    assert [Clinical(sex=s).sex for s in ("male", "Female", "m", "F", "O", "other")] == ["M", "F", "M", "F", "O", "O"]
+    with pytest.raises(InputError, match="did you mean 'female'"):
+        Clinical(sex="femal")
+    (finding,) = decide("prado2008", TABLES["prado2008"], _measures(smi=30), "O", None)
+    assert finding.present is None and finding.reason == (
+        "not decided: sex O (other) given; this table's cut-offs are for men or women")
+
+
+def test_withheld_findings_say_why_and_clean_ones_are_unchanged():
+    from radiomark.decision import withhold
+
+    findings = decide("prado2008", TABLES["prado2008"], _measures(smi=30), "M", None)
+    assert withhold(findings, []) == findings and findings[0].present is True
+    (withheld,) = withhold(findings, ["nothing segmented for: visceral fat", "confidence low"])
+    assert withheld.present is None and withheld.rule == findings[0].rule
+    assert withheld.reason == "not decided: quality control: nothing segmented for: visceral fat; confidence low"

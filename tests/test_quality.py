@@ -1,9 +1,19 @@
+from dataclasses import replace
+
 import numpy as np
+import pytest
 
 from radiomark.biomarkers.body_composition import measure_body_composition
 from radiomark.image import Image, LabelMap
 from radiomark.phantoms import generate_case
-from radiomark.quality import quality_flags
+from radiomark.quality import (
+    anatomy_reasons,
+    island_share,
+    quality_flags,
+    review,
+    segmentation_confidence,
+    withholding_reasons,
+)
 from radiomark.recipes import load_recipe, measure_parameters
 
 SARCOPENIA = measure_parameters(load_recipe("sarcopenia"))
@@ -14,7 +24,8 @@ RECIPE = load_recipe("sarcopenia")
 def test_a_clean_phantom_raises_no_flag():
     case = generate_case("sarcopenia", 4)
     measures = measure_body_composition(case.image, case.labels, SARCOPENIA, 1.7, 70)
-    assert quality_flags(RECIPE, case.image, case.labels, case.labels, measures) == []
+    checked = review(RECIPE, case.image, case.labels, None, case.labels, measures)
+    assert checked.flags == [] and checked.withheld == [] and checked.confidence is None
 
 
 def test_each_check_fires_when_its_condition_holds():
@@ -27,10 +38,12 @@ def test_each_check_fires_when_its_condition_holds():
     tiny[100:110, 100:110] = 1
     small = LabelMap.like(case.image, tiny, case.labels.labels)
     measures = measure_body_composition(case.image, small, SARCOPENIA, 1.7, 70)
-    flags = quality_flags(RECIPE, thick, case.labels, small, measures)
-    assert "slice thickness 8 mm exceeds 5 mm" in flags
-    assert any(f.startswith("post-processing removed 100 % of the predicted subcutaneous fat") for f in flags)
-    assert any(f.startswith("skeletal muscle area") and "outside the plausible range 40–350" in f for f in flags)
+    checked = review(RECIPE, thick, case.labels, None, small, measures)
+    assert "slice thickness 8 mm exceeds 5 mm" in checked.flags
+    assert any(f.startswith("post-processing removed 100 % of the predicted subcutaneous fat") for f in checked.flags)
+    implausible = [f for f in checked.withheld if f.startswith("skeletal muscle area")]
+    assert implausible and "outside the plausible range 40–350" in implausible[0] and implausible[0] in checked.flags
+    assert "nothing segmented for: subcutaneous fat, visceral fat" in checked.withheld
     assert quality_flags(RECIPE, coronal, None, LabelMap.like(coronal, case.labels.array, case.labels.labels),
                          {})[0] == "the image is coronal, the recipe expects an axial slice"
 
@@ -54,4 +67,49 @@ def test_radiograph_checks_side_by_side_lungs_and_unknown_spacing():
     assert flags == ["pixel size unknown (no usable PixelSpacing / ImagerPixelSpacing): areas are in pixels; give "
                      "--spacing MM to have them in cm²"]
     one_lung = LabelMap.like(case.image, np.where(case.labels.array == 1, 1, 0).astype(np.uint8), case.labels.labels)
-    assert quality_flags(recipe, case.image, one_lung, one_lung, measures) == ["nothing segmented for: left lung"]
+    assert quality_flags(recipe, case.image, one_lung, one_lung, measures) == []
+    assert withholding_reasons(recipe, case.image, one_lung, measures) == ["nothing segmented for: left lung"]
+
+
+def test_a_head_ct_slice_is_not_a_trunk_for_sarcopenia():
+    head = generate_case("brain-gwr", 0).image
+    head = replace(head.take_slice(head.shape[0] // 2), metadata={"modality": "CT", "body_part": "HEAD"})
+    reasons = anatomy_reasons(RECIPE.quality.anatomy, head)
+    assert reasons[0] == "the image is of the head (BodyPartExamined), which this recipe does not measure"
+    assert reasons[1].startswith("the body is 13 cm wide, outside 20–75 cm")
+    assert reasons[2].startswith("0.0 % of the body is fat")
+    trunk = generate_case("sarcopenia", 4).image
+    assert anatomy_reasons(RECIPE.quality.anatomy, trunk) == []
+    assert anatomy_reasons(RECIPE.quality.anatomy, replace(trunk, metadata={"modality": "MR"})) == []  # CT only
+
+
+def test_muscle_floating_in_visceral_fat_is_implausible():
+    case = generate_case("sarcopenia", 4)
+    assert island_share(case.labels, "skeletal_muscle", "visceral_fat") == 0.0
+    rows, columns = np.nonzero(case.labels.array == 3)
+    centre = rows.mean().astype(int), columns.mean().astype(int)  # a "bowel loop" in the visceral fat
+    distance = np.hypot(*np.indices(case.image.shape) - np.array(centre)[:, None, None])
+    loop = distance < 12  # taken for muscle, wrapped in visceral fat
+    wrapped = np.where(distance < 15, 3, case.labels.array)
+    labelled = LabelMap.like(case.image, np.where(loop, 1, wrapped).astype(np.uint8), case.labels.labels)
+    share = island_share(labelled, "skeletal_muscle", "visceral_fat")
+    assert share == pytest.approx(loop.sum() / (labelled.array == 1).sum())
+    reasons = withholding_reasons(RECIPE, case.image, labelled, {})
+    assert reasons == [f"{100 * share:.0f} % of the skeletal muscle lies in pieces surrounded by visceral fat (at "
+                       "most 5 % expected): organs or bowel taken for it?"]
+
+
+def test_confidence_is_one_minus_the_mean_entropy_inside_the_structures():
+    case = generate_case("sarcopenia", 4)
+    labels = case.labels
+    one_hot = np.stack([labels.array == value for value in labels.labels]).astype(float)
+    sure = segmentation_confidence(np.clip(one_hot, 1e-6, 1), labels)
+    assert sure == pytest.approx(1.0, abs=1e-3)
+    assert segmentation_confidence(np.where(one_hot > 0, 0.5, 0.0), labels) == pytest.approx(0.0, abs=1e-6)
+    empty = LabelMap.like(case.image, np.zeros(case.image.shape, np.uint8), labels.labels)
+    assert segmentation_confidence(one_hot, empty) is None
+    strict = RECIPE.model_copy(update={"quality": RECIPE.quality.model_copy(update={"min_confidence": 0.8})})
+    assert withholding_reasons(strict, case.image, labels, {}, confidence=0.9) == []
+    assert withholding_reasons(strict, case.image, labels, {}, confidence=0.5) == [
+        "segmentation confidence 0.50 is below 0.8 (the network is unsure where the structures are): check the "
+        "overlay"]

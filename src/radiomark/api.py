@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from radiomark.errors import InputError
+from radiomark.errors import InputError, did_you_mean
 from radiomark.image import Image
 from radiomark.io import read_image, write_image
 from radiomark.io.dicom import ProgressCallback, scan_dicom
@@ -171,30 +171,35 @@ def run(recipe_name: str, input_path: str | os.PathLike[str], out: str | os.Path
     counting vertebrae (:mod:`radiomark.transforms.vertebral_levels`; ``level.png`` shows how).
     """
     from radiomark.case import Clinical
-    from radiomark.inference.classifier import ImageClassifier
-    from radiomark.inference.predictor import Segmenter, bundled_model_dirs
     from radiomark.outputs.anonymize import new_anonymizer
-    from radiomark.outputs.case_folder import OutputOptions
-    from radiomark.pipeline.batch import discover_studies, run_batch
-    from radiomark.pipeline.segment_measure import CaseContext
+    from radiomark.outputs.options import OutputOptions
     from radiomark.recipes import base_name
 
+    # every argument is checked before torch and the models load (under a second, not five)
     recipe = _chosen_recipe(recipe_name, recipe_file)
     _refuse_unused_clinical(recipe, sex=sex, height=height_m, weight=weight_kg)
-    recipe.series.with_selection(select, series_uid)  # refuse a bad --series / --select before any work
-    folders = [Path(model)] if model is not None else bundled_model_dirs(base_name(recipe))
-    segmenter, *alternatives = [Segmenter.load(folder, recipe=recipe) for folder in folders]
-    recipe = segmenter.recipe
-    classifier = (ImageClassifier.load(segmenter.run_dir)
-                  if recipe.classifier is not None and ImageClassifier.exists(segmenter.run_dir) else None)
-    Clinical(sex, height_m, weight_kg)  # refuse bad clinical values before any work
-    options = OutputOptions(dicom_seg, dicom_sr, pdf, new_anonymizer() if anonymize else None, keep_identifiers)
+    sex = Clinical(sex, height_m, weight_kg).sex
+    recipe.series.with_selection(select, series_uid)  # refuse a bad --series / --select
+    recipe.chosen_table(table)
     if pixel_spacing_mm is not None and not 0.01 <= pixel_spacing_mm <= 10:
         raise InputError(None, f"--spacing is the pixel size in mm (0.01 to 10), got {pixel_spacing_mm}")
     if recipe.preprocessing.spatial_dims == 3 and (slice_index is not None or pixel_spacing_mm is not None
                                                    or level is not None):
         raise InputError(None, f"recipe {recipe.name} reads whole volumes; --slice, --level and --spacing do not apply")
     _check_level(level)
+    if not Path(input_path).exists():
+        raise InputError(input_path, "no such file or folder")
+    options = OutputOptions(dicom_seg, dicom_sr, pdf, new_anonymizer() if anonymize else None, keep_identifiers)
+    from radiomark.inference.classifier import ImageClassifier
+    from radiomark.inference.predictor import Segmenter, bundled_model_dirs
+    from radiomark.pipeline.batch import discover_studies, run_batch
+    from radiomark.pipeline.segment_measure import CaseContext
+
+    folders = [Path(model)] if model is not None else bundled_model_dirs(base_name(recipe))
+    segmenter, *alternatives = [Segmenter.load(folder, recipe=recipe) for folder in folders]
+    recipe = segmenter.recipe
+    classifier = (ImageClassifier.load(segmenter.run_dir)
+                  if recipe.classifier is not None and ImageClassifier.exists(segmenter.run_dir) else None)
     context = CaseContext(segmenter, classifier, options, sex, height_m, weight_kg, slice_index,
                           pixel_spacing_mm, table, series_uid, select, tuple(alternatives), level)
     target = Path(out)
@@ -207,7 +212,8 @@ def _check_level(level: str | None) -> None:
     from radiomark.transforms.vertebral_levels import LEVELS
 
     if level is not None and level not in LEVELS:
-        raise InputError(None, f"--level {level!r} is not a level radiomark finds; choose one of {', '.join(LEVELS)}")
+        raise InputError(None, f"--level {level!r} is not a level radiomark finds; choose one of {', '.join(LEVELS)}"
+                               f"{did_you_mean(level, LEVELS)}")
 
 
 def measure(recipe_name: str, image_path: str | os.PathLike[str], mask_path: str | os.PathLike[str],
@@ -219,11 +225,20 @@ def measure(recipe_name: str, image_path: str | os.PathLike[str], mask_path: str
     ``series_uid`` / ``select`` choose the image's series in a DICOM study, as in :func:`run`. The
     mask may be a NIfTI label map, a Slice-O-Matic ``.tag`` file or a DICOM SEG; ``label_mapping``
     (``VALUE=NAME,...``) says which of its values is which structure."""
-    from radiomark.pipeline.segment_measure import measure_case
+    from radiomark.case import Clinical
+    from radiomark.io.label_files import parse_label_mapping
     from radiomark.recipes import load_recipe
 
-    recipe = load_recipe(recipe_name)
+    recipe = load_recipe(recipe_name)  # every argument is checked before torch loads
     _refuse_unused_clinical(recipe, sex=sex, height=height_m, weight=weight_kg)
+    sex = Clinical(sex, height_m, weight_kg).sex
+    recipe.chosen_table(table)
+    parse_label_mapping(label_mapping, recipe.labels)
+    for path in (image_path, mask_path):
+        if not Path(path).exists():
+            raise InputError(path, "no such file or folder")
+    from radiomark.pipeline.segment_measure import measure_case
+
     return measure_case(recipe, Path(image_path), Path(mask_path), Path(out), sex=sex, height_m=height_m,
                         weight_kg=weight_kg, slice_index=slice_index, table=table, series_uid=series_uid,
                         select=select, label_mapping=label_mapping)
@@ -433,7 +448,7 @@ def run_herniation(input_path: str | os.PathLike[str], out: str | os.PathLike[st
     from radiomark.io.series_rules import load_series_rules
     from radiomark.pipeline.batch import discover_studies, run_batch
 
-    Clinical(sex=sex.upper() if sex else None, age_years=age_years)  # refuse bad values before any work
+    sex = Clinical(sex=sex, age_years=age_years).sex  # refuse bad values before any work; M / F / O
     run, target = Path(model), Path(out)
     recipe = load_run_recipe(run)
     rules = load_series_rules(recipe.series_rules).with_selection(select, series_uid)

@@ -8,14 +8,18 @@ from typing import Any
 
 from radiomark.biomarkers.measurement import Measurement
 from radiomark.decision import Finding
-from radiomark.errors import InputError
+from radiomark.errors import InputError, did_you_mean
 from radiomark.image import Image
+
+#: Spellings of sex accepted on the command line and in the API, to the DICOM PatientSex codes
+#: (M, F, O = other: sex-specific cut-offs then leave the finding not decided).
+SEX_SPELLINGS = {"m": "M", "male": "M", "man": "M", "f": "F", "female": "F", "woman": "F", "o": "O", "other": "O"}
 
 
 @dataclass(frozen=True)
 class Clinical:
-    """Patient data the measurements and decisions may need (sex M/F, height m, weight kg, age in
-    years)."""
+    """Patient data the measurements and decisions may need (sex M/F/O as DICOM PatientSex, height
+    m, weight kg, age in years). ``sex`` may be given in any spelling of :data:`SEX_SPELLINGS`."""
 
     sex: str | None = None
     height_m: float | None = None
@@ -23,8 +27,12 @@ class Clinical:
     age_years: float | None = None
 
     def __post_init__(self) -> None:
-        if self.sex is not None and self.sex not in ("M", "F"):
-            raise InputError(None, f"--sex must be M or F, got {self.sex!r}")
+        if self.sex is not None:
+            code = SEX_SPELLINGS.get(self.sex.strip().lower())
+            if code is None:
+                raise InputError(None, f"--sex must be M, F or O (male, female, other), got {self.sex!r}"
+                                       f"{did_you_mean(self.sex, SEX_SPELLINGS)}")
+            object.__setattr__(self, "sex", code)
         if self.height_m is not None and not 0.3 <= self.height_m <= 2.6:
             raise InputError(None, f"--height is in metres (0.3 to 2.6), got {self.height_m}")
         if self.weight_kg is not None and not 1.0 <= self.weight_kg <= 400.0:
@@ -43,7 +51,7 @@ class Clinical:
     def from_image(cls, image: Image, sex: str | None, height_m: float | None, weight_kg: float | None) -> Clinical:
         """Given values, else the DICOM PatientSex / PatientSize / PatientWeight of ``image``."""
         tagged_sex = image.metadata.get("patient_sex") or None
-        return cls(sex=sex or (tagged_sex if tagged_sex in ("M", "F") else None),
+        return cls(sex=sex or (tagged_sex if tagged_sex in ("M", "F", "O") else None),
                    height_m=height_m or image.metadata.get("patient_height_m") or None,
                    weight_kg=weight_kg or image.metadata.get("patient_weight_kg") or None)
 
@@ -63,6 +71,8 @@ class CaseResult:
     series: Mapping[str, Any] = field(default_factory=dict)
     #: The vertebral level of the slice when found in a volume (:meth:`LevelResult.record`).
     level: Mapping[str, Any] = field(default_factory=dict)
+    #: Segmentation confidence (0 … 1, :func:`radiomark.quality.segmentation_confidence`); None for a given mask.
+    confidence: float | None = None
     outputs: dict[str, str] = field(default_factory=dict)
     identifiers: dict[str, str] = field(default_factory=dict)
 
@@ -72,8 +82,9 @@ class CaseResult:
         values: dict[str, Any] = {"case": self.case_id, "source": self.source, **self.identifiers,
                                   **asdict(self.clinical)}
         values |= {f"{m.name} [{m.unit}]": round(m.value, 4) for m in self.measurements.values()}
-        values |= {f"{f.name} ({f.table})": {True: "yes", False: "no", None: "undecided"}[f.present]
+        values |= {f"{f.name} ({f.table})": {True: "yes", False: "no", None: "not decided"}[f.present]
                    for f in self.findings}
+        values["segmentation_confidence"] = None if self.confidence is None else round(self.confidence, 4)
         values["qc_flags"] = "; ".join(self.flags)
         return values
 

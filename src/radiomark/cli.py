@@ -280,7 +280,7 @@ def _show_result(result: Any) -> None:
         value_text = f"{value:.2f}" if abs(value) >= 1 or value == 0 else f"{value:.3g}"
         table.add_row(shown(measurement.name.replace("_", " ")), value_text, shown(measurement.unit))
     for finding in result.findings:
-        verdict = {True: "[red]yes[/]", False: "[green]no[/]", None: "[yellow]undecided[/]"}[finding.present]
+        verdict = {True: "[red]yes[/]", False: "[green]no[/]", None: "[yellow]not decided[/]"}[finding.present]
         table.add_row(shown(f"{finding.name} ({finding.table})"), verdict, shown(finding.reason))
     console.print(table)
     if result.level:

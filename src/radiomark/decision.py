@@ -35,7 +35,7 @@ def _rule_text(rule: CutoffRule) -> str:
 def _applies(rule: CutoffRule, sex: str | None, bmi: float | None) -> bool | None:
     """Whether the rule's sex and BMI band match; ``None`` when that needs missing data."""
     if rule.sex is not None:
-        if sex is None:
+        if sex not in ("M", "F"):
             return None
         if sex != rule.sex:
             return False
@@ -61,11 +61,13 @@ def decide(table_name: str, table: CutoffTable, measurements: Mapping[str, Measu
         rules = [rule for rule in table.rules if rule.finding == name]
         matching = [rule for rule in rules if _applies(rule, sex, bmi)]
         if not matching:
-            needs_sex = sex is None and any(rule.sex is not None for rule in rules)
+            needs_sex = sex not in ("M", "F") and any(rule.sex is not None for rule in rules)
             needs_bmi = bmi is None and any(rule.bmi_below is not None or rule.bmi_at_least is not None
                                             for rule in rules)
             needs = [what for what, needed in (("sex", needs_sex), ("height and weight (BMI)", needs_bmi)) if needed]
             reason = f"not decided: {' and '.join(needs)} not given" if needs else "no rule of the table applies"
+            if sex == "O" and needs_sex:
+                reason = "not decided: sex O (other) given; this table's cut-offs are for men or women"
             findings.append(Finding(name, None, table_name, table.citation, "", reason))
             continue
         rule = matching[0]
@@ -78,6 +80,15 @@ def decide(table_name: str, table: CutoffTable, measurements: Mapping[str, Measu
         reason = f"{rule.measure} = {measurement.value:.2f} {'<' if present else '>='} {rule.below:g}"
         findings.append(Finding(name, present, table_name, table.citation, _rule_text(rule), reason))
     return findings
+
+
+def withhold(findings: list[Finding], reasons: list[str]) -> list[Finding]:
+    """``findings`` undecided, each saying why, when quality control found ``reasons`` to doubt the
+    result (see :func:`radiomark.quality.withholding_reasons`); unchanged when there are none."""
+    if not reasons:
+        return findings
+    why = f"not decided: quality control: {'; '.join(reasons)}"
+    return [Finding(f.name, None, f.table, f.citation, f.rule, why) for f in findings]
 
 
 def classifier_finding(positive: str, probability: float, threshold: float, model: str) -> Finding:

@@ -7,10 +7,20 @@ callers who catch ``ValueError`` or ``ImportError`` keep working.
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Iterable
 from os import PathLike
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """``"; did you mean 'X'?"`` with the closest of ``choices`` to ``word`` (case-insensitive),
+    or ``""`` when none is close."""
+    by_lower = {choice.lower(): choice for choice in choices}
+    close = difflib.get_close_matches(word.lower(), list(by_lower), n=1, cutoff=0.6)
+    return f"; did you mean {by_lower[close[0]]!r}?" if close else ""
 
 
 def one_line(text: str) -> str:

@@ -19,7 +19,7 @@ from radiomark.io.tables import write_csv
 from radiomark.metrics import agreement, classification_scores, overlap_scores
 from radiomark.outputs.figures import pyplot, save_png
 from radiomark.pipeline.steps import measure, postprocess
-from radiomark.quality import quality_flags
+from radiomark.quality import review
 from radiomark.training.classifier import predict_logits, prepare_inputs
 from radiomark.training.data import load_cases
 from radiomark.training.loop import TrainingProgress
@@ -65,7 +65,7 @@ def evaluate(segmenter: Segmenter, data_dir: str | os.PathLike[str], out_dir: st
     pairs: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in recipe.agreement_measures}
     units: dict[str, str] = {}
     missing = dict.fromkeys(recipe.agreement_measures, 0)
-    rotations = flagged = 0
+    rotations = flagged = withheld = 0
     for case in cases:
         prediction = segmenter.segment(case.study.channels)
         rotations += prediction.rotation_fired
@@ -73,11 +73,13 @@ def evaluate(segmenter: Segmenter, data_dir: str | os.PathLike[str], out_dir: st
         scores = overlap_scores(predicted, case.labels)
         measured_here = measure(recipe, case.study, predicted)
         truth = measure(recipe, case.study, case.labels)
-        flags = quality_flags(recipe, case.image, prediction.labels, predicted, measured_here,
-                              prediction.rotation_fired)
-        flagged += bool(flags)
+        checked = review(recipe, case.image, prediction.labels, prediction.probabilities, predicted, measured_here,
+                         prediction.rotation_fired)
+        flagged += bool(checked.flags)
+        withheld += bool(checked.withheld)
         row: dict[str, Any] = {"case": case.case_id, "patient": case.patient_id,
-                               "rotation_rule_fired": prediction.rotation_fired, "qc_flags": "; ".join(flags)}
+                               "rotation_rule_fired": prediction.rotation_fired, "confidence": checked.confidence,
+                               "decision_withheld": "; ".join(checked.withheld), "qc_flags": "; ".join(checked.flags)}
         for name in recipe.agreement_measures:
             if name not in measured_here or name not in truth:
                 missing[name] += 1
@@ -93,7 +95,7 @@ def evaluate(segmenter: Segmenter, data_dir: str | os.PathLike[str], out_dir: st
         "recipe": recipe.name, "model": str(segmenter.run_dir), "data": str(data_dir), "data_kind": data_kind,
         "cases": len(cases), "patients": len({c.patient_id for c in cases}), "leaked_patients": leaked,
         "postprocessing": recipe.postprocessing.model_dump(mode="json"), "rotation_rule_fired": rotations,
-        "cases_with_qc_flags": flagged,
+        "cases_with_qc_flags": flagged, "cases_with_decisions_withheld": withheld,
         "dice": {n: float(np.mean([r[f"{n}_dice"] for r in rows])) for n in names},
         "iou": {n: float(np.mean([r[f"{n}_iou"] for r in rows])) for n in names},
         "min_iou": {n: float(np.min([r[f"{n}_iou"] for r in rows])) for n in names},

@@ -163,3 +163,44 @@ def test_each_dicom_study_is_scanned_once(tmp_path, tiny_model, monkeypatch):
     assert len(batch.results) == 2 and scanned == [cohort]
     single = api.run("sarcopenia", cohort / "sarcopenia-0400", tmp_path / "one", model=tiny_model)
     assert len(single.results) == 1 and len(scanned) == 2  # a case folder: read_study's own scan only
+
+
+def test_a_head_ct_into_sarcopenia_is_not_decided_and_says_why(tmp_path, tiny_model):
+    from radiomark.phantoms import write_case
+    from radiomark.recipes.brain_gwr.phantom import generate as head_case
+
+    write_case(head_case(0), tmp_path / "head", "dicom")
+    study = next((tmp_path / "head").iterdir())
+    result = runner.invoke(app, ["run", "sarcopenia", str(study), "--slice", "20", "--out", str(tmp_path / "o"),
+                                 "--model", str(tiny_model), "--sex", "M", "--height", "1.75", "--weight", "80"])
+    assert result.exit_code == 0, result.output
+    document = json.loads((tmp_path / "o" / study.name / "measurements.json").read_text())
+    assert document["findings"] and all(f["present"] is None for f in document["findings"])
+    reason = document["findings"][0]["reason"]
+    assert reason.startswith("not decided: quality control: the image is of the head (BodyPartExamined)")
+    assert "cm wide, outside 20–75 cm" in reason and "of the body is fat" in reason
+    assert "not decided" in result.stdout
+    assert "not decided" in (tmp_path / "o" / study.name / "report.html").read_text()
+
+
+def test_bowel_taken_for_muscle_is_not_decided_on_measure(tmp_path):
+    import numpy as np
+
+    from radiomark.io.nifti import read_nifti, write_nifti
+
+    case = tiny_phantoms(tmp_path, range(4, 5), size=128) / "sarcopenia-0004"
+    labels = read_nifti(case / "labels.nii.gz")
+    array = np.asarray(labels.array).copy()
+    centre = np.argwhere(array == 3).mean(axis=0)
+    distance = np.hypot(*(np.indices(array.shape) - centre[:, None, None]))
+    array[distance < 9] = 3  # a bowel loop in visceral fat ...
+    array[distance < 6] = 1  # ... taken for muscle
+    write_nifti(type(labels)(array, labels.spacing_mm, labels.origin_mm, labels.direction, labels.metadata),
+                tmp_path / "edited.nii.gz")
+    result = runner.invoke(app, ["measure", "sarcopenia", str(case / "ct_l3.nii.gz"), str(tmp_path / "edited.nii.gz"),
+                                 "--out", str(tmp_path / "m"), "--sex", "F", "--height", "1.6", "--weight", "60"])
+    assert result.exit_code == 0, result.output
+    document = json.loads((tmp_path / "m" / "ct_l3" / "measurements.json").read_text())
+    assert all(f["present"] is None for f in document["findings"])
+    assert "lies in pieces surrounded by visceral fat" in document["findings"][0]["reason"]
+    assert any("surrounded by visceral fat" in flag for flag in document["qc_flags"])

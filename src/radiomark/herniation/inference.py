@@ -128,7 +128,8 @@ def classify_study(found: Study, name: str, out: Path, run: Path, recipe: Hernia
         raise InputError(study, "no age: PatientAge is empty; give --age")
     patient_sex = str(sex or verdict.sex).upper()
     if patient_sex not in ("M", "F"):
-        raise InputError(study, f"PatientSex is {sex or verdict.sex or 'empty'!r}, not M or F; give --sex")
+        raise InputError(study, f"PatientSex is {sex or verdict.sex or 'empty'!r}, not M or F; the model needs M or "
+                                "F: give --sex")
     clinical = Clinical(sex=patient_sex, age_years=float(age))
     network = load_model(run, recipe, "fused", len(recipe.tabular))
     rows, slices, images, vectors = [], [], [], []

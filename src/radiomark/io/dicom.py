@@ -517,7 +517,7 @@ def _metadata(series: DicomSeries, header: Dataset) -> dict[str, Any]:
         "patient_sex": str(header.get("PatientSex", "")), "patient_age": str(header.get("PatientAge", "")),
         "patient_height_m": height, "patient_weight_kg": _optional_float(header, "PatientWeight"),
         "study_uid": series.study_uid, "series_uid": series.series_uid,
-        "series_description": series.description,
+        "series_description": series.description, "body_part": str(header.get("BodyPartExamined", "") or ""),
         "frame_of_reference_uid": str(header.get("FrameOfReferenceUID", "")),
         "slice_thickness_mm": (_optional_float(header, "SpacingBetweenSlices")
                                or _optional_float(header, "SliceThickness")),

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from radiomark.errors import InputError
+from radiomark.errors import InputError, did_you_mean
 from radiomark.image import Image, LabelMap
 from radiomark.io.nifti import is_nifti_path, read_nifti
 
@@ -41,7 +41,8 @@ def parse_label_mapping(text: str | None, recipe_labels: Mapping[int, str],
     for part in (p.strip() for p in text.split(",") if p.strip()):
         value, _, name = part.partition("=")
         if not value.strip().isdigit() or name.strip() not in by_name:
-            raise InputError(where, f"--labels {part!r}: write VALUE=NAME with NAME one of {', '.join(by_name)}")
+            raise InputError(where, f"--labels {part!r}: write VALUE=NAME with NAME one of {', '.join(by_name)}"
+                                    f"{did_you_mean(name.strip(), by_name) if name.strip() else ''}")
         mapping[int(value)] = by_name[name.strip()]
     return mapping
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +18,12 @@ from radiomark.case import CaseResult
 from radiomark.errors import InputError
 from radiomark.image import Image, LabelMap
 from radiomark.io.atomic import atomic_directory
-from radiomark.io.dicom import IDENTIFYING_TAGS
 from radiomark.io.nifti import write_nifti
 from radiomark.io.raster import write_png
 from radiomark.io.tables import write_csv
 from radiomark.outputs.anonymize import anonymize_files
 from radiomark.outputs.html import write_case_report
+from radiomark.outputs.options import WITHHELD, OutputOptions
 from radiomark.outputs.overlay import save_overlay
 from radiomark.outputs.pdf import write_case_pdf
 from radiomark.outputs.seg import write_dicom_seg
@@ -34,37 +34,6 @@ from radiomark.transforms.intensity import as_unit_float, to_unit_interval
 
 #: The version of the layout of ``measurements.json``; readers check it.
 MEASUREMENTS_SCHEMA = "radiomark.measurements/1"
-
-
-@dataclass(frozen=True)
-class OutputOptions:
-    """Optional outputs of a case and the treatment of identifying data.
-
-    ``dicom_sr`` implies ``dicom_seg`` (the report's measurements point at the SEG's segments).
-    ``anonymizer`` (a dicognito ``Anonymizer``, see :mod:`radiomark.outputs.anonymize`) de-identifies
-    seg.dcm / sr.dcm and withholds the source path; ``keep_identifiers`` names the DICOM
-    identifiers (:data:`radiomark.io.dicom.IDENTIFYING_TAGS`) shown in the report and tables —
-    none by default.
-    """
-
-    dicom_seg: bool = False
-    dicom_sr: bool = False
-    pdf: bool = False
-    anonymizer: Any = None
-    keep_identifiers: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        unknown = sorted(set(self.keep_identifiers) - set(IDENTIFYING_TAGS))
-        if unknown:
-            raise InputError(None, f"--keep-identifiers: unknown {unknown}; choose from {', '.join(IDENTIFYING_TAGS)}")
-        if self.anonymizer is not None and self.keep_identifiers:
-            raise InputError(None, "--anonymize and --keep-identifiers contradict each other; give one")
-        if self.dicom_sr:
-            object.__setattr__(self, "dicom_seg", True)
-
-
-#: What the outputs say instead of the source path when identifying data is withheld.
-WITHHELD = "(withheld: --anonymize)"
 
 
 def _without_uids(series: Mapping[str, Any]) -> dict[str, Any]:
@@ -96,7 +65,7 @@ def write_measurements(folder: Path, recipe_name: str, model: str, result: CaseR
     (one row: :meth:`~radiomark.case.CaseResult.row`)."""
     document = {"schema": MEASUREMENTS_SCHEMA, "case": result.case_id, "source": result.source,
                 "identifiers": result.identifiers, "recipe": recipe_name, "model": model, "series": dict(result.series),
-                "level": dict(result.level),
+                "level": dict(result.level), "segmentation_confidence": result.confidence,
                 "qc_flags": result.flags, "radiomark": __version__, "clinical": asdict(result.clinical),
                 "measurements": [asdict(m) for m in result.measurements.values()],
                 "findings": [asdict(f) for f in result.findings]}
@@ -105,10 +74,10 @@ def write_measurements(folder: Path, recipe_name: str, model: str, result: CaseR
 
 
 def write_case_outputs(recipe: Recipe, image: Image, labels: LabelMap, result: CaseResult, out_dir: Path,
-                       model: str, options: OutputOptions = OutputOptions(),
+                       model: str, options: OutputOptions | None = None,
                        figures: Mapping[str, Callable[[Path], object]] | None = None) -> CaseResult:
     """Write labels.nii.gz, measurements.json/.csv, overlay.png, report.html (seg.dcm, sr.dcm,
-    report.pdf as ``options`` say) atomically; returns the result as written, with its outputs.
+    report.pdf as ``options`` say; none by default) atomically; returns the result as written, with its outputs.
 
     An image without known pixel spacing (a plain PNG radiograph) gets ``labels.png`` (label values
     as grey levels) instead of a NIfTI file, which would need a spacing.
@@ -116,6 +85,7 @@ def write_case_outputs(recipe: Recipe, image: Image, labels: LabelMap, result: C
     ``out_dir`` is checked by :func:`check_case_folder`.
     """
     check_case_folder(out_dir, result.source)
+    options = options or OutputOptions()
     if options.dicom_seg and not labels.metadata.get("files"):
         raise InputError(result.source, "a DICOM SEG needs DICOM input; this image was not read from DICOM")
     identifiers = dict(image.metadata.get("identifiers") or {})

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from radiomark.case import CaseResult
     from radiomark.recipes.schema import Recipe
 
-_VERDICT = {True: ("yes", "yes"), False: ("no", "no"), None: ("undecided", "undecided")}
+_VERDICT = {True: ("yes", "yes"), False: ("no", "no"), None: ("undecided", "not decided")}
 
 
 def _number(value: float | None, digits: int = 2) -> str:
@@ -123,11 +123,13 @@ def write_cohort_report(rows: Sequence[Mapping[str, object]], failures: Sequence
         _plot_distributions(rows, measures, out / "cohort_distributions.png")
         distributions = ("<h2>Distributions</h2>\n<img src=\"cohort_distributions.png\" alt=\"distribution of "
                          "each biomarker over the cohort\">")
-    header = "".join(f"<th>{escape(h)}</th>" for h in ["case", *measures])
+    header = "".join(f"<th>{escape(h)}</th>" for h in ["case", "QC flags", *measures])
     lines = []
-    for row in rows:
+    for row in sorted(rows, key=lambda row: not row.get("qc_flags")):  # flagged cases first, else in order
         case = escape(str(row.get("case", "")))
-        cells = [f"<td><a href='{case}/report.html'>{case}</a></td>"]
+        flags = [flag for flag in str(row.get("qc_flags") or "").split("; ") if flag]
+        cells = [f"<td><a href='{case}/report.html'>{case}</a></td>",
+                 f"<td class='{'yes' if flags else 'no'}' title='{escape('; '.join(flags))}'>{len(flags) or ''}</td>"]
         cells += [f"<td class='num'>{escape(str(row.get(m, '')))}</td>" for m in measures]
         lines.append(f"<tr>{''.join(cells)}</tr>")
     failed = "".join(f"<li class='failed'>{escape(f['study'])}: {escape(f['message'])}</li>" for f in failures)

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from radiomark.recipes.schema import Recipe
 
 _A4_INCHES = (8.27, 11.69)
-_VERDICT = {True: "yes", False: "no", None: "undecided"}
+_VERDICT = {True: "yes", False: "no", None: "not decided"}
 
 
 def _table(axis: object, rows: list[list[str]], header: list[str], widths: list[float]) -> None:

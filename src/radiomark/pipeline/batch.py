@@ -26,8 +26,8 @@ from radiomark.io.dicom import DicomSeries, scan_dicom
 from radiomark.io.nifti import is_nifti_path
 from radiomark.io.raster import is_raster_path
 from radiomark.io.study import ECHO_FILE, LABELS_FILE
-from radiomark.outputs.case_folder import WITHHELD
 from radiomark.outputs.cohort import write_cohort
+from radiomark.outputs.options import WITHHELD
 
 
 @dataclass(frozen=True)

@@ -9,17 +9,19 @@ from functools import partial
 from pathlib import Path
 
 from radiomark.case import CaseResult, Clinical
+from radiomark.decision import withhold
 from radiomark.errors import InputError
 from radiomark.image import Image
 from radiomark.inference.classifier import ImageClassifier
 from radiomark.inference.predictor import Segmenter
 from radiomark.io.label_files import read_labels
 from radiomark.io.study import MissingEchoesError, StudyImages, read_study
-from radiomark.outputs.case_folder import OutputOptions, write_case_outputs
+from radiomark.outputs.case_folder import write_case_outputs
 from radiomark.outputs.level_figure import write_level_figure
+from radiomark.outputs.options import OutputOptions
 from radiomark.pipeline.batch import Study, case_id
 from radiomark.pipeline.steps import analyse, classify, postprocess
-from radiomark.quality import quality_flags
+from radiomark.quality import review
 from radiomark.recipes.schema import Recipe
 from radiomark.transforms.vertebral_levels import LevelResult, find_level
 
@@ -122,14 +124,19 @@ class CaseContext:
         measurements, findings, table_name = analyse(recipe, images, labels, clinical, self.table)
         if recipe.classifier is not None:
             measurements, findings = classify(recipe, self.classifier, image, labels, measurements, findings)
-        flags = quality_flags(recipe, image, prediction.labels, labels, measurements, prediction.rotation_fired)
+        checked = review(recipe, image, prediction.labels, prediction.probabilities, labels, measurements,
+                         prediction.rotation_fired)
+        flags, withheld = checked.flags, checked.withheld
         figures = {}
         if level is not None:
             flags += level_flags(level.result, recipe.vertebral_level)
+            withheld += [f"vertebral level {level.result.level} found with {level.result.confidence} confidence"
+                         ] if level.result.confidence in ("low", "none") else []
             figures["level.png"] = partial(write_level_figure, level.volume, level.result)
-        result = CaseResult(name, str(study.path), clinical, measurements, findings, table_name, flags,
-                            series=images.selection.record() if images.selection is not None else {},
-                            level=level.result.record() if level is not None else {})
+        result = CaseResult(name, str(study.path), clinical, measurements, withhold(findings, withheld), table_name,
+                            flags, series=images.selection.record() if images.selection is not None else {},
+                            level=level.result.record() if level is not None else {},
+                            confidence=checked.confidence)
         return write_case_outputs(recipe, image, labels, result, out / name, model=str(segmenter.run_dir),
                                   options=self.outputs, figures=figures)
 
@@ -169,7 +176,8 @@ def measure_case(recipe: Recipe, image_path: Path, mask_path: Path, out: Path, *
         labels = read_labels(mask_path, image, recipe.labels, label_mapping)
     clinical = Clinical.from_image(image, sex, height_m, weight_kg)
     measurements, findings, table_name = analyse(recipe, images, labels, clinical, table)
-    flags = quality_flags(recipe, image, None, labels, measurements)
-    result = CaseResult(case_id(image_path), str(image_path), clinical, measurements, findings, table_name,
-                        flags, series=images.selection.record() if images.selection is not None else {})
+    checked = review(recipe, image, None, None, labels, measurements)
+    result = CaseResult(case_id(image_path), str(image_path), clinical, measurements,
+                        withhold(findings, checked.withheld), table_name, checked.flags,
+                        series=images.selection.record() if images.selection is not None else {})
     return write_case_outputs(recipe, image, labels, result, out / result.case_id, model="(given mask)")

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 from radiomark.biomarkers.measurement import Measurement, Unit
 from radiomark.case import Clinical
 from radiomark.decision import Finding, classifier_finding, decide
-from radiomark.errors import RecipeError
 from radiomark.image import Image, LabelMap
 from radiomark.io.study import StudyImages
 from radiomark.postprocess import (
@@ -51,14 +50,10 @@ def analyse(recipe: Recipe, study: StudyImages, labels: LabelMap, clinical: Clin
             table: str | None = None) -> tuple[dict[str, Measurement], list[Finding], str | None]:
     """Measurements of ``labels`` on ``study``, the findings of cut-off ``table`` (the recipe's
     default when None) and the table's name; no findings and no table for a recipe without tables."""
+    table_name = recipe.chosen_table(table)
     measurements = measure(recipe, study, labels, clinical)
-    if not recipe.cutoff_tables:
-        if table is not None:
-            raise RecipeError(f"recipe {recipe.name} has no cut-off tables (--table {table} given)")
+    if table_name is None:
         return measurements, [], None
-    table_name = table or recipe.default_cutoff_table
-    if table_name not in recipe.cutoff_tables:
-        raise RecipeError(f"unknown cut-off table {table_name!r}; tables: {', '.join(recipe.cutoff_tables)}")
     findings = decide(table_name, recipe.cutoff_tables[table_name], measurements, clinical.sex, clinical.bmi)
     return measurements, findings, table_name
 

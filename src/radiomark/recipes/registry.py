@@ -25,14 +25,13 @@ Listing reads package metadata and the YAML files only: it imports no torch.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 from dataclasses import dataclass
 from enum import StrEnum
 from importlib import metadata, resources
 from types import ModuleType
 
-from radiomark.errors import RecipeError
+from radiomark.errors import RecipeError, did_you_mean
 
 #: The entry-point group recipes are registered under.
 ENTRY_POINT_GROUP = "radiomark.recipes"
@@ -94,6 +93,4 @@ def look_up(name: str) -> RecipeEntry:
     known = entries()
     if name in known:
         return known[name]
-    close = difflib.get_close_matches(name, list(known), n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    raise RecipeError(f"unknown recipe {name!r} (recipes: {', '.join(known)}){hint}")
+    raise RecipeError(f"unknown recipe {name!r} (recipes: {', '.join(known)}){did_you_mean(name, known)}")

@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from radiomark.errors import RecipeError, did_you_mean
 from radiomark.recipes.series_schema import SeriesRules
 
 
@@ -180,14 +181,46 @@ class Postprocessing(_Strict):
     min_component_area_mm2: float = Field(0.0, ge=0)
 
 
+class TissueShare(_Strict):
+    """At least ``at_least`` of the body's pixels lie within ``hu`` (low, high)."""
+
+    hu: tuple[float, float]
+    at_least: float = Field(ge=0, le=1)
+
+
+class Anatomy(_Strict):
+    """What a CT image must show for the recipe's result to be decided, checked on the image alone
+    (the body: the largest connected region above -500 HU after a 5 mm opening, so the table drops out)."""
+
+    refused_body_parts: tuple[str, ...] = Field(
+        (), description="DICOM BodyPartExamined values (upper case) of parts the recipe does not measure")
+    body_width_mm: tuple[float, float] | None = Field(None, description="left-right extent of the body (low, high)")
+    tissues: dict[str, TissueShare] = Field(default_factory=dict, description="tissue name -> HU range and share")
+
+
+class Island(_Strict):
+    """At most ``at_most`` of a structure's area may lie in pieces whose outline runs at least
+    90 % through structure ``within`` (e.g. "muscle" floating in visceral fat: bowel or kidney)."""
+
+    within: str
+    at_most: float = Field(ge=0, le=1)
+
+
 class Quality(_Strict):
-    """Quality-control limits; a result outside them is flagged, not refused."""
+    """Quality-control limits. A result outside most of them is flagged; outside ``anatomy``,
+    ``islands``, ``plausible_ranges``, ``min_confidence`` or with an expected structure empty, its
+    decision is withheld ("not decided", with the reason)."""
 
     expected_orientation: Literal["axial"] | None = "axial"
     max_slice_thickness_mm: float = 5.0
     max_removed_fraction: float = Field(0.15, ge=0, le=1, description="of a structure's predicted pixels")
     plausible_ranges: dict[str, tuple[float, float]] = Field(default_factory=dict,
                                                              description="measurement name -> (low, high)")
+    anatomy: Anatomy | None = None
+    islands: dict[str, Island] = Field(default_factory=dict, description="structure -> where it must not float")
+    min_confidence: float | None = Field(
+        None, ge=0, le=1, description="lowest segmentation confidence (1 - mean binary entropy of the network's "
+                                      "probabilities inside the predicted structures) that is decided")
     side_by_side: tuple[str, str] | None = Field(
         None, description="two structures expected left and right of each other in the image (first at smaller "
                           "column indices) with overlapping row ranges, e.g. the lungs of a frontal radiograph")
@@ -302,10 +335,11 @@ class Recipe(_Strict):
             raise ValueError(f"loss.bce_pos_weight needs {len(self.labels)} values, one per label")
         named = set(self.postprocessing.hu_gating) | set(self.label_codes)
         named |= {name for pair in self.postprocessing.midline_sides for name in pair}
+        named |= {name for name, island in self.quality.islands.items() for name in (name, island.within)}
         unknown = named - set(self.labels.values())
         if unknown:
-            raise ValueError(f"postprocessing.hu_gating, label_codes or midline_sides name unknown labels "
-                             f"{sorted(unknown)}")
+            raise ValueError("postprocessing.hu_gating, label_codes, midline_sides or quality.islands name unknown "
+                             f"labels {sorted(unknown)}")
         if self.preprocessing.spatial_dims == 3 and self.network.name == "flexible_unet":
             raise ValueError("flexible_unet is 2D here; a 3D recipe uses unet, vnet or dynunet")
         if self.preprocessing.spatial_dims == 2 and self.network.name == "vnet":
@@ -315,13 +349,25 @@ class Recipe(_Strict):
                              f"{sorted(self.cutoff_tables)}")
         return self
 
+    def chosen_table(self, table: str | None) -> str | None:
+        """The cut-off table a run uses: ``table``, else the default; None for a recipe without
+        tables. An unknown table, or a table given to a recipe without any, is an error."""
+        if not self.cutoff_tables:
+            if table is not None:
+                raise RecipeError(f"recipe {self.name} has no cut-off tables (--table {table} given)")
+            return None
+        chosen = table or self.default_cutoff_table or ""  # the validator makes the default one of the tables
+        if chosen not in self.cutoff_tables:
+            raise RecipeError(f"unknown cut-off table {chosen!r}; tables: {', '.join(self.cutoff_tables)}"
+                              f"{did_you_mean(chosen, self.cutoff_tables)}")
+        return chosen
+
     def trained_as(self, stored: Recipe, where: object = None) -> Recipe:
         """This recipe run with a model trained as ``stored`` (a model folder's recipe): what
         training fixed (:data:`TRAINED_FIELDS`: labels, inputs, preprocessing, network, ...) comes
         from ``stored``; post-processing, measures, QC and decision tables from this recipe.
         Labels or modality that differ are an error naming ``where``; the inputs are the model's
         (a single-contrast model of a multi-echo recipe reads one image and no QSM map)."""
-        from radiomark.errors import RecipeError
 
         for field_name in ("labels", "modality"):
             if getattr(self, field_name) != getattr(stored, field_name):

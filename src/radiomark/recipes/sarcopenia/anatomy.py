@@ -78,6 +78,9 @@ class S(IntEnum):
     TABLE = 36
     METAL = 37
     LINEA_ALBA = 38
+    PANCREAS = 39
+    GALLBLADDER = 40
+    LUNG = 41
 
 
 #: Training labels (recipe values) of the structures; every other structure is background.
@@ -90,13 +93,16 @@ PHASES = ("non_contrast", "arterial", "portal_venous", "delayed")
 @dataclass(frozen=True)
 class Patient:
     """What drives one synthetic slice: sex, age (years), habitus (0 cachectic … 1 obese),
-    muscularity (0.5 … 1.4, scales muscle size), arms down at the sides."""
+    muscularity (0.5 … 1.4, scales muscle size), arms down at the sides, and the slice's
+    craniocaudal position ``level_offset`` in vertebrae from the middle of L3 (−2 ≈ L1, −1 ≈ L2,
+    +1 ≈ L4; negative is cranial)."""
 
     sex: str
     age: int
     habitus: float
     muscularity: float
     arms_down: bool
+    level_offset: float
 
 
 def draw_patient(rng: np.random.Generator) -> Patient:
@@ -105,7 +111,10 @@ def draw_patient(rng: np.random.Generator) -> Patient:
     habitus = float(np.clip(rng.beta(2.0, 2.0) * 1.1 - 0.05, 0.0, 1.0))
     muscularity = float(np.clip(rng.normal(1.0 if sex == "M" else 0.82, 0.18) - max(0, age - 60) * 0.006,
                                 0.45, 1.4))
-    return Patient(sex, age, habitus, muscularity, bool(rng.random() < 0.25))
+    # half the slices about L3, half anywhere from T12/L1 to L4/L5: the level finder and
+    # `--level` measure at other levels, and a slightly wrong level must not turn organs into muscle
+    level_offset = float(rng.normal(0, 0.35) if rng.random() < 0.5 else rng.uniform(-2.6, 1.4))
+    return Patient(sex, age, habitus, muscularity, bool(rng.random() < 0.25), level_offset)
 
 
 class _Canvas:
@@ -219,8 +228,9 @@ def anatomy(rng: np.random.Generator, patient: Patient, size: int = 256
                      & body, S.QUADRATUS)
         canvas.paint(canvas.ellipse((ys + body_ry * 0.8, xs + side * (body_rx + 18)), (3.5, 22))
                      & body, S.CORTEX_BONE)  # transverse process
-        psoas = (ys - 2, xs + side * (body_rx + 4 + 12 * muscle))
-        canvas.paint(canvas.ellipse(psoas, ((10 + 12 * muscle) * asym, (9 + 11 * muscle) * asym),
+        psoas_scale = float(np.clip(1 + 0.3 * patient.level_offset, 0.3, 1.35)) * asym
+        psoas = (ys - 2, xs + side * (body_rx + 4 + 12 * muscle * psoas_scale))
+        canvas.paint(canvas.ellipse(psoas, ((10 + 12 * muscle) * psoas_scale, (9 + 11 * muscle) * psoas_scale),
                                     side * rng.uniform(10, 40)) & body, S.PSOAS)
     canvas.paint(canvas.ellipse((canal[0] + 4, xs), (13, 15)), S.CORTEX_BONE)  # lamina ring
     canvas.paint(canvas.ellipse((canal[0] + 1, xs), (12, 6)) & (y > canal[0] + 10)
@@ -235,9 +245,10 @@ def anatomy(rng: np.random.Generator, patient: Patient, size: int = 256
 
     _viscera(canvas, rng, patient, cavity, (ys, xs), (body_ry, body_rx), vat_factor, r_body, cy, cx, depth, inner)
 
-    for side in (-1, 1):  # ribs cut in the lateral wall
-        for _ in range(int(rng.integers(0, 3))):
-            angle = np.deg2rad(rng.uniform(60, 115)) * side
+    cranial = float(np.clip(-patient.level_offset / 2, 0, 1))  # 0 at L3 and below, 1 at L1
+    for side in (-1, 1):  # ribs cut in the wall: lateral at L3, round to the back towards L1
+        for _ in range(int(rng.integers(0, int(3 + 3 * cranial)))):
+            angle = np.deg2rad(rng.uniform(55, 115 + 40 * cranial)) * side
             order = np.argsort(theta.ravel())
             d = float(np.interp(angle, theta.ravel()[order], sat_t.ravel()[order]))
             radius = float(np.interp(angle, theta.ravel()[order], r_body.ravel()[order])) - d - 6
@@ -287,35 +298,66 @@ def _viscera(canvas: _Canvas, rng: np.random.Generator, patient: Patient, cavity
     ivc = (ys - body_ry - rng.uniform(6, 14), xs - rng.uniform(18, 30))
     canvas.paint(canvas.ellipse(ivc, (rng.uniform(4, 10), rng.uniform(9, 15)), rng.uniform(-20, 20)), S.IVC,
                  over=fat + [S.PSOAS])
-    # kidneys: lower poles at L3, hilum anteromedial
+    z = patient.level_offset
+    # kidneys: an ellipsoid each, centred about L1-L2 (the right a little lower), so L3 cuts the
+    # lower poles and L1-L2 the hilum, where the sinus fat opens medially
     for side in (-1, 1):
-        if rng.random() < 0.12:
+        span = abs(z - (rng.normal(-1.3 if side == 1 else -0.9, 0.45))) / rng.uniform(1.4, 1.9)
+        if span >= 1 or rng.random() < 0.05:
             continue
-        scale = rng.uniform(0.35, 1.0)
-        centre = (ys + rng.uniform(-8, 12), xs + side * rng.uniform(62, 90))
-        radii = np.array([rng.uniform(28, 38), rng.uniform(20, 28)]) * scale
+        scale = float(np.sqrt(1 - span ** 2))
+        centre = (ys + rng.uniform(-6, 14), xs + side * rng.uniform(55, 88))
+        radii = np.array([rng.uniform(26, 36), rng.uniform(20, 29)]) * scale
         angle = side * rng.uniform(-50, -15)
         kidney = canvas.ellipse(centre, radii, angle) & cavity
         canvas.paint(kidney, S.KIDNEY_CORTEX, over=fat)
         canvas.paint(canvas.ellipse(centre, radii * 0.72, angle) & kidney, S.KIDNEY_MEDULLA)
-        if scale > 0.55:
-            hilum = (centre[0] - radii[0] * 0.25, centre[1] - side * radii[1] * 0.35)
-            canvas.paint(canvas.ellipse(hilum, radii * 0.45, angle) & kidney, S.RENAL_SINUS)
+        if span < 0.6:
+            reach = rng.uniform(0.3, 0.65)
+            hilum = (centre[0] - radii[0] * reach * 0.6, centre[1] - side * radii[1] * reach)
+            canvas.paint(canvas.ellipse(hilum, radii * rng.uniform(0.35, 0.55), angle) & kidney, S.RENAL_SINUS)
             canvas.paint(canvas.ellipse(hilum, radii * rng.uniform(0.1, 0.25), angle) & kidney, S.RENAL_PELVIS)
         if rng.random() < 0.1:
             spot = (centre[0] + rng.normal(0, radii[0] / 3), centre[1] + rng.normal(0, radii[1] / 3))
             canvas.paint(canvas.ellipse(spot, radii * rng.uniform(0.2, 0.5)), S.LESION, over=[S.KIDNEY_CORTEX,
                                                                                                S.KIDNEY_MEDULLA])
-    # liver and spleen tips
     lateral_right = cx - (np.max(np.where(cavity, cx - x, -np.inf)) - 20)
-    if rng.random() < 0.45:
-        liver = (cy + rng.uniform(-20, 25), lateral_right + rng.uniform(-10, 30))
-        canvas.paint(canvas.ellipse(liver, (rng.uniform(30, 70), rng.uniform(20, 50)), rng.uniform(-30, 30))
-                     & cavity, S.LIVER, over=fat)
     lateral_left = cx + (np.max(np.where(cavity, x - cx, -np.inf)) - 20)
-    if rng.random() < 0.2:
-        spleen = (ys - rng.uniform(0, 30), lateral_left - rng.uniform(0, 25))
-        canvas.paint(canvas.ellipse(spleen, (rng.uniform(15, 35), rng.uniform(10, 25))) & cavity, S.SPLEEN, over=fat)
+    front = float(np.min(np.where(cavity, y, np.inf)))  # the anterior edge of the cavity
+    if -2.3 < z < -0.6 and rng.random() < 0.8:  # pancreas in front of the aorta, tail to the left
+        pancreas = (aorta[0] - aorta_r - rng.uniform(6, 18), xs + rng.uniform(0, 35))
+        canvas.paint(canvas.ellipse(pancreas, (rng.uniform(7, 14), rng.uniform(30, 60)), rng.uniform(-30, 5))
+                     & cavity, S.PANCREAS, over=fat)
+    # liver: a tip at L3, most of the right upper quadrant at L1, its left lobe across the midline
+    size = float(np.clip((0.6 - z) / 2.6, 0, 1))
+    if rng.random() < np.clip(0.45 - 0.4 * z, 0.08, 0.98):
+        radii = np.array([25 + 85 * size, 20 + 70 * size]) * rng.uniform(0.75, 1.15, 2)
+        liver = (cy + rng.uniform(-25, 20) * (1 - size), lateral_right + radii[1] * rng.uniform(0.1, 0.6))
+        region = canvas.ellipse(liver, radii, rng.uniform(-30, 30))
+        if size > 0.6 and rng.random() < 0.8:
+            region |= canvas.ellipse((front + rng.uniform(15, 40), cx + rng.uniform(-10, 40)),
+                                     np.array([25, 55]) * size * rng.uniform(0.6, 1.2, 2), rng.uniform(-20, 20))
+        canvas.paint(region & cavity, S.LIVER, over=fat)
+        if -2.2 < z < -0.3 and rng.random() < 0.35:
+            gallbladder = (liver[0] - radii[0] * rng.uniform(0.2, 0.6), liver[1] + radii[1] * rng.uniform(0.2, 0.6))
+            canvas.paint(canvas.ellipse(gallbladder, rng.uniform(9, 22, 2), rng.uniform(0, 180)) & cavity,
+                         S.GALLBLADDER, over=fat + [S.LIVER])
+    size = float(np.clip((-0.3 - z) / 2, 0, 1))
+    if rng.random() < np.clip(0.15 - 0.4 * z, 0.05, 0.95):  # spleen, posterolateral on the left
+        spleen = (ys - rng.uniform(-10, 25), lateral_left - rng.uniform(0, 20))
+        canvas.paint(canvas.ellipse(spleen, np.array([20 + 45 * size, 10 + 20 * size]) * rng.uniform(0.7, 1.2, 2),
+                                    rng.uniform(-60, -20)) & cavity, S.SPLEEN, over=fat)
+    if z < -0.8 and rng.random() < np.clip(0.3 - 0.35 * (z + 0.8), 0, 0.85):  # stomach, left anterior
+        radius = rng.uniform(22, 55)
+        _loop(canvas, rng, (front + radius * rng.uniform(0.8, 1.3), cx + rng.uniform(15, 75)),
+              (radius, radius * rng.uniform(0.7, 1.3)), cavity,
+              contents=rng.choice([S.BOWEL_FLUID, S.BOWEL_GAS, S.FECES, S.ORAL_CONTRAST]))
+    if z < -1.8 and rng.random() < 0.6:  # lung bases in the posterior costophrenic recesses
+        theta = np.arctan2(x - cx, -(y - cy))
+        for side in (-1, 1):
+            recess = cavity & (depth < inner + rng.uniform(8, 35)) & (side * theta > np.deg2rad(rng.uniform(95, 125))) \
+                & (side * theta < np.deg2rad(rng.uniform(150, 170)))
+            canvas.paint(recess, S.LUNG, over=fat + [S.LIVER, S.SPLEEN])
     # colon: ascending (right) and descending (left), lateral in the cavity
     for side, lateral in ((-1, lateral_right), (1, lateral_left)):
         if rng.random() < 0.85:
@@ -385,7 +427,8 @@ _BASE_HU: dict[S, tuple[float, float]] = {
     S.BOWEL_GAS: (-1000, -850), S.ORAL_CONTRAST: (150, 500), S.FECES: (-300, 20), S.AORTA: (30, 50),
     S.CALCIUM: (400, 1200), S.IVC: (30, 50), S.MESENTERIC_VESSEL: (30, 50), S.ASCITES: (0, 20),
     S.LESION: (0, 60), S.RIB: (250, 800), S.ARM_FAT: (-120, -80), S.HUMERUS: (300, 1000), S.TABLE: (-200, 400),
-    S.METAL: (2500, 3000), S.LINEA_ALBA: (20, 70)}
+    S.METAL: (2500, 3000), S.LINEA_ALBA: (20, 70), S.PANCREAS: (30, 50), S.GALLBLADDER: (-5, 25),
+    S.LUNG: (-950, -750)}
 _MUSCLES = (S.RECTUS, S.WALL, S.LATISSIMUS, S.PSOAS, S.QUADRATUS, S.PARASPINAL, S.ARM_MUSCLE)
 
 
@@ -397,13 +440,14 @@ def _phase_values(rng: np.random.Generator, phase: str, muscle_hu: float) -> dic
     enhanced = {
         "arterial": {S.AORTA: (200, 450), S.IVC: (60, 130), S.MESENTERIC_VESSEL: (150, 350),
                      S.KIDNEY_CORTEX: (150, 260),
-                     S.KIDNEY_MEDULLA: (60, 110), S.LIVER: (60, 90), S.SPLEEN: (90, 160), S.BOWEL_WALL: (60, 120)},
+                     S.KIDNEY_MEDULLA: (60, 110), S.LIVER: (60, 90), S.SPLEEN: (90, 160), S.BOWEL_WALL: (60, 120),
+                     S.PANCREAS: (90, 150)},
         "portal_venous": {S.AORTA: (130, 220), S.IVC: (110, 190), S.MESENTERIC_VESSEL: (120, 220),
                           S.KIDNEY_CORTEX: (130, 220), S.KIDNEY_MEDULLA: (120, 210), S.LIVER: (90, 140),
-                          S.SPLEEN: (100, 140), S.BOWEL_WALL: (60, 110)},
+                          S.SPLEEN: (100, 140), S.BOWEL_WALL: (60, 110), S.PANCREAS: (80, 120)},
         "delayed": {S.AORTA: (90, 140), S.IVC: (90, 140), S.MESENTERIC_VESSEL: (80, 130), S.KIDNEY_CORTEX: (90, 150),
                     S.KIDNEY_MEDULLA: (100, 180), S.RENAL_PELVIS: (300, 1200), S.LIVER: (70, 110),
-                    S.SPLEEN: (80, 120), S.BOWEL_WALL: (50, 90)},
+                    S.SPLEEN: (80, 120), S.BOWEL_WALL: (50, 90), S.PANCREAS: (60, 90)},
     }.get(phase, {})
     for s, bounds in enhanced.items():
         values[s] = float(rng.uniform(*bounds))
