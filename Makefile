@@ -12,7 +12,7 @@ HEAD_TEMPLATE := ../shared/data/ct-head-template
 # A real abdominal CT volume (TotalSegmentator's example) beside the repository: L3 is found automatically.
 ABDOMEN_CT := ../shared/data/ct-abdomen-totalseg
 
-.PHONY: demo test install clean system-packages default-model default-model-neonatal-rds default-model-nigra default-model-brain-gwr
+.PHONY: demo test docs install clean system-packages default-model default-model-neonatal-rds default-model-nigra default-model-brain-gwr
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,12 @@ $(STAMP): pyproject.toml
 	touch $@
 
 install: $(STAMP)
+
+# The documentation site (docs/, MkDocs with its bundled theme: builds offline) into build/site;
+# recipe references are generated from the recipes (docs/hooks.py).
+docs: $(STAMP)
+	$(BIN)/python -m mkdocs build --strict
+	@echo "documentation: build/site/index.html"
 
 # A real abdominal CT slice (not necessarily at L3) shipped by the pydicom-data package.
 DEMO_SLICE = $$($(BIN)/python -c "from pydicom.data import get_testdata_file as f; print(f('explicit_VR-UN.dcm', download=False))")

@@ -113,15 +113,17 @@ def overlay_sheets(model_dir: Path, out: Path) -> list[str]:
     from radiomark.io import read_image
     from radiomark.outputs.figures import pyplot, save_png
     from radiomark.pipeline.steps import postprocess
+    from radiomark.transforms.spatial import canonical_flips, flip
     from radiomark.transforms.vertebral_levels import find_level
 
     segmenter = Segmenter.load(model_dir)
     colours = np.array([[0, 0, 0, 0], [0.9, 0.1, 0.2, 0.5], [1.0, 0.85, 0.0, 0.45], [0.1, 0.8, 0.9, 0.45]])
 
-    def show(axis, image, labels, title):
-        axis.imshow(np.clip(np.asarray(image.array, dtype=float), -160, 240), cmap="gray")
+    def show(axis, image, labels, title):  # anterior up, the patient's right on the left
+        flips = canonical_flips(image)
+        axis.imshow(flip(np.clip(np.asarray(image.array, dtype=float), -160, 240), flips), cmap="gray")
         if labels is not None:
-            axis.imshow(colours[np.asarray(labels, dtype=int)])
+            axis.imshow(colours[flip(np.asarray(labels, dtype=int), flips)])
         axis.set_title(title, fontsize=7)
         axis.axis("off")
 
@@ -160,6 +162,37 @@ def overlay_sheets(model_dir: Path, out: Path) -> list[str]:
     figure.suptitle("Real CT slices without reference masks", fontsize=9)
     written.append(str(save_png(figure, out / "sarcopenia-real-l3-overlays.png", dpi=80)))
     return written
+
+
+def per_case(eval_dir: Path) -> list[dict]:
+    """Case, segmentation confidence, muscle Dice and withheld decisions from an evaluation's per_case.csv."""
+    import csv
+
+    with (eval_dir / "per_case.csv").open(newline="") as stream:
+        return [{"case": row["case"], "confidence": float(row["confidence"]) if row["confidence"] else None,
+                 "muscle_dice": float(row["skeletal_muscle_dice"]), "withheld": row["decision_withheld"]}
+                for row in csv.DictReader(stream)]
+
+
+def calibration(results: dict) -> dict:
+    """The confidence threshold a recipe could use: the 1st percentile of the confidence on held-out
+    procedural slices (about 1 % of good synthetic cases withheld), and what it would withhold on
+    the real slices, with their muscle Dice."""
+    synthetic = [c["confidence"] for c in results["procedural_anatomy"]["per_case"] if c["confidence"] is not None]
+    threshold = float(np.percentile(synthetic, 1))
+    report = {"threshold_1st_percentile_procedural": threshold, "procedural_confidence_quantiles": {
+        q: float(np.percentile(synthetic, q)) for q in (1, 5, 50)}}
+    for key in ("real_model_made_masks", "phantom"):
+        if key in results:
+            cases = results[key]["per_case"]
+            below = [c for c in cases if c["confidence"] is not None and c["confidence"] < threshold]
+            report[key] = {"cases": len(cases), "below_threshold": len(below),
+                           "muscle_dice_below": [round(c["muscle_dice"], 3) for c in below],
+                           "muscle_dice_above": [round(c["muscle_dice"], 3) for c in cases if c not in below],
+                           "confidence_vs_muscle_dice_pearson": float(np.corrcoef(
+                               [c["confidence"] for c in cases], [c["muscle_dice"] for c in cases])[0, 1])
+                           if len(cases) > 2 else None}
+    return report
 
 
 def timing(model_dir: Path, repeats: int) -> dict:
@@ -202,19 +235,24 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         phantoms = Path(scratch) / "phantoms"
         api.make_phantoms("sarcopenia", phantoms, cases=args.phantoms, fmt="nifti", first_seed=100_000)
-        results["phantom"] = api.evaluate("sarcopenia", phantoms, Path(scratch) / "eval-phantom", model=model_dir,
+        work = Path(scratch)
+        results["phantom"] = api.evaluate("sarcopenia", phantoms, work / "eval-phantom", model=model_dir,
                                           data_kind="phantom (seeds 100000+, never trained on)")
+        results["phantom"]["per_case"] = per_case(work / "eval-phantom")
         results["procedural_anatomy"] = api.evaluate(
-            "sarcopenia", procedural_cases(Path(scratch) / "anatomy", args.synthetic), Path(scratch) / "eval-anatomy",
+            "sarcopenia", procedural_cases(work / "anatomy", args.synthetic), work / "eval-anatomy",
             model=model_dir, data_kind="procedural anatomy (seeds 1000000+, never trained on)")
-        real = real_cases(Path(scratch) / "real")
+        results["procedural_anatomy"]["per_case"] = per_case(work / "eval-anatomy")
+        real = real_cases(work / "real")
         if real is not None:
             results["real_model_made_masks"] = api.evaluate(
-                "sarcopenia", real[0], Path(scratch) / "eval-real", model=model_dir,
+                "sarcopenia", real[0], work / "eval-real", model=model_dir,
                 data_kind="real CT T11-L2 (TotalSegmentator example), model-made masks")
+            results["real_model_made_masks"]["per_case"] = per_case(work / "eval-real")
             results["real_model_made_masks_l2"] = api.evaluate(
-                "sarcopenia", real[1], Path(scratch) / "eval-real-l2", model=model_dir,
+                "sarcopenia", real[1], work / "eval-real-l2", model=model_dir,
                 data_kind="real CT, slices through L2 only, model-made masks")
+    results["confidence"] = calibration(results)
     args.out.mkdir(parents=True, exist_ok=True)
     results["level"] = level_on_real_volume(args.out)
     results["overlays"] = overlay_sheets(model_dir, args.out)
@@ -248,6 +286,21 @@ def markdown(results: dict) -> str:
             lines.append(f"| {summary['data_kind']} | {agreement['mean_absolute_error']:.2f} | "
                          f"{agreement['mean_relative_error_percent']:.2f} | "
                          f"{agreement['bland_altman']['bias']:.2f} |")
+    lines += ["", "| data | cases with QC flags | cases with decisions withheld |", "|---|---|---|"]
+    lines += [f"| {results[key]['data_kind']} | {results[key]['cases_with_qc_flags']} | "
+              f"{results[key]['cases_with_decisions_withheld']} |" for key in DATA_KEYS if key in results]
+    calibrated = results.get("confidence")
+    if calibrated:
+        lines += ["", "Segmentation confidence (1 - mean binary entropy inside the predicted structures): 1st / 5th / "
+                      "50th percentile on the held-out procedural slices "
+                      + " / ".join(f"{v:.3f}" for v in calibrated["procedural_confidence_quantiles"].values())
+                      + f"; a threshold at the 1st percentile ({calibrated['threshold_1st_percentile_procedural']:.3f})"
+                      " would withhold, on the real slices: "
+                      + (f"{calibrated['real_model_made_masks']['below_threshold']} of "
+                         f"{calibrated['real_model_made_masks']['cases']} (muscle Dice of those "
+                         f"{calibrated['real_model_made_masks']['muscle_dice_below']}; confidence vs muscle Dice "
+                         f"r = {calibrated['real_model_made_masks']['confidence_vs_muscle_dice_pearson']:.2f})"
+                         if "real_model_made_masks" in calibrated else "no real data") + "."]
     level = results.get("level")
     if level:
         found = ", ".join(f"{v['name']} {v['centre_slice']}" for v in level["vertebrae"])

@@ -169,6 +169,8 @@ def run(recipe_name: str, input_path: str | os.PathLike[str], out: str | os.Path
     A 2D CT recipe given a volume measures its slice ``slice_index``, else the slice through
     vertebral ``level`` (default: the recipe's ``vertebral_level``, sarcopenia L3), found by
     counting vertebrae (:mod:`radiomark.transforms.vertebral_levels`; ``level.png`` shows how).
+    ``out/run.json`` records the arguments, versions, recipe, model and input hashes
+    (:mod:`radiomark.pipeline.provenance`); :func:`reproduce` redoes the run from it.
     """
     from radiomark.case import Clinical
     from radiomark.outputs.anonymize import new_anonymizer
@@ -193,6 +195,7 @@ def run(recipe_name: str, input_path: str | os.PathLike[str], out: str | os.Path
     from radiomark.inference.classifier import ImageClassifier
     from radiomark.inference.predictor import Segmenter, bundled_model_dirs
     from radiomark.pipeline.batch import discover_studies, run_batch
+    from radiomark.pipeline.provenance import write_run_record
     from radiomark.pipeline.segment_measure import CaseContext
 
     folders = [Path(model)] if model is not None else bundled_model_dirs(base_name(recipe))
@@ -203,8 +206,41 @@ def run(recipe_name: str, input_path: str | os.PathLike[str], out: str | os.Path
     context = CaseContext(segmenter, classifier, options, sex, height_m, weight_kg, slice_index,
                           pixel_spacing_mm, table, series_uid, select, tuple(alternatives), level)
     target = Path(out)
-    return run_batch(discover_studies(Path(input_path)), target, lambda study, name: context.run(study, name, target),
-                     resume=resume, pseudonymise=anonymize, progress=progress)
+    batch = run_batch(discover_studies(Path(input_path)), target, lambda study, name: context.run(study, name, target),
+                      resume=resume, pseudonymise=anonymize, progress=progress)
+    arguments = {"recipe_name": recipe_name, "input_path": str(Path(input_path).resolve()), "sex": sex,
+                 "height_m": height_m, "weight_kg": weight_kg, "slice_index": slice_index,
+                 "model": None if model is None else str(Path(model).resolve()), "table": table,
+                 "dicom_seg": dicom_seg, "dicom_sr": dicom_sr, "pixel_spacing_mm": pixel_spacing_mm, "pdf": pdf,
+                 "anonymize": anonymize, "keep_identifiers": list(keep_identifiers),
+                 "recipe_file": None if recipe_file is None else str(Path(recipe_file).resolve()),
+                 "series_uid": series_uid, "select": select, "level": level}
+    write_run_record(target, arguments, recipe, segmenter.run_dir)
+    return batch
+
+
+def reproduce(run_dir: str | os.PathLike[str], out: str | os.PathLike[str], *,
+              input_path: str | os.PathLike[str] | None = None,
+              progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Run again what ``run_dir`` records in its ``run.json`` (after checking that its inputs and
+    model are unchanged) into ``out`` and compare the two cohort tables: ``differences`` lists every
+    case or measurement that is not the same (empty: reproduced). ``input_path``: where the inputs
+    are now (needed for an anonymised run, whose run.json does not name them)."""
+    import shutil
+
+    from radiomark.pipeline.batch import PSEUDONYM_KEY
+    from radiomark.pipeline.provenance import compare_cohorts, read_run_record
+
+    record = read_run_record(Path(run_dir), None if input_path is None else Path(input_path))
+    key = Path(run_dir) / PSEUDONYM_KEY
+    if key.is_file() and not (Path(out) / PSEUDONYM_KEY).exists():  # the same pseudonyms, so cases pair up
+        Path(out).mkdir(parents=True, exist_ok=True)
+        shutil.copy2(key, Path(out) / PSEUDONYM_KEY)
+    arguments = dict(record["arguments"], keep_identifiers=tuple(record["arguments"]["keep_identifiers"]))
+    batch = run(out=out, progress=progress, **arguments)
+    assert batch.cohort_csv is not None  # run writes it
+    return {"run": str(run_dir), "reproduced": str(out), "cases": len(batch.results),
+            "differences": compare_cohorts(Path(run_dir) / "cohort.csv", batch.cohort_csv)}
 
 
 def _check_level(level: str | None) -> None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from radiomark.biomarkers.measurement import Measurement
 from radiomark.decision import Finding
-from radiomark.errors import InputError, did_you_mean
-from radiomark.image import Image
+from radiomark.errors import InputError, MissingDependencyError, did_you_mean
+from radiomark.image import Image, LabelMap
 
 #: Spellings of sex accepted on the command line and in the API, to the DICOM PatientSex codes
 #: (M, F, O = other: sex-specific cut-offs then leave the finding not decided).
@@ -75,6 +76,29 @@ class CaseResult:
     confidence: float | None = None
     outputs: dict[str, str] = field(default_factory=dict)
     identifiers: dict[str, str] = field(default_factory=dict)
+    #: The recipe's structures (label value -> name), for :attr:`labels`.
+    label_names: Mapping[int, str] = field(default_factory=dict)
+
+    @property
+    def finding(self) -> Finding | None:
+        """The case's first finding (the recipe's main decision), None for a recipe without one."""
+        return self.findings[0] if self.findings else None
+
+    @property
+    def labels(self) -> LabelMap:
+        """The label map written for the case (``labels.nii.gz``; ``labels.png`` for a radiograph
+        without pixel size), read back."""
+        from radiomark.io import read_image
+
+        path = self.outputs.get("labels.nii.gz") or self.outputs.get("labels.png")
+        if path is None:
+            raise InputError(None, f"case {self.case_id}: no label map was written")
+        image = read_image(Path(path))
+        return LabelMap.like(image, image.array, self.label_names)
+
+    def to_frame(self) -> Any:
+        """:meth:`row` as a one-row pandas DataFrame (``pip install radiomark[frames]``)."""
+        return frame([self.row()])
 
     def row(self) -> dict[str, Any]:
         """A flat CSV row: case, kept identifiers, clinical data, measurements (unit in the header),
@@ -96,3 +120,12 @@ class Failure:
     study: str
     error: str
     message: str
+
+
+def frame(rows: list[dict[str, Any]]) -> Any:
+    """``rows`` as a pandas DataFrame; pandas is an optional dependency (``radiomark[frames]``)."""
+    try:
+        import pandas
+    except ImportError as error:
+        raise MissingDependencyError("tables as DataFrames need pandas: pip install 'radiomark[frames]'") from error
+    return pandas.DataFrame(rows)

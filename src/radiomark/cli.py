@@ -7,6 +7,7 @@ Heavy modules are imported inside the commands so that ``radiomark --help`` stay
 from __future__ import annotations
 
 import functools
+import json
 import re
 import sys
 import warnings
@@ -17,7 +18,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from radiomark import __version__
@@ -44,6 +45,8 @@ def shown(value: object) -> str:
 
 
 def _one_line_warning(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
+    if _VERBOSITY["quiet"]:
+        return
     errors.print(f"[yellow]warning:[/] {shown(message)}", highlight=False, soft_wrap=True)
 
 
@@ -62,9 +65,17 @@ def handles_errors(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+#: -v / -q of the command line (see :func:`main`).
+_VERBOSITY = {"verbose": False, "quiet": False}
+#: --config of the command line (see :mod:`radiomark.config`).
+_CONFIG: dict[str, Path | None] = {"path": None}
+
+
 def _progress() -> Progress:
+    """A progress bar with the time elapsed and an estimate of the time left (none with -q)."""
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=errors, transient=True)
+                    TextColumn("ETA"), TimeRemainingColumn(), console=errors, transient=True,
+                    disable=_VERBOSITY["quiet"])
 
 
 def _version(value: bool) -> None:
@@ -75,8 +86,40 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                               help="Show the version and exit.")] = False) -> None:
+                                               help="Show the version and exit.")] = False,
+         verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every library warning, one line "
+                                                                       "each.")] = False,
+         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Errors only: no progress bars, tables or "
+                                                                   "summaries.")] = False,
+         config: Annotated[Path | None, typer.Option("--config", help="Site defaults (default: $RADIOMARK_CONFIG, "
+                                                                      "./radiomark.toml, ~/.config/radiomark/"
+                                                                      "radiomark.toml).")] = None) -> None:
     """radiomark: DICOM / NIfTI / X-ray in, segmentation, measurements and decisions out."""
+    if verbose and quiet:
+        raise typer.BadParameter("-v and -q contradict each other; give one")
+    _VERBOSITY.update(verbose=verbose, quiet=quiet)
+    _CONFIG["path"] = config
+    console.quiet = quiet
+
+
+config_app = typer.Typer(help="Site defaults of the command line (radiomark.toml).", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+
+@config_app.command("show")
+@handles_errors
+def config_show() -> None:
+    """The configuration file in force and every value it sets (defaults where it is silent)."""
+    from radiomark.config import CONFIG_NAME, load_config
+
+    config, path = load_config(_CONFIG["path"])
+    console.print(f"# {shown(path) if path else f'no {CONFIG_NAME} found: built-in defaults'}")
+    run = config.run
+    tables = ", ".join(f"{name} = {json.dumps(table)}" for name, table in run.tables.items())
+    lines = ["[run]", f"tables = {{ {tables} }}" if tables else "tables = {}",
+             *(f"{name} = {json.dumps(getattr(run, name))}" for name in ("dicom_seg", "dicom_sr", "pdf", "anonymize")),
+             f"keep_identifiers = {json.dumps(list(run.keep_identifiers))}"]
+    console.print("\n".join(shown(line) for line in lines), highlight=False)
 
 
 recipes_app = typer.Typer(help="List, show and validate recipes (bundled and registered by other packages).",
@@ -457,21 +500,26 @@ def run(recipe: Annotated[str, typer.Argument(help="Recipe to run (`radiomark re
         model: Annotated[Path | None, typer.Option("--model", help="Run folder of a trained model "
                                                                    "(default: the bundled model).")] = None,
         resume: Annotated[bool, typer.Option("--resume", help="Skip studies whose outputs are complete.")] = False,
-        dicom_seg: Annotated[bool, typer.Option("--dicom-seg", help="Also write seg.dcm, a DICOM Segmentation "
-                                                                    "referencing the source series.")] = False,
-        dicom_sr: Annotated[bool, typer.Option("--dicom-sr", help="Also write sr.dcm, a TID 1500 measurement "
-                                                                  "report linked to seg.dcm (implies --dicom-seg).")
-                            ] = False,
+        dicom_seg: Annotated[bool | None, typer.Option("--dicom-seg/--no-dicom-seg", help="Also write seg.dcm, a "
+                                                       "DICOM Segmentation referencing the source series.",
+                                                       show_default="no, or radiomark.toml")] = None,
+        dicom_sr: Annotated[bool | None, typer.Option("--dicom-sr/--no-dicom-sr", help="Also write sr.dcm, a TID "
+                                                      "1500 measurement report linked to seg.dcm (implies "
+                                                      "--dicom-seg).", show_default="no, or radiomark.toml")
+                            ] = None,
         spacing: Annotated[float | None, typer.Option("--spacing", help="Pixel size in mm for radiographs whose "
                                                                         "file has none (PNG/JPEG).")] = None,
-        pdf: Annotated[bool, typer.Option("--pdf", help="Also write report.pdf (one A4 page).")] = False,
-        anonymize: Annotated[bool, typer.Option("--anonymize", help="De-identify seg.dcm / sr.dcm (dicognito: "
-                                                                    "consistent pseudonyms, UIDs, shifted dates) "
-                                                                    "and withhold source paths.")] = False,
-        keep_identifiers: Annotated[str, typer.Option("--keep-identifiers", help="Comma-separated DICOM "
+        pdf: Annotated[bool | None, typer.Option("--pdf/--no-pdf", help="Also write report.pdf (one A4 page).",
+                                                 show_default="no, or radiomark.toml")] = None,
+        anonymize: Annotated[bool | None, typer.Option("--anonymize/--no-anonymize", help="De-identify seg.dcm / "
+                                                       "sr.dcm (dicognito: consistent pseudonyms, UIDs, shifted "
+                                                       "dates) and withhold source paths.",
+                                                       show_default="no, or radiomark.toml")] = None,
+        keep_identifiers: Annotated[str | None, typer.Option("--keep-identifiers", help="Comma-separated DICOM "
                                                       "identifiers to show in reports and tables: patient_name, "
                                                       "patient_id, birth_date, study_date, accession_number, "
-                                                      "study_description, institution (default: none).")] = "",
+                                                      "study_description, institution (default: none, or "
+                                                      "radiomark.toml).")] = None,
         age: Annotated[float | None, typer.Option("--age", help="disc-herniation: age in years (default: "
                                                                 "PatientAge).")] = None,
         sac_width: Annotated[str | None, typer.Option("--sac-width", help="disc-herniation: thecal sac width in "
@@ -488,8 +536,17 @@ def run(recipe: Annotated[str, typer.Argument(help="Recipe to run (`radiomark re
     """Segment, measure and decide; writes label map, measurements, CSV and overlay per case
     (disc-herniation: per-level herniation probability from the chosen T2 axial series)."""
     from radiomark import api
+    from radiomark.config import load_config
 
     herniation = _is_herniation(_registered(recipe))
+    if not herniation:  # site defaults where the command line is silent
+        defaults = load_config(_CONFIG["path"])[0].run
+        table = table or defaults.tables.get(recipe)
+        dicom_seg, dicom_sr, pdf, anonymize = (defaults.dicom_seg if dicom_seg is None else dicom_seg,
+                                               defaults.dicom_sr if dicom_sr is None else dicom_sr,
+                                               defaults.pdf if pdf is None else pdf,
+                                               defaults.anonymize if anonymize is None else anonymize)
+        keep_identifiers = ",".join(defaults.keep_identifiers) if keep_identifiers is None else keep_identifiers
     given = {"--height": height, "--weight": weight, "--slice": slice_index, "--level": level, "--table": table,
              "--dicom-seg": dicom_seg, "--dicom-sr": dicom_sr, "--spacing": spacing, "--pdf": pdf,
              "--anonymize": anonymize, "--keep-identifiers": keep_identifiers, "--recipe": recipe_file}
@@ -514,9 +571,10 @@ def run(recipe: Annotated[str, typer.Argument(help="Recipe to run (`radiomark re
                                            select=select, progress=advance)
             else:
                 batch = api.run(recipe, input_path, out, sex=sex, height_m=height, weight_kg=weight,
-                                slice_index=slice_index, model=model, table=table, resume=resume, dicom_seg=dicom_seg,
-                                dicom_sr=dicom_sr, pixel_spacing_mm=spacing, pdf=pdf, anonymize=anonymize,
-                                keep_identifiers=tuple(name.strip() for name in keep_identifiers.split(",")
+                                slice_index=slice_index, model=model, table=table, resume=resume,
+                                dicom_seg=bool(dicom_seg), dicom_sr=bool(dicom_sr), pixel_spacing_mm=spacing,
+                                pdf=bool(pdf), anonymize=bool(anonymize),
+                                keep_identifiers=tuple(name.strip() for name in (keep_identifiers or "").split(",")
                                                        if name.strip()),
                                 recipe_file=recipe_file, series_uid=series, select=select, progress=advance,
                                 level=level)
@@ -536,6 +594,7 @@ def run(recipe: Annotated[str, typer.Argument(help="Recipe to run (`radiomark re
                 console.print(f"{picture.removesuffix('.png')}: {shown(result.outputs[picture])}")
     for failure in batch.failures:
         errors.print(f"[red]failed:[/] {shown(failure.message)}", highlight=False, soft_wrap=True)
+    _summarise_warnings(batch.warnings, out)
     if batch.cohort_csv is not None:
         resumed = f", {len(batch.resumed)} already done" if batch.resumed else ""
         console.print(f"{len(batch.results)} case(s) done, {len(batch.failures)} failed{resumed}; cohort table: "
@@ -546,6 +605,18 @@ def run(recipe: Annotated[str, typer.Argument(help="Recipe to run (`radiomark re
         raise typer.Exit(EXIT_INTERRUPTED)
     if batch.failures:
         raise typer.Exit(1 if batch.results else EXIT_INPUT_ERROR)
+
+
+def _summarise_warnings(caught: list[str], out: Path) -> None:
+    """Library warnings of a run: one line each with -v, none with -q, else one line in all."""
+    if not caught or _VERBOSITY["quiet"]:
+        return
+    if _VERBOSITY["verbose"]:
+        for line in caught:
+            errors.print(f"[yellow]warning:[/] {shown(line)}", highlight=False, soft_wrap=True)
+        return
+    errors.print(f"[yellow]{len(caught)} kind(s) of library warning[/] (first: {shown(caught[0][:100])}); all in "
+                 f"{shown(out / 'radiomark.log')}, or rerun with -v", highlight=False, soft_wrap=True)
 
 
 def _refuse_options(recipe: str, given: dict[str, Any]) -> None:
@@ -674,6 +745,29 @@ def evaluate(recipe: Annotated[str, typer.Argument(help="Recipe of the model (`r
     if summary["leaked_patients"]:
         errors.print(f"[yellow]warning:[/] {len(summary['leaked_patients'])} patient(s) were used in training; "
                      "these figures are not held out")
+
+
+@app.command()
+@handles_errors
+def reproduce(run_dir: Annotated[Path, typer.Argument(metavar="RUNDIR", help="Output folder of `radiomark run`.")],
+              out: Annotated[Path, typer.Option("--out", help="Where to write the new run.")],
+              input_path: Annotated[Path | None, typer.Option("--input", help="Where the run's input is now "
+                                                              "(needed when the run was anonymised).")] = None
+              ) -> None:
+    """Run again what RUNDIR/run.json records (inputs and model checked unchanged by their SHA-256)
+    and compare the measurements with RUNDIR/cohort.csv; exit 1 when they differ."""
+    from radiomark import api
+
+    with _progress() as progress:
+        task = progress.add_task("reproduce", total=None)
+        record = api.reproduce(run_dir, out, input_path=input_path,
+                               progress=lambda done, total: progress.update(task, completed=done, total=total))
+    if record["differences"]:
+        console.print(f"[red]not reproduced[/]: {len(record['differences'])} differences")
+        for line in record["differences"]:
+            console.print(f"  {escape(line)}")
+        raise typer.Exit(1)
+    console.print(f"[green]reproduced[/]: {record['cases']} cases, the same measurements ({shown(out)})")
 
 
 @app.command()

@@ -22,7 +22,8 @@ class Finding:
     reason: str
 
 
-def _rule_text(rule: CutoffRule) -> str:
+def rule_text(rule: CutoffRule) -> str:
+    """``rule`` as text: "MEASURE < VALUE if sex S and BMI < B"."""
     conditions = [f"sex {rule.sex}"] if rule.sex else []
     if rule.bmi_below is not None:
         conditions.append(f"BMI < {rule.bmi_below:g}")
@@ -73,12 +74,12 @@ def decide(table_name: str, table: CutoffTable, measurements: Mapping[str, Measu
         rule = matching[0]
         measurement = measurements.get(rule.measure)
         if measurement is None:
-            findings.append(Finding(name, None, table_name, table.citation, _rule_text(rule),
+            findings.append(Finding(name, None, table_name, table.citation, rule_text(rule),
                                     f"not decided: {rule.measure} not measured (needs height/weight?)"))
             continue
         present = measurement.value < rule.below
         reason = f"{rule.measure} = {measurement.value:.2f} {'<' if present else '>='} {rule.below:g}"
-        findings.append(Finding(name, present, table_name, table.citation, _rule_text(rule), reason))
+        findings.append(Finding(name, present, table_name, table.citation, rule_text(rule), reason))
     return findings
 
 

@@ -150,3 +150,25 @@ def test_index_shows_the_choice_for_any_recipe(head_ct_study, tmp_path):
     assert result.exit_code == 0, result.output
     verdicts = api.index("brain-gwr", head_ct_study, tmp_path / "j.csv")
     assert sum(v.chosen for v in verdicts) == 1 and (tmp_path / "i.csv").is_file()
+
+
+def test_sarcopenia_prefers_the_portal_venous_phase_and_says_so(tmp_path):
+    study = make_study("phases")
+    slab = Image(np.full((4, 32, 32), 40, np.int16), (3.0, 1.0, 1.0), metadata={"modality": "CT"})
+    phases = {1: ("Arterial 3mm", ""), 2: ("ABD NON CONTRAST", ""), 3: ("Abdomen PV 3.0 B30f", "Omnipaque"),
+              4: ("Delayed", "Omnipaque"), 5: ("", "Iohexol")}
+    for number, (description, agent) in phases.items():
+        write_dicom_series(slab, tmp_path / str(number), study, DicomSeriesSpec(
+            "CT", description, number, intercept=-1024.0,
+            extra={"ImageType": ORIGINAL, "ConvolutionKernel": "B30f", "ContrastBolusAgent": agent}),
+            f"phase/{number}")
+    found = {s.description: s.contrast_phase for s in scan_dicom(tmp_path)}
+    assert found == {"Arterial 3mm": "arterial", "ABD NON CONTRAST": "non_contrast", "Abdomen PV 3.0 B30f":
+                     "portal_venous", "Delayed": "delayed", "": "contrast"}
+    choice = choose(scan_dicom(tmp_path), load_recipe("sarcopenia").series, "x")
+    assert choice.chosen[0].description == "Abdomen PV 3.0 B30f" and "contrast phase portal venous" in choice.reason
+    without = choose([s for s in scan_dicom(tmp_path) if s.contrast_phase != "portal_venous"],
+                     load_recipe("sarcopenia").series, "x")
+    assert without.chosen[0].description == "ABD NON CONTRAST"
+    with pytest.raises(ValueError, match="contrast phases \\['venous'\\]"):
+        SeriesRules(contrast_phases=("venous",))

@@ -204,3 +204,43 @@ def test_bowel_taken_for_muscle_is_not_decided_on_measure(tmp_path):
     assert all(f["present"] is None for f in document["findings"])
     assert "lies in pieces surrounded by visceral fat" in document["findings"][0]["reason"]
     assert any("surrounded by visceral fat" in flag for flag in document["qc_flags"])
+
+
+def test_run_json_records_the_run_and_reproduce_redoes_it(tmp_path, tiny_model):
+    from radiomark.pipeline.provenance import sha256
+
+    tiny_phantoms(tmp_path / "studies", range(500, 502), fmt="dicom")
+    result = runner.invoke(app, ["run", "sarcopenia", str(tmp_path / "studies"), "--out", str(tmp_path / "first"),
+                                 "--model", str(tiny_model), "--sex", "female", "--height", "1.6", "--weight", "60"])
+    assert result.exit_code == 0, result.output
+    record = json.loads((tmp_path / "first" / "run.json").read_text())
+    assert record["arguments"]["sex"] == "F" and record["arguments"]["model"] == str(tiny_model.resolve())
+    assert record["versions"]["radiomark"] and record["versions"]["torch"] and record["recipe"]["name"] == "sarcopenia"
+    weights = next(name for name in record["model"]["files"] if name.endswith("best.pt"))
+    assert record["model"]["files"][weights] == sha256(tiny_model / weights)
+    assert len(record["inputs"]["files"]) == sum(1 for f in (tmp_path / "studies").rglob("*") if f.is_file())
+    again = runner.invoke(app, ["reproduce", str(tmp_path / "first"), "--out", str(tmp_path / "second")])
+    assert again.exit_code == 0 and "reproduced: 2 cases, the same measurements" in again.stdout, again.output
+    changed = next((tmp_path / "studies").rglob("*.dcm"))
+    changed.write_bytes(changed.read_bytes() + b"\0")
+    refused = runner.invoke(app, ["reproduce", str(tmp_path / "first"), "--out", str(tmp_path / "third")])
+    assert refused.exit_code == 2 and "the run's inputs changed since" in refused.stderr
+    assert not (tmp_path / "third").exists()
+
+
+def test_site_defaults_from_radiomark_toml_and_the_command_line_wins(tmp_path, tiny_model):
+    config = tmp_path / "radiomark.toml"
+    config.write_text('[run]\ntables = { sarcopenia = "martin2013" }\npdf = true\n')
+    shown = runner.invoke(app, ["--config", str(config), "config", "show"])
+    assert shown.exit_code == 0 and 'tables = { sarcopenia = "martin2013" }' in shown.stdout
+    assert "pdf = true" in shown.stdout
+    study = tiny_phantoms(tmp_path / "s", range(600, 601), fmt="dicom") / "sarcopenia-0600"
+    result = runner.invoke(app, ["--config", str(config), "run", "sarcopenia", str(study), "--out",
+                                 str(tmp_path / "o"), "--model", str(tiny_model), "--no-pdf"])
+    assert result.exit_code == 0, result.output
+    case = tmp_path / "o" / "sarcopenia-0600"
+    assert {f["table"] for f in json.loads((case / "measurements.json").read_text())["findings"]} == {"martin2013"}
+    assert not (case / "report.pdf").exists()  # --no-pdf wins over the file
+    config.write_text("[run]\npdff = true\n")
+    refused = runner.invoke(app, ["--config", str(config), "config", "show"])
+    assert refused.exit_code == 2 and "run.pdff: Extra inputs are not permitted" in refused.stderr

@@ -113,3 +113,40 @@ def test_outputs_never_replace_the_input_or_foreign_folders(tmp_path):
     with pytest.raises(InputError, match="is not a radiomark result; refusing to replace it"):
         api.run("sarcopenia", study, tmp_path / "out")
     assert (foreign / "notes.txt").read_text() == "mine" and _hashes(study) == before
+
+
+def test_library_warnings_are_summarised_and_logged_not_printed(tmp_path):
+    import warnings
+
+    from radiomark.case import CaseResult, Clinical
+    from radiomark.pipeline.batch import Study, run_batch
+
+    def noisy(study: Study, name: str) -> CaseResult:
+        for _ in range(3):
+            warnings.warn("a library complains about PATIENT^NAME", UserWarning, stacklevel=1)
+        warnings.warn("another one", RuntimeWarning, stacklevel=1)
+        (tmp_path / "out" / name).mkdir(parents=True, exist_ok=True)
+        return CaseResult(name, str(study.path), Clinical(), {}, [], None, ["a flag"])
+
+    studies = [Study(tmp_path / f"s{k}") for k in range(2)]
+    for study in studies:
+        study.path.mkdir()
+    with warnings.catch_warnings(record=True) as outside:
+        warnings.simplefilter("always")
+        batch = run_batch(studies, tmp_path / "out", noisy)
+    assert outside == []  # none escaped the run
+    assert batch.warnings == ["UserWarning: a library complains about PATIENT^NAME",
+                              "RuntimeWarning: another one"]  # a warning is counted once per place in the code
+    log = (tmp_path / "out" / "radiomark.log").read_text()
+    assert "case s0: 0 measurements; no finding\n  QC: a flag" in log and "warning RuntimeWarning: another one" in log
+    private = run_batch(studies, tmp_path / "private", noisy, pseudonymise=True)
+    assert private.warnings == ["UserWarning", "RuntimeWarning"]
+    assert "PATIENT" not in (tmp_path / "private" / "radiomark.log").read_text()
+
+
+def test_quiet_prints_nothing_but_errors_and_verbose_contradicts_it(tmp_path):
+    runner = CliRunner()
+    quiet = runner.invoke(app, ["-q", "phantom", "sarcopenia", str(tmp_path / "p"), "--cases", "1"])
+    assert quiet.exit_code == 0 and quiet.stdout == "", quiet.output
+    both = runner.invoke(app, ["-q", "-v", "phantom", "sarcopenia", str(tmp_path / "q")])
+    assert both.exit_code == 2 and "contradict" in both.output

@@ -89,3 +89,21 @@ def test_without_anonymize_identifiers_appear_only_where_kept(tmp_path, tiny_sar
     assert _leaks(out, ("Zyxw", "Qwerty", "19450102", "556677"), tables_and_reports) == []
     kept = _leaks(out, ("778899",), tables_and_reports)
     assert {line.split(":")[0] for line in kept} >= {"study-1/measurements.json", "study-1/report.html"}
+
+
+def test_an_anonymised_run_json_names_no_input_and_reproduces_with_the_input_given(tmp_path, tiny_sarcopenia):
+    import json
+
+    _, model = tiny_sarcopenia
+    study = _study(tmp_path / "in", "Zyxw_PID778899")
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["run", "sarcopenia", str(study), "--model", str(model), "--out", str(out),
+                                 "--anonymize", "--sex", "F", "--height", "1.6", "--weight", "60"])
+    assert result.exit_code == 0, result.output
+    record = json.loads((out / "run.json").read_text())
+    assert record["inputs"]["path"] == record["arguments"]["input_path"] == "(withheld: --anonymize)"
+    assert _leaks(out, NEEDLES) == [] and "files" not in record["inputs"] and record["command"] is None
+    refused = runner.invoke(app, ["reproduce", str(out), "--out", str(tmp_path / "again")])
+    assert refused.exit_code == 2 and "give it with --input" in refused.stderr
+    again = runner.invoke(app, ["reproduce", str(out), "--out", str(tmp_path / "again"), "--input", str(study)])
+    assert again.exit_code == 0 and "reproduced: 1 cases" in again.stdout, again.output

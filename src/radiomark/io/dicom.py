@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -83,6 +84,17 @@ class DicomFile:
     frames: int
 
 
+#: SeriesDescription patterns of the CT contrast phases, searched in this order ("contrast": enhanced,
+#: phase not named).
+CONTRAST_PHASES = {
+    "non_contrast": r"non[ _-]?con|nativ|unenhanc|w/?o\b|without|\bnc\b|plain|\bpre\b",
+    "arterial": r"arter|\bart\b|early|angio|\bcta\b",
+    "portal_venous": r"portal|venous|\bpv\b|\bpvp\b|\bven\b",
+    "delayed": r"delay|\blate\b|excret|urogra|nephrogr",
+    "contrast": r"contrast|\bc\+|enhanced|\bkm\b|\bcect\b",
+}
+
+
 @dataclass(frozen=True)
 class DicomSeries:
     """One series (one echo of it, for multi-echo series) as found by :func:`scan_dicom`.
@@ -112,6 +124,17 @@ class DicomSeries:
     body_part: str = ""
     #: ContrastBolusAgent; empty when no contrast is recorded.
     contrast_agent: str = ""
+
+    @property
+    def contrast_phase(self) -> str:
+        """The CT contrast phase: ``non_contrast``, ``arterial``, ``portal_venous``, ``delayed`` or
+        ``contrast`` (enhanced, phase not named) by the first :data:`CONTRAST_PHASES` pattern the
+        SeriesDescription matches (sites name series freely), else ``contrast`` when
+        ContrastBolusAgent is recorded, else ``unknown``."""
+        for phase, pattern in CONTRAST_PHASES.items():
+            if re.search(pattern, self.description, flags=re.IGNORECASE):
+                return phase
+        return "contrast" if self.contrast_agent.strip() else "unknown"
 
     @property
     def n_slices(self) -> int:

@@ -18,6 +18,9 @@ by the recipe's ``prefer`` list, in order; the first preference that separates t
     in between.
 ``body_part``
     BodyPartExamined matching ``body_part``.
+``contrast_phase``
+    the CT contrast phase (named in SeriesDescription, else "contrast" when ContrastBolusAgent is
+    recorded, else "unknown") earliest in ``contrast_phases``.
 ``coverage``
     extent along the slice normal, mm (slices × spacing).
 ``most_images``
@@ -144,6 +147,9 @@ _PREFERENCES: dict[str, Callable[[SeriesVerdict, SeriesRules], tuple[float, str]
                                  f"kernel {v.series.kernel or 'not recorded'}"),
     "body_part": lambda v, r: (float(bool(r.body_part) and bool(re.search(r.body_part, v.series.body_part, re.I))),
                                f"body part {v.series.body_part or 'not recorded'}"),
+    "contrast_phase": lambda v, r: (-float(r.contrast_phases.index(v.series.contrast_phase))
+                                    if v.series.contrast_phase in r.contrast_phases else -99.0,
+                                    f"contrast phase {v.series.contrast_phase.replace('_', ' ')}"),
     "coverage": lambda v, r: (v.series.n_slices * (v.series.slice_spacing_mm or 0.0),
                               f"{v.series.n_slices * (v.series.slice_spacing_mm or 0.0):.0f} mm covered"),
     "most_images": lambda v, r: (float(v.series.n_slices), f"{v.series.n_slices} image(s)"),

@@ -8,6 +8,7 @@ end, so a failed case leaves nothing behind.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -36,11 +37,19 @@ from radiomark.transforms.intensity import as_unit_float, to_unit_interval
 MEASUREMENTS_SCHEMA = "radiomark.measurements/1"
 
 
+#: A UID or its ending as reasons quote it.
+_UID_ENDING = re.compile(r"…?\b\d+(?:\.\d+){2,}\b|…\d[\d.]{3,}")
+
+
 def _without_uids(series: Mapping[str, Any]) -> dict[str, Any]:
     """A series record (:meth:`~radiomark.io.series_rules.SeriesChoice.record`) with its UIDs
-    withheld: DICOM UIDs are identifiers that de-identification replaces."""
+    withheld, also the UID endings ("…123456789012") its reasons quote: DICOM UIDs are identifiers
+    that de-identification replaces."""
+    def scrub(value: Any) -> Any:
+        return _UID_ENDING.sub("…(withheld)", value) if isinstance(value, str) else value
+
     def clean(entry: Mapping[str, Any]) -> dict[str, Any]:
-        return {key: (WITHHELD if key == "uid" else [WITHHELD] * len(value) if key == "echo_series" else value)
+        return {key: (WITHHELD if key == "uid" else [WITHHELD] * len(value) if key == "echo_series" else scrub(value))
                 for key, value in entry.items()}
 
     record = clean(series)
@@ -127,4 +136,4 @@ def write_case_outputs(recipe: Recipe, image: Image, labels: LabelMap, result: C
             draw(folder / name)
         if options.pdf:
             write_case_pdf(recipe, result, model, folder / "overlay.png", folder / "report.pdf")
-    return replace(result, outputs={name: str(out_dir / name) for name in names})
+    return replace(result, outputs={name: str(out_dir / name) for name in names}, label_names=dict(labels.labels))

@@ -5,6 +5,10 @@ In a cohort, a study that fails is recorded in ``failures`` (and ``out/failures.
 others go on; a single study that fails raises its error and writes nothing. With ``resume``,
 studies whose outputs are already complete (``out/<case>/measurements.csv`` exists; outputs are
 written atomically) are skipped and their rows reused in the cohort table.
+
+Warnings raised by libraries during a run are not printed: they are gathered, summarised in
+``BatchResult.warnings`` (one line per kind, with its count) and written to ``out/radiomark.log``
+with one line per case (finding, flags) and per failure.
 """
 
 from __future__ import annotations
@@ -13,13 +17,16 @@ import csv
 import os
 import re
 import shutil
+import warnings
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from radiomark.case import CaseResult, Failure
+from radiomark.case import CaseResult, Failure, frame
 from radiomark.errors import InputError, RadiomarkError
 from radiomark.io.atomic import remove_stale_temporaries
 from radiomark.io.dicom import DicomSeries, scan_dicom
@@ -38,6 +45,12 @@ class BatchResult:
     failures: list[Failure]
     cohort_csv: Path | None
     resumed: list[str]
+    #: Library warnings of the run, one line per kind: "Category: message (× count)".
+    warnings: list[str] = field(default_factory=list)
+
+    def to_frame(self) -> Any:
+        """One row per case (:meth:`CaseResult.row`) as a pandas DataFrame (``radiomark[frames]``)."""
+        return frame([result.row() for result in self.results])
 
 
 @dataclass(frozen=True)
@@ -227,11 +240,39 @@ def run_batch(studies: list[Study], out: Path, run_case: Callable[[Study, str], 
         with run_lock(out):
             remove_stale_temporaries(out)
             names = case_ids(studies)
-            with _noted_interrupts() as interrupted:
-                return _run_locked(studies, pseudonyms(names, out) if pseudonymise else names, out,
-                                   _interruptible(run_case, out, interrupted), resume, pseudonymise, progress)
+            with _noted_interrupts() as interrupted, warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("default")
+                try:
+                    batch = _run_locked(studies, pseudonyms(names, out) if pseudonymise else names, out,
+                                        _interruptible(run_case, out, interrupted), resume, pseudonymise, progress)
+                except BatchInterrupted as stopped:
+                    stopped.batch = write_run_log(stopped.batch, caught, out, pseudonymise)
+                    raise
+            return write_run_log(batch, caught, out, pseudonymise)
     except OSError as error:
         raise _as_error(error, out) from None
+
+
+def write_run_log(batch: BatchResult, caught: list[warnings.WarningMessage], out: Path, pseudonymise: bool
+                  ) -> BatchResult:
+    """``out/radiomark.log`` (one line per case, failure and kind of library warning) and ``batch``
+    with its warnings summarised. With ``pseudonymise`` a warning is named by its kind only: its
+    text may quote an identifier."""
+    kinds = Counter(f"{w.category.__name__}" + ("" if pseudonymise else f": {' '.join(str(w.message).split())}")
+                    for w in caught)
+    summary = [f"{kind} (× {count})" if count > 1 else kind for kind, count in kinds.items()]
+    written = datetime.now(UTC).isoformat(timespec="seconds")
+    lines = [f"{written} radiomark run into {WITHHELD if pseudonymise else out}"]
+    for result in batch.results:
+        decision = "; ".join(f"{f.name}: {({True: 'yes', False: 'no', None: 'not decided'})[f.present]}"
+                             for f in result.findings) or "no finding"
+        lines.append(f"case {result.case_id}: {len(result.measurements)} measurements; {decision}"
+                     + "".join(f"\n  QC: {flag}" for flag in result.flags))
+    lines += [f"resumed {name}" for name in batch.resumed]
+    lines += [f"failed {failure.study}: {failure.message}" for failure in batch.failures]
+    lines += [f"warning {line}" for line in summary]
+    (out / "radiomark.log").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return replace(batch, warnings=summary)
 
 
 @contextmanager

@@ -36,6 +36,7 @@ SELECTOR_FIELDS: dict[str, Callable[[DicomSeries], object]] = {
     "slice_thickness_mm": lambda s: s.slice_thickness_mm,
     "kernel": lambda s: s.kernel,
     "body_part": lambda s: s.body_part,
+    "contrast_phase": lambda s: s.contrast_phase,
 }
 
 
@@ -115,8 +116,10 @@ class SeriesSelector:
 
 #: Weightings told apart; ``IR`` is any inversion-recovery image (STIR, FLAIR, TIRM).
 WEIGHTINGS = ("T1", "T2", "PD", "IR", "unknown")
+#: CT contrast phases told apart (:attr:`radiomark.io.dicom.DicomSeries.contrast_phase`).
+CONTRAST_PHASE_NAMES = ("non_contrast", "arterial", "portal_venous", "delayed", "contrast", "unknown")
 Preference = Literal["original", "thinnest", "thickest", "soft_kernel", "body_part", "coverage", "most_images",
-                     "level_images", "description"]
+                     "level_images", "description", "contrast_phase"]
 
 
 class TimingWindow(BaseModel):
@@ -158,6 +161,8 @@ class SeriesRules(BaseModel):
     soft_kernel: str = r"soft|standard|std|body|abd|B[1-4]\d|I[1-4]\d|Br[1-4]\d|FC0?[1-4]\d?\b|\bA\b|\bB\b"
     sharp_kernel: str = r"bone|lung|sharp|edge|detail|B[6-9]\d|I[6-9]\d|Br[6-9]\d|Bl\d|FC[5-9]\d|\bD\b|\bE\b|YC|YD"
     body_part: str = ""
+    #: Contrast phases (:attr:`radiomark.io.dicom.DicomSeries.contrast_phase`) from most to least wanted.
+    contrast_phases: tuple[str, ...] = ("portal_venous", "non_contrast", "contrast", "unknown", "delayed", "arterial")
     description: str = ""
     prefer: tuple[Preference, ...] = ("original", "most_images")
 
@@ -178,6 +183,14 @@ class SeriesRules(BaseModel):
     def _known_weighting(cls, value: str | None) -> str | None:
         if value is not None and value not in WEIGHTINGS[:-1]:
             raise ValueError(f"weighting {value!r} is not one of {', '.join(WEIGHTINGS[:-1])}")
+        return value
+
+    @field_validator("contrast_phases")
+    @classmethod
+    def _known_phases(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [phase for phase in value if phase not in CONTRAST_PHASE_NAMES]
+        if unknown:
+            raise ValueError(f"contrast phases {unknown} are not among {', '.join(CONTRAST_PHASE_NAMES)}")
         return value
 
     def with_selection(self, select: str | None = None, series_uid: str | None = None) -> SeriesRules:
