@@ -11,6 +11,10 @@ Data (all real, all from ../shared/data; no neonatal images exist there):
   Each post-processing step is switched on in turn, as in the seed study's table.
 * the same 40 test images rotated 90° clockwise: the case the study's rotation rule is for (and
   the side-by-side lung check of the quality-control flags);
+* the same 40 test images after each real-world film corruption separately (lung opacities, tubes
+  and lines, portable geometry, low contrast: radiomark.transforms.radiograph_corruptions, one
+  seeded draw per image; the expert masks stay the truth, moved with the film for "portable") —
+  semi-synthetic —, for the model and, with ``--compare-model``, an earlier one side by side;
 * cxr-pediatric-pneumonia (PneumoniaMNIST, 28×28): the classifier machinery trained on its train
   split (whole image, upsampled to 64×64) and scored on its test split;
 * cxr-pediatric-kermany: the bundled classifier (normal vs pneumonia, lung crop 128×128) on the
@@ -49,6 +53,8 @@ from radiomark.recipes import load_recipe  # noqa: E402
 from radiomark.recipes.neonatal_rds.dataset import import_jsrt  # noqa: E402
 from radiomark.training.splits import patient_splits  # noqa: E402
 
+#: The corruption kinds in the order that seeds them.
+KINDS_ORDER = ("opacity", "lines", "portable", "low_contrast")
 #: Patient ids in Kermany file names: ``person123_bacteria_4.jpeg``, ``IM-0115-0001.jpeg``,
 #: ``NORMAL2-IM-1427-0001.jpeg``.
 KERMANY_PATIENT = r"^((?:NORMAL2-)?IM-\d+|person\d+)[-_]"
@@ -95,12 +101,18 @@ def kermany_folders(work: Path) -> tuple[Path, Path]:
     return work / "kermany" / "train", work / "kermany" / "test"
 
 
-def train_default_model(work: Path) -> Path:
+def train_default_model(work: Path, segmenter_only: bool = False) -> Path:
     """Train the bundled neonatal-rds model into ``work/run``: the lung segmenter on the JSRT
-    training split, then the normal-vs-pneumonia classifier on Kermany's train split."""
+    training split, then the normal-vs-pneumonia classifier on Kermany's train split (with
+    ``segmenter_only``, the bundled classifier is copied in instead)."""
+    import shutil
+
     train, _ = jsrt_split(work)
     run = work / "run"
     print(api.train("neonatal-rds", train, run)["mean_validation_dice"])
+    if segmenter_only:
+        shutil.copytree(bundled_model_dir("neonatal-rds") / "classifier", run / "classifier", dirs_exist_ok=True)
+        return run
     document = load_recipe("neonatal-rds").model_dump(mode="json")
     document["classifier"].update(classes=["normal", "pneumonia"], spatial_size=[128, 128], epochs=12,
                                   batch_size=32)
@@ -127,6 +139,59 @@ def segmentation_variants(model: Path, test: Path, scratch: Path, data_kind: str
         print(f"{data_kind} | {name}: mean Dice {summary['mean_dice']:.4f}, mIoU {summary['mean_iou']:.4f}, "
               f"rotation rule fired {summary['rotation_rule_fired']}")
     return results
+
+
+def corrupted_cases(test: Path, out: Path, kind: str) -> Path:
+    """The test cases after corruption ``kind`` (seeded by case), images on [0, 1] by the recipe's
+    percentiles, labels moved with the film where the corruption moves it."""
+    from radiomark.transforms.intensity import to_unit_interval
+    from radiomark.transforms.radiograph_corruptions import corrupt
+
+    preprocessing = load_recipe("neonatal-rds").preprocessing
+    for index, case in enumerate(sorted(test.iterdir())):
+        image, labels = read_nifti(case / "image.nii.gz"), read_nifti(case / "labels.nii.gz", labels={1: "r", 2: "l"})
+        values = to_unit_interval(image.array, preprocessing)
+        label_array = np.asarray(labels.array)
+        rng_seed = 10_000 * KINDS_ORDER.index(kind) + index
+        film, lungs = corrupt(values, label_array > 0, kind, np.random.default_rng(rng_seed))
+        if kind == "portable":  # each lung moved with the film
+            moved = [corrupt(values, label_array == side, kind, np.random.default_rng(rng_seed))[1] for side in (1, 2)]
+            label_array = np.select(moved, [1, 2], 0).astype(np.uint8)
+        folder = out / case.name
+        folder.mkdir(parents=True)
+        corrupted = type(image)(film.astype(np.float32), image.spacing_mm, metadata=image.metadata)
+        write_nifti(corrupted, folder / "image.nii.gz")
+        write_nifti(LabelMap.like(corrupted, label_array, dict(labels.labels)), folder / "labels.nii.gz")
+        (folder / "case.json").write_text((case / "case.json").read_text())
+    return out
+
+
+def corruption_table(models: dict[str, Path], test: Path, scratch: Path) -> dict:
+    """Per corruption kind (and clean), per model: mean / left-lung Dice and the share of lungs
+    below Dice 0.80 on the corrupted test films."""
+    import csv
+
+    from radiomark.evaluation import evaluate
+    from radiomark.transforms.radiograph_corruptions import KINDS
+
+    table: dict[str, dict] = {}
+    for kind in ("clean", *KINDS):
+        cases = test if kind == "clean" else corrupted_cases(test, scratch / f"corrupt-{kind}", kind)
+        table[kind] = {}
+        for name, model in models.items():
+            out = scratch / f"eval-{kind}-{name}"
+            summary = evaluate(Segmenter.load(model, load_recipe("neonatal-rds")), cases, out,
+                               f"JSRT test split, {kind} (semi-synthetic)")
+            with (out / "per_case.csv").open(newline="") as stream:
+                dice = [float(row[f"{side}_dice"]) for row in csv.DictReader(stream)
+                        for side in ("right_lung", "left_lung")]
+            table[kind][name] = {"mean_dice": float(np.mean(list(summary["dice"].values()))),
+                                 "left_dice": summary["dice"]["left_lung"],
+                                 "lungs_below_0_80": float(np.mean(np.array(dice) < 0.8)),
+                                 "withheld": summary["cases_with_decisions_withheld"],
+                                 "flagged": summary["cases_with_qc_flags"]}
+            print(f"{kind} | {name}: mean Dice {table[kind][name]['mean_dice']:.4f}")
+    return table
 
 
 def rotated_cases(test: Path, out: Path) -> Path:
@@ -228,11 +293,18 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=ROOT / "build" / "neonatal-rds", help="data / run folder")
     parser.add_argument("--train-default-model", action="store_true", help="train the bundled model into WORK/run")
     parser.add_argument("--classifier-epochs", type=int, default=15, help="PneumoniaMNIST classifier epochs")
+    parser.add_argument("--segmenter-only", action="store_true",
+                        help="with --train-default-model: train the lung segmenter, keep the bundled classifier")
+    parser.add_argument("--compare-model", type=Path, default=None,
+                        help="an earlier run folder scored beside the model on the corrupted films")
+    parser.add_argument("--reuse-pneumoniamnist", action="store_true",
+                        help="take the PneumoniaMNIST section (it trains its own classifier, independent of the "
+                             "bundled model) from the previous results file instead of retraining it")
     parser.add_argument("--repeats", type=int, default=10, help="timing repeats")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args()
     if args.train_default_model:
-        print(f"trained into {train_default_model(args.work)}")
+        print(f"trained into {train_default_model(args.work, args.segmenter_only)}")
         return
     model = args.model or bundled_model_dir("neonatal-rds")
     _, test = jsrt_split(args.work)
@@ -243,7 +315,16 @@ def main() -> None:
         rotated = rotated_cases(test, scratch / "rotated")
         results["jsrt_rotated"] = segmentation_variants(model, rotated, scratch / "jsrt-rotated",
                                                         "JSRT test split rotated 90° clockwise")
-        results["pneumoniamnist"] = pneumoniamnist(scratch, args.classifier_epochs)
+        models = {"this model": model, **({"earlier model": args.compare_model} if args.compare_model else {})}
+        results["corruptions"] = corruption_table(models, test, scratch)
+        previous = args.out / "neonatal_rds.json"
+        if args.reuse_pneumoniamnist and previous.is_file():
+            earlier = json.loads(previous.read_text())
+            commit = earlier["environment"]["git_commit"][:10]
+            results["pneumoniamnist"] = {**earlier["pneumoniamnist"], "note": earlier["pneumoniamnist"]["note"]
+                                         + f"; figures from the run at commit {commit}"}
+        else:
+            results["pneumoniamnist"] = pneumoniamnist(scratch, args.classifier_epochs)
         results["kermany"] = kermany(model, scratch, args.work)
     results["timing"] = timing(model, test, args.repeats)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -269,6 +350,16 @@ def markdown(results: dict) -> str:
                          f"{summary['mean_iou']:.4f} | {min(summary['min_iou'].values()):.3f} | "
                          f"{summary['rotation_rule_fired']} | {summary['cases_with_qc_flags']} | "
                          f"{summary['agreement']['lung_area']['mean_relative_error_percent']:.2f} |")
+    if "corruptions" in results:
+        names = list(next(iter(results["corruptions"].values())))
+        lines += ["", "## Real-world film corruptions on the JSRT test films (semi-synthetic; masks stay the truth)",
+                  "", "| corruption | " + " | ".join(f"{n}: mean Dice | {n}: left Dice | {n}: lungs < 0.80"
+                                                        for n in names) + " |",
+                  "|---|" + "---|---|---|" * len(names)]
+        for kind, row in results["corruptions"].items():
+            cells = [f"{row[n]['mean_dice']:.4f} | {row[n]['left_dice']:.4f} | {100 * row[n]['lungs_below_0_80']:.1f} %"
+                     for n in names]
+            lines.append(f"| {kind} | " + " | ".join(cells) + " |")
     lines += ["", "## Classifier (normal vs pneumonia: no RDS data exists here)", "",
               "| data | images | patients | accuracy | F1 | sensitivity | specificity | ROC-AUC |",
               "|---|---|---|---|---|---|---|---|"]

@@ -1,12 +1,12 @@
 """MkDocs hook: a page line ``<!-- reference: RECIPE -->`` becomes the recipe's reference, generated
-from its recipe.yaml and code (:func:`radiomark.recipes.reference.recipe_reference`)."""
+from its recipe.yaml and code (:func:`radiomark.pipeline.recipe_reference.recipe_reference`)."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
-from radiomark.recipes.reference import recipe_reference
+from radiomark.pipeline.recipe_reference import recipe_reference
 
 
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:

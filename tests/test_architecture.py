@@ -33,6 +33,12 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
 ]
 
 
+#: The one import that may reach up: the package root is a lazy facade whose ``__getattr__`` loads
+#: :mod:`radiomark.api` when ``radiomark.run`` (or another entry point) is first used, so that
+#: ``import radiomark`` stays light and no module imports the API at import time.
+FACADE = ("radiomark", "radiomark.api")
+
+
 def _module_name(path: Path) -> str:
     parts = list(path.relative_to(ROOT.parent).with_suffix("").parts)
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
@@ -63,7 +69,7 @@ def import_graph() -> dict[str, set[str]]:
                 imported |= {_owner(alias.name) for alias in node.names if alias.name.startswith("radiomark")}
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("radiomark"):
                 imported |= {_owner(f"{node.module}.{alias.name}") for alias in node.names}
-        graph[module] = imported - {None, module}
+        graph[module] = imported - {None, module} - ({FACADE[1]} if module == FACADE[0] else set())
     return graph  # type: ignore[return-value]
 
 

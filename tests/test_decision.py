@@ -68,3 +68,5 @@ def test_withheld_findings_say_why_and_clean_ones_are_unchanged():
     (withheld,) = withhold(findings, ["nothing segmented for: visceral fat", "confidence low"])
     assert withheld.present is None and withheld.rule == findings[0].rule
     assert withheld.reason == "not decided: quality control: nothing segmented for: visceral fat; confidence low"
+    (already,) = withhold(decide("prado2008", TABLES["prado2008"], _measures(smi=30), None, None), ["odd"])
+    assert already.reason == "not decided: sex not given; quality control: odd"

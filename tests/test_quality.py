@@ -113,3 +113,29 @@ def test_confidence_is_one_minus_the_mean_entropy_inside_the_structures():
     assert withholding_reasons(strict, case.image, labels, {}, confidence=0.5) == [
         "segmentation confidence 0.50 is below 0.8 (the network is unsure where the structures are): check the "
         "overlay"]
+
+
+def test_a_lung_with_a_bite_is_flagged_and_a_lost_lung_withholds_the_decision():
+    from radiomark.biomarkers.lung_area import measure_lung_area
+
+    recipe = load_recipe("neonatal-rds")
+    case = generate_case("neonatal-rds", 2)
+    array = np.asarray(case.labels.array).copy()
+    rows, columns = np.nonzero(array == 1)
+    bite = (np.abs(np.indices(array.shape)[0] - rows.mean()) < np.ptp(rows) / 4) & \
+        (np.indices(array.shape)[1] > columns.mean())  # the mask stops where an opacity starts
+    array[bite & (array == 1)] = 0
+    bitten = LabelMap.like(case.image, array, case.labels.labels)
+    measures = measure_lung_area(bitten, measure_parameters(recipe))
+    checked = review(recipe, case.image, bitten, None, bitten, measures)
+    assert any(flag.startswith("the right lung outline is irregular (solidity") for flag in checked.flags)
+    left_rows = np.nonzero(case.labels.array == 2)[0]
+    cut = np.percentile(left_rows, 30)  # most of the left lung lost
+    shrunk = np.where((case.labels.array == 2) & (np.indices(array.shape)[0] > cut), 0, case.labels.array)
+    lost = LabelMap.like(case.image, shrunk.astype(np.uint8), case.labels.labels)
+    ratio = measure_lung_area(lost, measure_parameters(recipe))
+    assert ratio["right_left_lung_area_ratio"].value > 2.0
+    assert any(reason.startswith("right left lung area ratio") and "plausible range 0.75–2" in reason
+               for reason in review(recipe, case.image, lost, None, lost, ratio).withheld)
+    clean = measure_lung_area(case.labels, measure_parameters(recipe))
+    assert review(recipe, case.image, case.labels, None, case.labels, clean).flags == []

@@ -77,3 +77,11 @@ def test_an_abdominal_ct_volume(tmp_path, path, anchor):
     assert document["level"]["anchor"] == anchor
     assert (case / "level.png").is_file()
     assert any("vertebral level" in flag for flag in document["qc_flags"]), output
+
+
+@pytest.mark.xfail(strict=True, reason="no bundled disc-herniation model (no labelled herniation MRI exists here) "
+                                       "and the real 3D T2 volume carries no disc-level tags to classify at")
+def test_the_real_lumbar_t2_volume(tmp_path):
+    volume = shared_data("mri-lumbar-t2/t2_lumbar.nii.gz")
+    measurements, _ = _measured(tmp_path / "out", ["disc-herniation", str(volume), "--age", "50", "--sex", "F"])
+    assert measurements

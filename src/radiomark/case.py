@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 from radiomark.biomarkers.measurement import Measurement
@@ -76,8 +75,8 @@ class CaseResult:
     confidence: float | None = None
     outputs: dict[str, str] = field(default_factory=dict)
     identifiers: dict[str, str] = field(default_factory=dict)
-    #: The recipe's structures (label value -> name), for :attr:`labels`.
-    label_names: Mapping[int, str] = field(default_factory=dict)
+    #: Reads the label map written for the case back (set by the writer of the case's outputs).
+    labels_reader: Callable[[], LabelMap] | None = field(default=None, repr=False, compare=False)
 
     @property
     def finding(self) -> Finding | None:
@@ -87,14 +86,10 @@ class CaseResult:
     @property
     def labels(self) -> LabelMap:
         """The label map written for the case (``labels.nii.gz``; ``labels.png`` for a radiograph
-        without pixel size), read back."""
-        from radiomark.io import read_image
-
-        path = self.outputs.get("labels.nii.gz") or self.outputs.get("labels.png")
-        if path is None:
+        without pixel size), read back from its file (a cohort keeps no label map in memory)."""
+        if self.labels_reader is None:
             raise InputError(None, f"case {self.case_id}: no label map was written")
-        image = read_image(Path(path))
-        return LabelMap.like(image, image.array, self.label_names)
+        return self.labels_reader()
 
     def to_frame(self) -> Any:
         """:meth:`row` as a one-row pandas DataFrame (``pip install radiomark[frames]``)."""

@@ -85,11 +85,13 @@ def decide(table_name: str, table: CutoffTable, measurements: Mapping[str, Measu
 
 def withhold(findings: list[Finding], reasons: list[str]) -> list[Finding]:
     """``findings`` undecided, each saying why, when quality control found ``reasons`` to doubt the
-    result (see :func:`radiomark.quality.withholding_reasons`); unchanged when there are none."""
+    result (see :func:`radiomark.quality.withholding_reasons`); a finding undecided already keeps
+    its own reason first. Unchanged when there are no reasons."""
     if not reasons:
         return findings
-    why = f"not decided: quality control: {'; '.join(reasons)}"
-    return [Finding(f.name, None, f.table, f.citation, f.rule, why) for f in findings]
+    why = f"quality control: {'; '.join(reasons)}"
+    return [Finding(f.name, None, f.table, f.citation, f.rule,
+                    f"{f.reason}; {why}" if f.present is None else f"not decided: {why}") for f in findings]
 
 
 def classifier_finding(positive: str, probability: float, threshold: float, model: str) -> Finding:

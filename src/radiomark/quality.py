@@ -68,6 +68,11 @@ def quality_flags(recipe: Recipe, image: Image, predicted: LabelMap | None, fina
                      "measures are left out")
     if spec.side_by_side is not None and final.ndim == 2:
         flags += _side_by_side(final, *spec.side_by_side)
+    for name, lowest in spec.min_solidity.items():
+        solidity = _solidity(final.mask(name))
+        if solidity is not None and solidity < lowest:
+            flags.append(f"the {name.replace('_', ' ')} outline is irregular (solidity {solidity:.2f} < {lowest:g}): "
+                         "the mask may stop where an opacity starts; check the overlay")
     return flags
 
 
@@ -184,6 +189,14 @@ def segmentation_confidence(probabilities: np.ndarray, labels: LabelMap) -> floa
                 1e-6, 1 - 1e-6)
     entropy = -(p * np.log2(p) + (1 - p) * np.log2(1 - p))
     return float(1.0 - entropy.mean())
+
+
+def _solidity(mask: np.ndarray) -> float | None:
+    """Area / convex-hull area of the largest piece of ``mask``; None when it is empty."""
+    from skimage.measure import label, regionprops
+
+    pieces = regionprops(label(mask))
+    return float(max(pieces, key=lambda piece: piece.area).solidity) if pieces else None
 
 
 def _side_by_side(labels: LabelMap, first: str, second: str) -> list[str]:

@@ -268,4 +268,4 @@ def test_patient_ids_that_look_like_paths_never_leave_out(trained, tmp_path):
         assert Path(result.outputs["measurements.json"]).parent == out / "study"
         assert sorted(p.relative_to(study) for p in study.rglob("*")) == before
         assert (victim / "keep.txt").read_text() == "user data"
-        assert {p.name for p in out.iterdir()} == {"study", "cohort.csv", "cohort.html"}
+        assert {p.name for p in out.iterdir()} == {"study", "cohort.csv", "cohort.html", "radiomark.log"}

@@ -156,7 +156,9 @@ def test_train_run_evaluate_end_to_end(trained: tuple[Path, Path], tmp_path: Pat
     assert {"lung_area", "right_lung_area", "left_lung_area", "rds_probability"} <= set(result.measurements)
     assert result.measurements["lung_area"].unit is Unit.CM2
     assert 0 <= result.measurements["rds_probability"].value <= 1
-    assert [f.name for f in result.findings] == ["rds"] and result.findings[0].present is not None
+    (finding,) = result.findings  # decided, or withheld because this 2-epoch model's lungs are implausible
+    assert finding.name == "rds" and finding.rule == "P(rds) >= 0.5"
+    assert finding.present is not None or finding.reason.startswith("not decided: quality control: ")
     for name in ("labels.nii.gz", "measurements.json", "measurements.csv", "overlay.png", "report.html", "seg.dcm"):
         assert Path(result.outputs[name]).is_file(), name
     assert "rds" in (tmp_path / "out" / result.case_id / "report.html").read_text()

@@ -11,13 +11,17 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from radiomark import __version__
 from radiomark.case import CaseResult
 from radiomark.errors import InputError
 from radiomark.image import Image, LabelMap
+from radiomark.io import read_image
 from radiomark.io.atomic import atomic_directory
 from radiomark.io.nifti import write_nifti
 from radiomark.io.raster import write_png
@@ -136,4 +140,12 @@ def write_case_outputs(recipe: Recipe, image: Image, labels: LabelMap, result: C
             draw(folder / name)
         if options.pdf:
             write_case_pdf(recipe, result, model, folder / "overlay.png", folder / "report.pdf")
-    return replace(result, outputs={name: str(out_dir / name) for name in names}, label_names=dict(labels.labels))
+    written = out_dir / label_file
+    return replace(result, outputs={name: str(out_dir / name) for name in names},
+                   labels_reader=partial(_read_labels, written, dict(labels.labels)))
+
+
+def _read_labels(path: Path, names: Mapping[int, str]) -> LabelMap:
+    """The label map a case wrote (NIfTI, or a PNG of label values), with its structure names."""
+    image = read_image(path)
+    return LabelMap.like(image, np.asarray(image.array), names)

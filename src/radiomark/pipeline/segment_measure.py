@@ -131,7 +131,7 @@ class CaseContext:
         if level is not None:
             flags += level_flags(level.result, recipe.vertebral_level)
             withheld += [f"vertebral level {level.result.level} found with {level.result.confidence} confidence"
-                         ] if level.result.confidence in ("low", "none") else []
+                         ] if level.result.confidence == "low" else []  # a slab ("none") is flagged only
             figures["level.png"] = partial(write_level_figure, level.volume, level.result)
         result = CaseResult(name, str(study.path), clinical, measurements, withhold(findings, withheld), table_name,
                             flags, series=images.selection.record() if images.selection is not None else {},

@@ -99,6 +99,10 @@ class RandomWindow(_Strict):
     probability: float = Field(1.0, ge=0, le=1)
 
 
+#: Corruptions of real-world chest films (:mod:`radiomark.transforms.radiograph_corruptions`).
+CorruptionKind = Literal["opacity", "lines", "portable", "low_contrast"]
+
+
 class Augmentation(_Strict):
     """Training augmentation (MONAI transforms plus the random window). 2D flips: left–right with
     ``flip_probability``, up–down with half of it; set 0 where sides matter (left/right labels).
@@ -111,6 +115,9 @@ class Augmentation(_Strict):
     scale: float = Field(0.1, ge=0, lt=1)
     noise_std: float = Field(0.02, ge=0, description="Gaussian noise on the [0, 1] windowed image")
     gamma: tuple[float, float] | None = Field(None, description="random gamma (contrast) range on [0, 1] values")
+    radiograph: dict[CorruptionKind, float] = Field(
+        default_factory=dict, description="2D radiographs: probability of each real-world film corruption (lung "
+                                          "opacities, tubes and lines, portable geometry, low contrast)")
 
 
 class Network(_Strict):
@@ -217,6 +224,9 @@ class Quality(_Strict):
     plausible_ranges: dict[str, tuple[float, float]] = Field(default_factory=dict,
                                                              description="measurement name -> (low, high)")
     anatomy: Anatomy | None = None
+    min_solidity: dict[str, float] = Field(
+        default_factory=dict, description="structure -> lowest area / convex-hull area of its largest piece before a "
+                                          "flag (an outline with bites: a mask that stops where an opacity starts)")
     islands: dict[str, Island] = Field(default_factory=dict, description="structure -> where it must not float")
     min_confidence: float | None = Field(
         None, ge=0, le=1, description="lowest segmentation confidence (1 - mean binary entropy of the network's "
@@ -336,6 +346,7 @@ class Recipe(_Strict):
         named = set(self.postprocessing.hu_gating) | set(self.label_codes)
         named |= {name for pair in self.postprocessing.midline_sides for name in pair}
         named |= {name for name, island in self.quality.islands.items() for name in (name, island.within)}
+        named |= set(self.quality.min_solidity)
         unknown = named - set(self.labels.values())
         if unknown:
             raise ValueError("postprocessing.hu_gating, label_codes, midline_sides or quality.islands name unknown "

@@ -123,6 +123,10 @@ def _transforms(recipe: Recipe, train: bool) -> Any:
         steps.append(_fixed_intensity(recipe))
     if augment.gamma is not None:
         steps.append(RandAdjustContrastd(["image"], prob=0.5, gamma=augment.gamma))
+    if augment.radiograph:
+        from radiomark.transforms.radiograph_corruptions import RandChestFilmd
+
+        steps.append(RandChestFilmd(augment.radiograph))
     steps += [RandFlipd(["image", "label"], prob=augment.flip_probability, spatial_axis=1),
               RandFlipd(["image", "label"], prob=augment.flip_probability / 2, spatial_axis=0),  # prone scans
               RandAffined(["image", "label"], prob=0.8, rotate_range=math.radians(augment.rotate_degrees),

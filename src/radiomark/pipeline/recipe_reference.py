@@ -49,6 +49,7 @@ def _quality(recipe: Recipe) -> list[str]:
         flagged.insert(0, f"an image that is not {spec.expected_orientation}")
     if spec.side_by_side:
         flagged.append(f"{spec.side_by_side[0]} and {spec.side_by_side[1]} not side by side")
+    flagged += [f"a `{name}` outline with solidity under {lowest:g}" for name, lowest in spec.min_solidity.items()]
     withheld = ["a structure segmented nowhere"]
     withheld += [f"`{name}` outside {low:g}–{high:g}" for name, (low, high) in spec.plausible_ranges.items()]
     if spec.anatomy is not None:
