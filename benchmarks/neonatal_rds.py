@@ -183,9 +183,12 @@ def corruption_table(models: dict[str, Path], test: Path, scratch: Path) -> dict
             summary = evaluate(Segmenter.load(model, load_recipe("neonatal-rds")), cases, out,
                                f"JSRT test split, {kind} (semi-synthetic)")
             with (out / "per_case.csv").open(newline="") as stream:
-                dice = [float(row[f"{side}_dice"]) for row in csv.DictReader(stream)
-                        for side in ("right_lung", "left_lung")]
-            table[kind][name] = {"mean_dice": float(np.mean(list(summary["dice"].values()))),
+                rows = list(csv.DictReader(stream))
+            dice = [float(row[f"{side}_dice"]) for row in rows for side in ("right_lung", "left_lung")]
+            table[kind][name] = {"case_dice": [(float(row["right_lung_dice"]) + float(row["left_lung_dice"])) / 2
+                                               for row in rows],
+                                 "confidence": [float(row["confidence"]) for row in rows],
+                                 "mean_dice": float(np.mean(list(summary["dice"].values()))),
                                  "left_dice": summary["dice"]["left_lung"],
                                  "lungs_below_0_80": float(np.mean(np.array(dice) < 0.8)),
                                  "withheld": summary["cases_with_decisions_withheld"],
@@ -360,6 +363,18 @@ def markdown(results: dict) -> str:
             cells = [f"{row[n]['mean_dice']:.4f} | {row[n]['left_dice']:.4f} | {100 * row[n]['lungs_below_0_80']:.1f} %"
                      for n in names]
             lines.append(f"| {kind} | " + " | ".join(cells) + " |")
+        first = names[0]
+        clean = results["corruptions"]["clean"][first]["confidence"]
+        threshold = float(np.percentile(clean, 1))
+        lines += ["", f"Segmentation confidence of {first} (1 - mean binary entropy inside the lungs): a threshold at "
+                      f"the 1st percentile of the clean test films ({threshold:.3f}) would withhold:"]
+        for kind, row in results["corruptions"].items():
+            pairs = list(zip(row[first]["confidence"], row[first]["case_dice"], strict=True))
+            low = [dice for confidence, dice in pairs if confidence < threshold]
+            bad = [confidence < threshold for confidence, dice in pairs if dice < 0.9]
+            lines.append(f"- {kind}: {len(low)} of {len(pairs)} films (their mean Dice "
+                         f"{np.mean(low) if low else float('nan'):.3f}); {sum(bad)} of the {len(bad)} films with mean "
+                         "Dice < 0.90")
     lines += ["", "## Classifier (normal vs pneumonia: no RDS data exists here)", "",
               "| data | images | patients | accuracy | F1 | sensitivity | specificity | ROC-AUC |",
               "|---|---|---|---|---|---|---|---|"]
