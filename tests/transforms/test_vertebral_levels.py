@@ -84,3 +84,14 @@ def test_the_real_abdominal_ct_volume():
     assert 68 <= result.slice_index <= 79
     found = {v.name: v.centre for v in result.vertebrae}
     assert 97 <= found["T12"] <= 111 and 80 <= found["L2"] <= 92
+
+
+def test_canonical_z_inverts_to_input_index():
+    import numpy as np
+
+    from radiomark.transforms.vertebral_levels import LevelResult
+
+    for flipped in (False, True):
+        result = LevelResult("L3", 3, (), "none", "none", profile=np.zeros(10), flipped_z=flipped)
+        assert [result.to_input_index(result.canonical_z(k)) for k in range(10)] == list(range(10))
+    assert LevelResult("L3", 3, (), "none", "none", profile=np.zeros(10), flipped_z=True).canonical_z(3) == 6

@@ -35,7 +35,7 @@ def write_level_figure(volume: Image, result: LevelResult, path: str | os.PathLi
                 if disc is not None:
                     axes.axhline(disc, color="yellow", lw=0.4, ls=":")
     if result.slice_index is not None:
-        chosen = result.to_input_index(result.slice_index)  # an index maps back the same way
+        chosen = result.canonical_z(result.slice_index)
         for axes in (sagittal, coronal):
             axes.axhline(chosen, color="red", lw=1.2)
     sagittal.set(title="sagittal (anterior left)", xticks=[], yticks=[])

@@ -78,6 +78,11 @@ class LevelResult:
         k = int(round(z))
         return size - 1 - k if self.flipped_z else k
 
+    def canonical_z(self, index: int) -> int:
+        """A slice index of the input volume as a canonical z index (z up): the inverse of
+        :meth:`to_input_index`."""
+        return self.profile.size - 1 - index if self.flipped_z else index
+
 
 def canonical_volume(volume: Image) -> tuple[np.ndarray, tuple[float, float, float], bool]:
     """The HU array as [z up, y posterior, x left], its spacing (mm) and whether z was flipped."""
