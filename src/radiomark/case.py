@@ -101,7 +101,7 @@ class CaseResult:
         values: dict[str, Any] = {"case": self.case_id, "source": self.source, **self.identifiers,
                                   **asdict(self.clinical)}
         values |= {f"{m.name} [{m.unit}]": round(m.value, 4) for m in self.measurements.values()}
-        values |= {f"{f.name} ({f.table})": {True: "yes", False: "no", None: "not decided"}[f.present]
+        values |= {f"{f.name} ({f.table})": f.verdict
                    for f in self.findings}
         values["segmentation_confidence"] = None if self.confidence is None else round(self.confidence, 4)
         values["qc_flags"] = "; ".join(self.flags)

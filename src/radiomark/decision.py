@@ -21,6 +21,11 @@ class Finding:
     rule: str
     reason: str
 
+    @property
+    def verdict(self) -> str:
+        """"yes", "no" or "not decided", as every output writes the finding."""
+        return {True: "yes", False: "no", None: "not decided"}[self.present]
+
 
 def rule_text(rule: CutoffRule) -> str:
     """``rule`` as text: "MEASURE < VALUE if sex S and BMI < B"."""

@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from radiomark.case import CaseResult
     from radiomark.recipes.schema import Recipe
 
-_VERDICT = {True: ("yes", "yes"), False: ("no", "no"), None: ("undecided", "not decided")}
+#: The CSS class of a finding's verdict.
+_CLASS = {True: "yes", False: "no", None: "undecided"}
 
 
 def _number(value: float | None, digits: int = 2) -> str:
@@ -56,7 +57,7 @@ def render_case_report(recipe: Recipe, result: CaseResult, model: str) -> str:
         f"<tr><td>{escape(m.name.replace('_', ' '))}</td><td class='num'>{m.value:.2f}</td>"
         f"<td>{escape(m.unit)}</td><td>{escape(m.method)}</td></tr>" for m in result.measurements.values())
     findings = "\n".join(
-        f"<tr><td>{escape(f.name)}</td><td class='{_VERDICT[f.present][0]}'>{_VERDICT[f.present][1]}</td>"
+        f"<tr><td>{escape(f.name)}</td><td class='{_CLASS[f.present]}'>{f.verdict}</td>"
         f"<td>{escape(f.rule)}</td><td>{escape(f.reason)}</td></tr>" for f in result.findings)
     if result.table in recipe.cutoff_tables:
         cutoffs = recipe.cutoff_tables[result.table]

@@ -15,7 +15,6 @@ if TYPE_CHECKING:
     from radiomark.recipes.schema import Recipe
 
 _A4_INCHES = (8.27, 11.69)
-_VERDICT = {True: "yes", False: "no", None: "not decided"}
 
 
 def _table(axis: object, rows: list[list[str]], header: list[str], widths: list[float]) -> None:
@@ -55,7 +54,7 @@ def write_case_pdf(recipe: Recipe, result: CaseResult, model: str, overlay: Path
     flags.text(0, 1, "Quality control: " + ("; ".join(result.flags) if result.flags else "no check fired"),
                fontsize=8, va="top", wrap=True)
     _table(figure.add_subplot(grid[4]),
-           [[f.name, _VERDICT[f.present], textwrap.shorten(f.rule, 45), textwrap.shorten(f.reason, 60)]
+           [[f.name, f.verdict, textwrap.shorten(f.rule, 45), textwrap.shorten(f.reason, 60)]
             for f in result.findings], ["finding", "result", "rule", "why"], [0.15, 0.1, 0.3, 0.45])
     figure.text(0.06, 0.015, f"radiomark {__version__} · recipe {recipe.name} · model {textwrap.shorten(model, 70)}. "
                              "Research use only; not a medical device.", fontsize=6.5, color="grey")

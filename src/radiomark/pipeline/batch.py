@@ -264,8 +264,7 @@ def write_run_log(batch: BatchResult, caught: list[warnings.WarningMessage], out
     written = datetime.now(UTC).isoformat(timespec="seconds")
     lines = [f"{written} radiomark run into {WITHHELD if pseudonymise else out}"]
     for result in batch.results:
-        decision = "; ".join(f"{f.name}: {({True: 'yes', False: 'no', None: 'not decided'})[f.present]}"
-                             for f in result.findings) or "no finding"
+        decision = "; ".join(f"{f.name}: {f.verdict}" for f in result.findings) or "no finding"
         lines.append(f"case {result.case_id}: {len(result.measurements)} measurements; {decision}"
                      + "".join(f"\n  QC: {flag}" for flag in result.flags))
     lines += [f"resumed {name}" for name in batch.resumed]

@@ -35,11 +35,8 @@ _NOT_MODEL = ("tensorboard",)
 
 def sha256(path: Path) -> str:
     """The SHA-256 of a file's bytes, in hex."""
-    digest = hashlib.sha256()
     with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(stream, "sha256").hexdigest()
 
 
 def file_hashes(path: Path, skip: tuple[str, ...] = ()) -> dict[str, str]:
