@@ -151,12 +151,8 @@ def corrupted_cases(test: Path, out: Path, kind: str) -> Path:
     for index, case in enumerate(sorted(test.iterdir())):
         image, labels = read_nifti(case / "image.nii.gz"), read_nifti(case / "labels.nii.gz", labels={1: "r", 2: "l"})
         values = to_unit_interval(image.array, preprocessing)
-        label_array = np.asarray(labels.array)
-        rng_seed = 10_000 * KINDS_ORDER.index(kind) + index
-        film, lungs = corrupt(values, label_array > 0, kind, np.random.default_rng(rng_seed))
-        if kind == "portable":  # each lung moved with the film
-            moved = [corrupt(values, label_array == side, kind, np.random.default_rng(rng_seed))[1] for side in (1, 2)]
-            label_array = np.select(moved, [1, 2], 0).astype(np.uint8)
+        rng = np.random.default_rng(10_000 * KINDS_ORDER.index(kind) + index)
+        film, label_array = corrupt(values, np.asarray(labels.array, dtype=np.uint8), kind, rng)  # moved with the film
         folder = out / case.name
         folder.mkdir(parents=True)
         corrupted = type(image)(film.astype(np.float32), image.spacing_mm, metadata=image.metadata)

@@ -130,7 +130,8 @@ def lines(image: np.ndarray, lungs: np.ndarray, rng: np.random.Generator) -> np.
 
 def portable(image: np.ndarray, lungs: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Collimation borders outside the lungs, a small thorax on a large film and a tilt; returns the
-    film and its lung mask moved with it (a boolean mask; labels move by nearest neighbour)."""
+    film and ``lungs`` moved with it (a mask or a label map, 0 outside; values move by nearest
+    neighbour and keep their type)."""
     scale = rng.uniform(0.6, 0.95)
     angle = rng.uniform(-12, 12)
     centre = np.array(image.shape) / 2
@@ -138,8 +139,8 @@ def portable(image: np.ndarray, lungs: np.ndarray, rng: np.random.Generator) -> 
     offset = centre - matrix @ (centre + rng.normal(0, image.shape[1] * 0.04, 2))
     background = float(np.quantile(image, 0.02))
     film = ndimage.affine_transform(image, matrix, offset, order=1, cval=background)
-    moved = ndimage.affine_transform(lungs.astype(np.uint8), matrix, offset, order=0, cval=0).astype(bool)
-    return collimate(film, moved, rng), moved
+    moved = ndimage.affine_transform(lungs.astype(np.uint8), matrix, offset, order=0, cval=0).astype(lungs.dtype)
+    return collimate(film, moved > 0, rng), moved
 
 
 def _rotation(degrees: float) -> np.ndarray:
@@ -181,14 +182,14 @@ def low_contrast(image: np.ndarray, lungs: np.ndarray, rng: np.random.Generator)
 
 def corrupt(image: np.ndarray, lungs: np.ndarray, kind: str, rng: np.random.Generator
             ) -> tuple[np.ndarray, np.ndarray]:
-    """``image`` with one corruption ``kind`` (:data:`KINDS`), and the lung mask that goes with it
-    (moved only by ``portable``)."""
+    """``image`` with one corruption ``kind`` (:data:`KINDS`), and ``lungs`` (a mask or a label map,
+    0 outside) as they go with it: moved only by ``portable``."""
     if kind == "portable":
         return portable(image, lungs, rng)
     steps: dict[str, Callable[..., np.ndarray]] = {"opacity": opacity, "lines": lines, "low_contrast": low_contrast}
     if kind not in steps:
         raise ValueError(f"unknown corruption {kind!r}; kinds: {', '.join(KINDS)}")
-    return steps[kind](image, lungs, rng), lungs
+    return steps[kind](image, lungs > 0, rng), lungs
 
 
 class RandChestFilmd(Randomizable):
@@ -220,13 +221,12 @@ class RandChestFilmd(Randomizable):
         changed = False
         for kind in KINDS:
             if kind in self.probabilities and rng.random() < self.probabilities[kind]:
-                lungs = label.sum(axis=0) > 0.5
-                if kind == "portable":
-                    image, _ = portable(image, lungs, np.random.default_rng(seed := int(rng.integers(2**31))))
-                    label = np.stack([portable(channel, channel > 0.5, np.random.default_rng(seed))[1]
-                                      for channel in label]).astype(np.float32)
+                if kind == "portable":  # the one-hot channels as a label map (1, 2, ...), moved with the film
+                    structures = np.where(label.max(axis=0) > 0.5, label.argmax(axis=0) + 1, 0).astype(np.uint8)
+                    image, moved = portable(image, structures, np.random.default_rng(int(rng.integers(2**31))))
+                    label = np.stack([moved == value for value in range(1, len(label) + 1)]).astype(np.float32)
                 else:
-                    image = corrupt(image, lungs, kind, rng)[0]
+                    image = corrupt(image, label.sum(axis=0) > 0.5, kind, rng)[0]
                 changed = True
         if changed:
             out[self.image_key] = torch.as_tensor(image[None].astype(np.float32))
