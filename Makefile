@@ -104,6 +104,7 @@ default-model-neonatal-rds: $(STAMP)
 	cp $(NEONATAL_RUN)/run/fold_0/best.pt $(NEONATAL_RUN)/run/fold_0/history.json $(NEONATAL_WEIGHTS)/fold_0/
 	cp $(NEONATAL_RUN)/run/classifier/recipe.yaml $(NEONATAL_RUN)/run/classifier/best.pt \
 	   $(NEONATAL_RUN)/run/classifier/metrics.json $(NEONATAL_RUN)/run/classifier/history.json $(NEONATAL_WEIGHTS)/classifier/
+	$(BIN)/radiomark export $(NEONATAL_WEIGHTS) --onnx
 
 # Re-creates only the lung segmenter of the bundled neonatal-rds model and keeps its classifier — how
 # the round-2 segmenter (trained with the real-world film corruptions) was made; about 45 minutes.
@@ -112,6 +113,7 @@ default-model-neonatal-rds-segmenter: $(STAMP)
 	$(BIN)/python benchmarks/neonatal_rds.py --train-default-model --segmenter-only --work $(NEONATAL_RUN)
 	cp $(NEONATAL_RUN)/run/recipe.yaml $(NEONATAL_RUN)/run/metrics.json $(NEONATAL_RUN)/run/training_curve.png $(NEONATAL_WEIGHTS)/
 	cp $(NEONATAL_RUN)/run/fold_0/best.pt $(NEONATAL_RUN)/run/fold_0/history.json $(NEONATAL_WEIGHTS)/fold_0/
+	$(BIN)/radiomark export $(NEONATAL_WEIGHTS) --onnx
 
 # Re-creates the bundled nigra model: a DynUNet variant of the recipe trained on 80 multi-echo phantoms
 # (about 20 minutes on 2 cores).

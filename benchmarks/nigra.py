@@ -92,7 +92,7 @@ def train_default_model(work: Path) -> Path:
 
 
 def parameters(run: Path) -> int:
-    return sum(p.numel() for p in Segmenter.load(run, backend="torch").networks[0].parameters())  # type: ignore[attr-defined]
+    return sum(p.numel() for p in Segmenter.load(run, backend="torch").networks[0].module.parameters())  # type: ignore[attr-defined]
 
 
 def compare_vnet(work: Path, epochs: int) -> dict[str, Any]:

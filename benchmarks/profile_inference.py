@@ -25,7 +25,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
@@ -141,11 +140,11 @@ def profile_volume(recipe_name: str, repeats: int) -> dict | None:
         image = study.image
         reference = volume.network_grid(image, spec.target_spacing_mm)
         stages["preprocess (resample)"], array = _timed(
-            lambda: torch.from_numpy(volume.channels_on_grid(study.channels, spec, reference))[None], repeats)
+            lambda: volume.channels_on_grid(study.channels, spec, reference)[None], repeats)
         stages["network (sliding window)"], probabilities = _timed(
             lambda: segmenter.network_probabilities(array), repeats)
         stages["back to image grid"], _ = _timed(
-            lambda: volume.from_network_grid(probabilities.numpy(), reference, image).argmax(axis=0), repeats)
+            lambda: volume.from_network_grid(probabilities, reference, image).argmax(axis=0), repeats)
         predicted = segmenter.segment(study.channels).labels
         stages["post-processing"], labels = _timed(lambda: postprocess(recipe, image, predicted), repeats)
         stages["biomarkers"], measurements = _timed(lambda: measure(recipe, study, labels), repeats)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from radiomark import api
 from tests.helpers import tiny_phantoms, tiny_recipe
+
+# Cohorts run in one process unless a test asks for workers: tests patch the run path in-process,
+# and a spawned worker per cohort test would cost seconds each.
+os.environ.setdefault("RADIOMARK_WORKERS", "1")
 
 
 @pytest.fixture(scope="session")

@@ -139,3 +139,17 @@ def test_a_lung_with_a_bite_is_flagged_and_a_lost_lung_withholds_the_decision():
                for reason in review(recipe, case.image, lost, None, lost, ratio).withheld)
     clean = measure_lung_area(case.labels, measure_parameters(recipe))
     assert review(recipe, case.image, case.labels, None, case.labels, clean).flags == []
+
+
+def test_solidity_agrees_with_scikit_image_on_lungs_and_concave_shapes():
+    from skimage.measure import regionprops
+
+    from radiomark.quality import _solidity
+
+    labels = generate_case("neonatal-rds", 5).labels
+    concave = np.zeros((60, 80), dtype=bool)
+    concave[5:55, 5:20] = concave[40:55, 5:75] = True  # an L: solidity well below 1
+    for mask in (labels.mask("right_lung"), labels.mask("left_lung"), concave):
+        (piece,) = regionprops(mask.astype(np.uint8))
+        assert _solidity(mask) == pytest.approx(piece.solidity, abs=0.01)
+    assert _solidity(concave) < 0.7 and _solidity(np.zeros((4, 4), dtype=bool)) is None

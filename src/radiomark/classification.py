@@ -27,6 +27,7 @@ from radiomark.errors import InputError
 from radiomark.image import Image, LabelMap
 from radiomark.recipes.schema import Classifier, Recipe
 from radiomark.transforms.intensity import to_unit_interval
+from radiomark.transforms.spatial import resize
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".dcm", ".nii", ".nii.gz")
 
@@ -72,8 +73,6 @@ def find_labelled_images(data_dir: str | os.PathLike[str], classes: tuple[str, s
 
 def classifier_input(image: Image, structures: LabelMap | None, recipe: Recipe) -> np.ndarray:
     """The classifier's view of a 2D ``image``: ``[1, rows, columns]`` float32 in [0, 1]."""
-    from monai.transforms import Resize
-
     spec = recipe.classifier
     if spec is None:
         raise InputError(None, f"recipe {recipe.name} has no classifier")
@@ -94,8 +93,7 @@ def classifier_input(image: Image, structures: LabelMap | None, recipe: Recipe) 
             if spec.input == "masked":
                 unit = np.where(mask, unit, 0.0).astype(np.float32)
             unit = unit[box[0], box[1]]
-    # MONAI transforms take numpy arrays too (their stubs say Tensor).
-    return np.asarray(Resize(spec.spatial_size, mode="area")(unit[None]), dtype=np.float32)  # type: ignore[arg-type]
+    return resize(unit[None], spec.spatial_size, "area")
 
 
 def split_samples(samples: Sequence[LabelledImage], spec: Classifier, where: str | os.PathLike[str],

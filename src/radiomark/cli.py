@@ -532,6 +532,12 @@ def run(recipe: Annotated[str, typer.Argument(help="Recipe to run (`radiomark re
                                                          "(`radiomark recipes show RECIPE`): its post-processing, "
                                                          "measures, QC and tables are used.")] = None,
         series: SeriesOption = None, select: SelectOption = None, level: LevelOption = None,
+        backend: Annotated[str, typer.Option("--backend", help="Network runtime: auto (ONNX Runtime where the "
+                                             "model has an equal, faster ONNX export, as the bundled models do: "
+                                             "torch is then never loaded), onnxruntime or torch.")] = "auto",
+        workers: Annotated[int | None, typer.Option("--workers", help="Worker processes for a cohort, each "
+                                                    "loading the models once.", show_default="one per core, "
+                                                    "or RADIOMARK_WORKERS")] = None,
         ) -> None:
     """Segment, measure and decide; writes label map, measurements, CSV and overlay per case
     (disc-herniation: per-level herniation probability from the chosen T2 axial series)."""
@@ -549,7 +555,8 @@ def run(recipe: Annotated[str, typer.Argument(help="Recipe to run (`radiomark re
         keep_identifiers = ",".join(defaults.keep_identifiers) if keep_identifiers is None else keep_identifiers
     given = {"--height": height, "--weight": weight, "--slice": slice_index, "--level": level, "--table": table,
              "--dicom-seg": dicom_seg, "--dicom-sr": dicom_sr, "--spacing": spacing, "--pdf": pdf,
-             "--anonymize": anonymize, "--keep-identifiers": keep_identifiers, "--recipe": recipe_file}
+             "--anonymize": anonymize, "--keep-identifiers": keep_identifiers, "--recipe": recipe_file,
+             "--backend": None if backend == "auto" else backend, "--workers": workers}
     _refuse_options(recipe, given if herniation else {"--age": age, "--sac-width": sac_width,
                                                       "--canal-mask": canal_mask})
     from radiomark.pipeline.batch import BatchInterrupted
@@ -577,7 +584,7 @@ def run(recipe: Annotated[str, typer.Argument(help="Recipe to run (`radiomark re
                                 keep_identifiers=tuple(name.strip() for name in (keep_identifiers or "").split(",")
                                                        if name.strip()),
                                 recipe_file=recipe_file, series_uid=series, select=select, progress=advance,
-                                level=level)
+                                level=level, backend=backend, workers=workers)
         except BatchInterrupted as stop:
             batch = stop.batch
             interrupted = True

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from radiomark.classification import CLASSIFIER_DIR, find_labelled_images
 from radiomark.inference.classifier import ImageClassifier
@@ -20,7 +19,7 @@ from radiomark.metrics import agreement, classification_scores, overlap_scores
 from radiomark.outputs.figures import pyplot, save_png
 from radiomark.pipeline.steps import measure, postprocess
 from radiomark.quality import review
-from radiomark.training.classifier import predict_logits, prepare_inputs
+from radiomark.training.classifier import prepare_inputs
 from radiomark.training.data import load_cases
 from radiomark.training.loop import TrainingProgress
 
@@ -154,7 +153,7 @@ def evaluate_classifier(classifier: ImageClassifier, segmenter: Segmenter | None
     assert recipe.classifier is not None  # ImageClassifier.load checks
     samples = find_labelled_images(data_dir, recipe.classifier.classes, patient_pattern)
     inputs = prepare_inputs(recipe, samples, segmenter, progress)
-    probability = torch.sigmoid(predict_logits(classifier.network, inputs, recipe.classifier.batch_size)).numpy()
+    probability = classifier.probabilities(inputs.numpy(), recipe.classifier.batch_size)
     truth = np.asarray([sample.label for sample in samples])
     scores = classification_scores(truth, probability, recipe.classifier.threshold)
     metrics = classifier.run_dir / CLASSIFIER_DIR / "metrics.json"

@@ -1,13 +1,13 @@
 """Clean-up of predicted label maps: HU gating, sides of bilateral structures from the midline,
-largest component, hole filling and small-component removal, each per structure (MONAI /
-scikit-image / SciPy)."""
+largest component, hole filling and small-component removal, each per structure (SciPy; the
+connectivity of MONAI's transforms, checked against them in ``tests/test_postprocess.py``)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from skimage.morphology import remove_small_objects
+from scipy import ndimage
 
 from radiomark.errors import GeometryError
 from radiomark.image import Image, LabelMap
@@ -29,33 +29,48 @@ def gate_by_intensity(labels: LabelMap, image: Image, ranges: Mapping[str, tuple
 
 
 def remove_small_components(labels: LabelMap, min_size: float) -> LabelMap:
-    """Drop connected components (per label) smaller than ``min_size`` mm² (2D) or mm³ (3D)."""
+    """Drop connected components (per label, face connectivity) smaller than ``min_size`` mm² (2D)
+    or mm³ (3D): scikit-image's ``remove_small_objects`` on SciPy's labelling, which inference
+    already imports (scikit-image's morphology module costs 0.4 s of start-up)."""
     if min_size <= 0:
         return labels
     min_samples = int(np.ceil(min_size / labels.sample_size))
     array = np.array(labels.array)
     for value in labels.labels:
-        mask = array == value
-        kept = remove_small_objects(mask, max_size=min_samples - 1) if min_samples > 1 else mask
-        array[mask & ~kept] = 0
+        components, count = ndimage.label(array == value)
+        if count and min_samples > 1:
+            small = np.bincount(components.ravel()) < min_samples
+            small[0] = False
+            array[small[components]] = 0
     return LabelMap.like(labels, array, labels.labels)
 
 
 def keep_largest_component(labels: LabelMap) -> LabelMap:
-    """Keep only the largest connected component of each structure (MONAI, full connectivity)."""
-    from monai.transforms import KeepLargestConnectedComponent
-
-    kept = KeepLargestConnectedComponent(applied_labels=sorted(labels.labels), independent=True)(
-        np.array(labels.array)[None])
-    return LabelMap.like(labels, np.asarray(kept)[0], labels.labels)
+    """Keep only the largest connected component of each structure (full connectivity), as MONAI's
+    ``KeepLargestConnectedComponent(independent=True)`` does, without its torch import."""
+    array = np.array(labels.array)
+    structure = ndimage.generate_binary_structure(array.ndim, array.ndim)
+    for value in sorted(labels.labels):
+        components, count = ndimage.label(array == value, structure=structure)
+        if count > 1:
+            sizes = np.bincount(components.ravel())
+            sizes[0] = 0
+            array[(components > 0) & (components != int(np.argmax(sizes)))] = 0
+    return LabelMap.like(labels, array, labels.labels)
 
 
 def fill_holes(labels: LabelMap) -> LabelMap:
-    """Fill the enclosed holes of each structure (MONAI ``FillHoles``); other structures win ties."""
-    from monai.transforms import FillHoles
-
-    filled = FillHoles(applied_labels=sorted(labels.labels))(np.array(labels.array)[None])
-    return LabelMap.like(labels, np.asarray(filled)[0], labels.labels)
+    """Fill the enclosed holes of each structure, in label order: what MONAI's ``FillHoles``
+    computes — the parts of the rest (full connectivity) that do not reach the image border — by
+    one labelling pass instead of its iterated dilation (10× faster on a radiograph), without its
+    torch import. A hole is filled even where another structure lies in it."""
+    array = np.array(labels.array)
+    structure = ndimage.generate_binary_structure(array.ndim, array.ndim)
+    for value in sorted(labels.labels):
+        rest, _ = ndimage.label(array != value, structure=structure)
+        border = np.unique(np.concatenate([np.moveaxis(rest, axis, 0)[[0, -1]].ravel() for axis in range(rest.ndim)]))
+        array[(rest > 0) & ~np.isin(rest, border)] = value
+    return LabelMap.like(labels, array, labels.labels)
 
 
 def sides_from_midline(labels: LabelMap, pairs: Sequence[tuple[str, str]], cluster_mm: float) -> LabelMap:
@@ -68,16 +83,13 @@ def sides_from_midline(labels: LabelMap, pairs: Sequence[tuple[str, str]], clust
     position: voxels at smaller LPS x than the cluster's centre are the patient's right. The network
     only has to find the structures; which side they are on follows from where they are.
     """
-    from scipy.ndimage import distance_transform_edt
-    from scipy.ndimage import label as components
-
     array = np.array(labels.array)
     values = {name: value for value, name in labels.labels.items()}
     paired = np.isin(array, [values[name] for pair in pairs for name in pair])
     if not paired.any():
         return labels
-    near = distance_transform_edt(~paired, sampling=labels.require_spacing()) <= cluster_mm
-    clusters, count = components(near, structure=np.ones((3,) * labels.ndim))
+    near = ndimage.distance_transform_edt(~paired, sampling=labels.require_spacing()) <= cluster_mm
+    clusters, count = ndimage.label(near, structure=np.ones((3,) * labels.ndim))
     sizes = np.bincount(clusters[paired], minlength=count + 1)
     kept = paired & (clusters == int(np.argmax(sizes)))
     indices = np.argwhere(kept)

@@ -183,20 +183,32 @@ def segmentation_confidence(probabilities: np.ndarray, labels: LabelMap) -> floa
     inside = predicted > 0
     if not inside.any():
         return None
-    order = {value: index for index, value in enumerate(labels.labels)}
-    index = np.vectorize(order.get, otypes=[int])(predicted[inside])
-    p = np.clip(np.asarray(probabilities).reshape(len(order), -1)[:, inside.ravel()][index, np.arange(index.size)],
-                1e-6, 1 - 1e-6)
+    lookup = np.zeros(max(labels.labels) + 1, dtype=np.intp)  # label value → row of ``probabilities``
+    lookup[list(labels.labels)] = np.arange(len(labels.labels))
+    index = lookup[predicted[inside]]
+    p = np.clip(np.asarray(probabilities).reshape(len(labels.labels), -1)[:, inside.ravel()][
+        index, np.arange(index.size)], 1e-6, 1 - 1e-6)
     entropy = -(p * np.log2(p) + (1 - p) * np.log2(1 - p))
     return float(1.0 - entropy.mean())
 
 
 def _solidity(mask: np.ndarray) -> float | None:
-    """Area / convex-hull area of the largest piece of ``mask``; None when it is empty."""
-    from skimage.measure import label, regionprops
+    """Area / convex-hull area of the largest piece (8-connected) of a 2D ``mask``, the hull taken
+    around the pixels' corners; None when it is empty. (scikit-image's ``regionprops`` counts the
+    pixels inside that hull instead, which took 0.3 s of a 1955 × 1841 radiograph's run; the two
+    agree within 1 % on lungs, ``tests/test_quality.py``.)"""
+    from scipy import ndimage
+    from scipy.spatial import ConvexHull
 
-    pieces = regionprops(label(mask))
-    return float(max(pieces, key=lambda piece: piece.area).solidity) if pieces else None
+    pieces, count = ndimage.label(mask, structure=np.ones((3, 3)))
+    if not count:
+        return None
+    sizes = np.bincount(pieces.ravel())
+    sizes[0] = 0
+    largest = pieces == int(np.argmax(sizes))
+    edge = np.argwhere(largest & ~ndimage.binary_erosion(largest))
+    corners = (edge[:, None, :] + np.array([[-0.5, -0.5], [-0.5, 0.5], [0.5, -0.5], [0.5, 0.5]])).reshape(-1, 2)
+    return float(sizes.max() / ConvexHull(corners).volume)
 
 
 def _side_by_side(labels: LabelMap, first: str, second: str) -> list[str]:

@@ -55,3 +55,18 @@ def test_phantom_dicom_of_every_recipe_has_no_validator_errors(tmp_path):
     assert len(files) >= 5
     assert {str(path.relative_to(tmp_path)): _errors(path) for path in files} == {
         str(path.relative_to(tmp_path)): [] for path in files}
+
+
+def test_volume_seg_and_sr_have_no_validator_errors_and_reference_the_series(tmp_path):
+    """A volume's SR names the source series once per segment (not every slice again)."""
+    from radiomark.phantoms import generate_case
+
+    require_debian_packages({DCIODVFY: "dicom3tools"})
+    study = write_case(generate_case("nigra", 5), tmp_path / "in", "dicom")
+    api.run("nigra", study, tmp_path / "out", dicom_sr=True)
+    case = tmp_path / "out" / "nigra-0005"
+    for name in ("seg.dcm", "sr.dcm"):
+        assert _errors(case / name) == [], name
+    sr, seg = pydicom.dcmread(case / "sr.dcm"), pydicom.dcmread(case / "seg.dcm")
+    series = {str(e.value) for e in sr.iterall() if e.keyword == "UID"}
+    assert seg.ReferencedSeriesSequence[0].SeriesInstanceUID in series

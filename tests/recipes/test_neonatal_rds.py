@@ -46,16 +46,14 @@ def test_lung_area_in_pixels_without_spacing() -> None:
     assert measures["lung_area"].unit is Unit.PIXELS and measures["lung_area"].value == 32
 
 
-class _Bright(torch.nn.Module):
+def _bright(batch: np.ndarray) -> np.ndarray:
     """A stand-in network: both lung logits are high where the input is bright (pointwise)."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([40 * (x - 0.5), 40 * (x - 0.5)], dim=1)
+    return np.concatenate([40 * (batch - 0.5), 40 * (batch - 0.5)], axis=1)
 
 
 def _segmenter(fraction: float, **postprocessing: object) -> Segmenter:
     recipe = RECIPE.model_copy(update={"postprocessing": RECIPE.postprocessing.model_copy(update=postprocessing)})
-    return Segmenter(recipe, (_Bright(),), Path("."), fraction)
+    return Segmenter(recipe, (_bright,), Path("."), fraction)
 
 
 def test_rotation_rule_fires_only_below_the_area_threshold() -> None:

@@ -18,8 +18,6 @@ def test_ras_stored_slices_are_flipped_back_to_the_dicom_orientation():
 
 
 def test_network_grid_keeps_the_physical_aspect_and_inverts():
-    import torch
-
     from radiomark.transforms.spatial import fitted_shape, from_network_grid, to_network_grid
 
     wide = Image(array=np.zeros((101, 122)), spacing_mm=(3.0, 3.0))
@@ -27,7 +25,7 @@ def test_network_grid_keeps_the_physical_aspect_and_inverts():
     thin_pixels = Image(array=np.zeros((100, 100)), spacing_mm=(2.0, 1.0))
     assert fitted_shape(thin_pixels, (64, 64)) == (64, 32)
     assert fitted_shape(Image(array=np.zeros((30, 60)), spacing_mm=None), (64, 64)) == (32, 64)
-    values = torch.zeros(1, 101, 122)
+    values = np.zeros((1, 101, 122), dtype=np.float32)
     values[0, 40:60, 50:70] = 1.0
     grid = to_network_grid(values, (212, 256), (256, 256), mode="nearest", pad_value=-1.0)
     assert grid.shape == (1, 256, 256) and float(grid[0, 0, 0]) == -1.0 and float(grid[0, 22, 0]) == 0.0

@@ -7,13 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
+import numpy as np
 
 from radiomark.classification import CLASSIFIER_DIR, classifier_input
 from radiomark.errors import InputError
 from radiomark.image import Image, LabelMap
-from radiomark.inference.onnx import OnnxNetwork, choose_backend
-from radiomark.models.factory import build_classifier
+from radiomark.inference.onnx import OnnxNetwork, choose_backend, sigmoid
 from radiomark.recipes import read_recipe
 from radiomark.recipes.schema import Recipe
 
@@ -23,7 +22,8 @@ class ImageClassifier:
     """The recipe and the classifier network of a run folder."""
 
     recipe: Recipe
-    network: Callable[[torch.Tensor], torch.Tensor]
+    #: Float32 batch ``[n, 1, rows, columns]`` in, logits ``[n, 1]`` out (ONNX Runtime or torch).
+    network: Callable[[np.ndarray], np.ndarray]
     run_dir: Path
     backend: str = "torch"
 
@@ -39,22 +39,25 @@ class ImageClassifier:
         recipe = read_recipe(folder / CLASSIFIER_DIR / "recipe.yaml")
         if recipe.classifier is None:
             raise InputError(folder / CLASSIFIER_DIR / "recipe.yaml", f"recipe {recipe.name} has no classifier")
-        network = build_classifier(recipe.classifier)
-        try:
-            network.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
-        except (RuntimeError, OSError, EOFError) as error:
-            raise InputError(weights, f"cannot load the weights ({' '.join(str(error).split())[:200]})") from None
         if choose_backend(folder, "classifier", backend):
             return cls(recipe, OnnxNetwork(folder / CLASSIFIER_DIR / "model.onnx"), folder, "onnxruntime")
-        return cls(recipe, network.eval(), folder)
+        from radiomark.inference.torch_network import load_torch_network
+        from radiomark.models.factory import build_classifier
+
+        spec = recipe.classifier
+        return cls(recipe, load_torch_network(weights, lambda: build_classifier(spec)), folder)
 
     @staticmethod
     def exists(run_dir: str | os.PathLike[str]) -> bool:
         """Whether ``run_dir`` holds a trained classifier."""
         return (Path(run_dir) / CLASSIFIER_DIR / "best.pt").is_file()
 
+    def probabilities(self, inputs: np.ndarray, batch_size: int = 16) -> np.ndarray:
+        """Probability of the positive class for each prepared input ``[n, 1, rows, columns]``
+        (:func:`~radiomark.classification.classifier_input`), in batches."""
+        return np.concatenate([sigmoid(self.network(inputs[i:i + batch_size]))[:, 0]
+                               for i in range(0, len(inputs), batch_size)])
+
     def probability(self, image: Image, structures: LabelMap | None) -> float:
         """Probability of the positive class (``recipe.classifier.classes[1]``) for a 2D image."""
-        network_input = torch.from_numpy(classifier_input(image, structures, self.recipe))[None]
-        with torch.no_grad():
-            return float(torch.sigmoid(self.network(network_input))[0, 0])
+        return float(self.probabilities(classifier_input(image, structures, self.recipe)[None])[0])

@@ -25,6 +25,7 @@ from radiomark.classification import CLASSIFIER_DIR
 from radiomark.inference.classifier import ImageClassifier
 from radiomark.inference.onnx import RECORD, TOLERANCE, OnnxNetwork, onnx_runtime
 from radiomark.inference.predictor import Segmenter
+from radiomark.inference.torch_network import TorchNetwork
 
 
 def _export(network: torch.nn.Module, example: torch.Tensor, path: Path) -> None:
@@ -54,11 +55,11 @@ def _export_and_compare(networks: list[tuple[torch.nn.Module, Path]], shape: tup
         _export(network, example, path)
         exported = OnnxNetwork(path)
         with torch.no_grad():
-            reference, logits = network(example), exported(example)
+            reference, logits = network(example), torch.from_numpy(exported(example.numpy()))
             differences.append(float((torch.sigmoid(logits) - torch.sigmoid(reference)).abs().max()))
             logit_differences.append(float((logits - reference).abs().max()))
             torch_ms.append(_median_ms(functools.partial(network, example), repeats))
-        runtime_ms.append(_median_ms(functools.partial(exported, example), repeats))
+        runtime_ms.append(_median_ms(functools.partial(exported, example.numpy()), repeats))
     difference = max(differences)
     torch_total, runtime_total = sum(torch_ms), sum(runtime_ms)
     equal = difference <= TOLERANCE
@@ -81,13 +82,13 @@ def export_onnx(run_dir: str | os.PathLike[str], repeats: int = 10) -> dict[str,
     spec = segmenter.recipe.preprocessing
     patch = spec.network_size() if spec.spatial_dims == 2 else spec.patch()  # what one network call sees
     record["segmenter"] = _export_and_compare(
-        [(cast(torch.nn.Module, network), path.parent / "model.onnx")  # a torch-backend load holds modules
+        [(cast(TorchNetwork, network).module, path.parent / "model.onnx")  # a torch-backend load
          for network, path in zip(segmenter.networks, folds, strict=True)],
         (len(segmenter.recipe.inputs.echoes), *patch), repeats)
     if ImageClassifier.exists(folder):
         classifier = ImageClassifier.load(folder, backend="torch")
         assert classifier.recipe.classifier is not None
-        record["classifier"] = _export_and_compare([(cast(torch.nn.Module, classifier.network),
+        record["classifier"] = _export_and_compare([(cast(TorchNetwork, classifier.network).module,
                                                      folder / CLASSIFIER_DIR / "model.onnx")],
                                                    (1, *classifier.recipe.classifier.spatial_size), repeats)
     (folder / RECORD).write_text(json.dumps(record, indent=2))

@@ -12,13 +12,30 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from radiomark.errors import InputError, MissingDependencyError
 
 #: Largest allowed |PyTorch − ONNX Runtime| difference of the output probabilities.
 TOLERANCE = 1e-4
 RECORD = "onnx.json"
+
+#: Threads each network may use (ONNX Runtime intra-op, torch); ``None``: the library's default
+#: (every core). Worker processes of a cohort set it so that workers × threads = cores.
+_THREADS: list[int | None] = [None]
+
+
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+    """The logistic function, float32, without overflow for large negative logits."""
+    return (0.5 * (1.0 + np.tanh(0.5 * np.asarray(logits, dtype=np.float32)))).astype(np.float32)
+
+
+def set_threads(threads: int | None) -> None:
+    """Threads for networks loaded from now on in this process (and for torch, when imported)."""
+    import sys
+
+    _THREADS[0] = threads
+    if threads is not None and "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
 
 
 def onnx_runtime() -> Any:
@@ -31,16 +48,30 @@ def onnx_runtime() -> Any:
 
 
 class OnnxNetwork:
-    """An exported network run by ONNX Runtime on CPU, called like the PyTorch module it replaces."""
+    """An exported network run by ONNX Runtime on CPU: a float32 batch in, its logits out (NumPy)."""
 
     def __init__(self, path: Path) -> None:
         runtime = onnx_runtime()
         self.path = path
-        self.session = runtime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        options = runtime.SessionOptions()
+        if _THREADS[0] is not None:
+            options.intra_op_num_threads = _THREADS[0]
+            options.inter_op_num_threads = 1
+        self.session = runtime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
-    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
-        (logits,) = self.session.run(None, {"image": batch.detach().numpy().astype(np.float32)})
-        return torch.from_numpy(logits)
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        (logits,) = self.session.run(None, {"image": np.ascontiguousarray(batch, dtype=np.float32)})
+        return np.asarray(logits)
+
+
+#: What ``--backend`` accepts.
+BACKENDS = ("auto", "onnxruntime", "torch")
+
+
+def check_backend(backend: str) -> None:
+    """Refuse a backend other than :data:`BACKENDS`."""
+    if backend not in BACKENDS:
+        raise InputError(None, f"unknown --backend {backend!r}; use auto, onnxruntime or torch")
 
 
 def choose_backend(run_dir: Path, part: str, backend: str) -> bool:
@@ -49,8 +80,7 @@ def choose_backend(run_dir: Path, part: str, backend: str) -> bool:
     ``backend``: ``torch``; ``onnxruntime`` (an error when not exported); ``auto`` (ONNX Runtime
     when ``onnx.json`` says it was equal and faster, and ONNX Runtime is installed).
     """
-    if backend not in ("auto", "torch", "onnxruntime"):
-        raise InputError(None, f"unknown backend {backend!r}; use auto, torch or onnxruntime")
+    check_backend(backend)
     if backend == "torch":
         return False
     record = run_dir / RECORD

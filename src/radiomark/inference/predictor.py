@@ -10,17 +10,20 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from radiomark.errors import GeometryError, InputError
 from radiomark.image import Image, LabelMap
-from radiomark.inference.onnx import OnnxNetwork, choose_backend
-from radiomark.models.factory import build_network
+from radiomark.inference.onnx import OnnxNetwork, choose_backend, sigmoid
+from radiomark.inference.sliding_window import sliding_window_logits
 from radiomark.recipes import read_recipe
 from radiomark.recipes.schema import Recipe
-from radiomark.transforms import volume
 from radiomark.transforms.network_input import network_slice
 from radiomark.transforms.spatial import flip, from_network_grid
+
+#: A network as inference calls it: a float32 batch ``[n, channels, *spatial]`` in, logits out
+#: (:class:`~radiomark.inference.onnx.OnnxNetwork`, or
+#: :class:`~radiomark.inference.torch_network.TorchNetwork`).
+Network = Callable[[np.ndarray], np.ndarray]
 
 
 def bundled_model_dir(recipe_name: str) -> Path:
@@ -39,17 +42,14 @@ def bundled_model_dirs(recipe_name: str) -> list[Path]:
     return [first, *variants]
 
 
-def whole_image_logits(network: Callable[[torch.Tensor], torch.Tensor], recipe: Recipe,
-                       images: torch.Tensor) -> torch.Tensor:
-    """Logits of a batch on the network grid: the network on the whole image (2D), or MONAI
-    sliding-window inference over the recipe's patches with Gaussian weighting (3D)."""
+def whole_image_logits(network: Network, recipe: Recipe, images: np.ndarray) -> np.ndarray:
+    """Logits of a batch on the network grid: the network on the whole image (2D), or
+    sliding-window inference over the recipe's patches with Gaussian weighting (3D, see
+    :mod:`radiomark.inference.sliding_window`)."""
     spec = recipe.preprocessing
     if spec.spatial_dims == 2:
         return network(images)
-    from monai.inferers import sliding_window_inference
-
-    return torch.as_tensor(sliding_window_inference(images, spec.patch(), sw_batch_size=2, predictor=network,
-                                                    overlap=spec.sliding_window_overlap, mode="gaussian"))
+    return sliding_window_logits(network, images, spec.patch(), spec.sliding_window_overlap)
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ class Segmenter:
     """The recipe and the fold networks of a run folder; their sigmoid outputs are averaged."""
 
     recipe: Recipe
-    networks: tuple[Callable[[torch.Tensor], torch.Tensor], ...]
+    networks: tuple[Network, ...]
     run_dir: Path
     train_foreground_fraction: float | None = None
     backend: str = "torch"
@@ -89,7 +89,8 @@ class Segmenter:
         ``recipe`` is the recipe to run the model for: post-processing (and everything that is not
         fixed by training) comes from it; labels and inputs must match the stored recipe (see
         :meth:`~radiomark.recipes.schema.Recipe.trained_as`). ``backend``: see
-        :func:`radiomark.inference.onnx.choose_backend` (ONNX Runtime when exported and faster).
+        :func:`radiomark.inference.onnx.choose_backend` (ONNX Runtime when exported and faster);
+        on ONNX Runtime neither torch nor MONAI is imported.
         """
         folder = Path(run_dir)
         if not (folder / "recipe.yaml").is_file():
@@ -99,18 +100,14 @@ class Segmenter:
         weights = sorted(folder.glob("fold_*/best.pt"))
         if not weights:
             raise InputError(folder, "no trained weights (fold_*/best.pt) in this model folder")
-        networks: list[Callable[[torch.Tensor], torch.Tensor]] = []
-        for path in weights:
-            network = build_network(recipe)
-            try:
-                network.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-            except (RuntimeError, OSError, EOFError) as error:
-                raise InputError(path, f"cannot load the weights ({' '.join(str(error).split())[:200]})") from None
-            networks.append(network.eval())
+        networks: list[Network]
         if choose_backend(folder, "segmenter", backend):
-            networks = [OnnxNetwork(path.parent / "model.onnx") for path in weights]
-            backend = "onnxruntime"
+            networks, backend = [OnnxNetwork(path.parent / "model.onnx") for path in weights], "onnxruntime"
         else:
+            from radiomark.inference.torch_network import load_torch_network
+            from radiomark.models.factory import build_network
+
+            networks = [load_torch_network(path, lambda: build_network(recipe)) for path in weights]
             backend = "torch"
         fraction = _train_foreground_fraction(folder)
         if recipe.postprocessing.rotation_rule is not None and fraction is None:
@@ -118,31 +115,33 @@ class Segmenter:
                                                       "train_foreground_fraction, which this model folder lacks")
         return cls(recipe, tuple(networks), folder, fraction, backend)
 
-    def network_probabilities(self, network_input: torch.Tensor) -> torch.Tensor:
-        """Sigmoid probabilities ``[labels, ...]`` on the network grid, averaged over the folds."""
-        with torch.no_grad():
-            return torch.stack([torch.sigmoid(whole_image_logits(net, self.recipe, network_input))[0]
-                                for net in self.networks]).mean(0)
+    def network_probabilities(self, network_input: np.ndarray) -> np.ndarray:
+        """Sigmoid probabilities ``[labels, ...]`` (float32) on the network grid of a batch of one
+        ``[1, channels, ...]``, averaged over the folds."""
+        return np.stack([sigmoid(whole_image_logits(net, self.recipe, network_input))[0]
+                         for net in self.networks]).mean(axis=0, dtype=np.float32)
 
-    def _rotation_rule(self, network_input: torch.Tensor, probabilities: torch.Tensor) -> tuple[torch.Tensor, bool]:
+    def _rotation_rule(self, network_input: np.ndarray, probabilities: np.ndarray) -> tuple[np.ndarray, bool]:
         """Average with the predictions of the input rotated ±90° when the foreground is too small."""
         rule = self.recipe.postprocessing.rotation_rule
         if rule is None or self.train_foreground_fraction is None:
             return probabilities, False
-        foreground = float((probabilities > 0.5).float().sum()) / probabilities[0].numel()
+        foreground = float((probabilities > 0.5).sum()) / probabilities[0].size
         if foreground >= rule.area_fraction * self.train_foreground_fraction:
             return probabilities, False
-        rotated = [torch.rot90(self.network_probabilities(torch.rot90(network_input, k, dims=(2, 3))), -k,
-                               dims=(1, 2)) for k in (1, -1)]
-        return torch.stack([probabilities, *rotated]).mean(0), True
+        rotated = [np.rot90(self.network_probabilities(np.ascontiguousarray(np.rot90(network_input, k, axes=(2, 3)))),
+                            -k, axes=(1, 2)) for k in (1, -1)]
+        return np.stack([probabilities, *rotated]).mean(axis=0, dtype=np.float32), True
 
-    def _median_filter(self, probabilities: torch.Tensor) -> torch.Tensor:
+    def _median_filter(self, probabilities: np.ndarray) -> np.ndarray:
+        """Per-structure median over a (2·radius + 1)-voxel cube, edges replicated (MONAI's
+        ``MedianSmooth``)."""
         radius = self.recipe.postprocessing.median_filter_radius
         if not radius:
             return probabilities
-        from monai.transforms import MedianSmooth
+        from scipy.ndimage import median_filter
 
-        return torch.as_tensor(MedianSmooth(radius)(probabilities))
+        return median_filter(probabilities, size=(1, *[2 * radius + 1] * (probabilities.ndim - 1)), mode="nearest")
 
     def _labels(self, image: Image, probabilities: np.ndarray, rotated: bool = False) -> Prediction:
         """A pixel takes the most probable structure where that probability exceeds 0.5."""
@@ -153,14 +152,16 @@ class Segmenter:
     def _segment_volume(self, channels: Sequence[Image]) -> Prediction:
         """Channels onto the LPS-aligned network grid (:mod:`radiomark.transforms.volume`),
         sliding-window probabilities there (fold mean, median filter), back onto the first
-        channel's grid."""
+        channel's grid (SimpleITK, imported here: a 2D run does without it)."""
+        from radiomark.transforms import volume
+
         spec, first = self.recipe.preprocessing, channels[0]
         if spec.target_spacing_mm is None or spec.patch_size is None:
             raise InputError(self.run_dir, "the model's recipe has no planned target_spacing_mm / patch_size")
         reference = volume.network_grid(first, spec.target_spacing_mm)
-        network_input = torch.from_numpy(volume.channels_on_grid(channels, spec, reference))[None]
+        network_input = volume.channels_on_grid(channels, spec, reference)[None]
         probabilities = self._median_filter(self.network_probabilities(network_input))
-        return self._labels(first, volume.from_network_grid(probabilities.numpy(), reference, first))
+        return self._labels(first, volume.from_network_grid(probabilities, reference, first))
 
     def segment(self, image: Image | Sequence[Image]) -> Prediction:
         """Segment an image, or a study's channels in the recipe's order: probabilities and label
@@ -189,8 +190,7 @@ class Segmenter:
         probabilities, rotated = self._rotation_rule(network_input, self.network_probabilities(network_input))
         probabilities = self._median_filter(probabilities)
         shape = (image.shape[0], image.shape[1])
-        back = np.ascontiguousarray(flip(np.asarray(from_network_grid(probabilities, fitted, shape), dtype=np.float32),
-                                         flips))
+        back = np.ascontiguousarray(flip(from_network_grid(probabilities, fitted, shape), flips))
         return self._labels(image, back, rotated)
 
     def probabilities(self, image: Image | Sequence[Image]) -> np.ndarray:

@@ -59,5 +59,5 @@ def write_png(image: Image, path: str | os.PathLike[str]) -> Path:
         raise InputError(path, "PNG needs integer pixel values in 0..65535; window the image first")
     array = array.astype(np.uint8 if array.max() <= 255 else np.uint16)
     with atomic_file(path) as temporary:
-        PILImage.fromarray(array).save(temporary, format="PNG")
+        PILImage.fromarray(array).save(temporary, format="PNG", compress_level=1)  # fast; label maps stay small
     return Path(path)

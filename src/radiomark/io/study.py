@@ -117,8 +117,6 @@ def read_study(path: str | os.PathLike[str], recipe: Recipe, scanned: Sequence[D
     series, ``inputs.echoes`` the echo ranks, ``inputs.qsm_selector`` the QSM series of a DICOM
     study. ``scanned``: the study's DICOM series when its headers were already read
     (:func:`~radiomark.io.dicom.scan_dicom` of ``path``)."""
-    from radiomark.io.sitk import resample_like
-
     echoes = recipe.inputs.echoes
 
     source = Path(path)
@@ -154,5 +152,7 @@ def read_study(path: str | os.PathLike[str], recipe: Recipe, scanned: Sequence[D
                 qsm = read_dicom_series(choose_series(found, str(folder), selector=wanted))
     _on_grid(images, source)
     if qsm is not None and not qsm.geometry_equal(images[0], atol=1e-3):
+        from radiomark.io.sitk import resample_like  # SimpleITK: only for a QSM map off the image grid
+
         qsm = resample_like(qsm, images[0], linear=True)
     return StudyImages(tuple(images), qsm, selection)

@@ -9,6 +9,12 @@ written atomically) are skipped and their rows reused in the cohort table.
 Warnings raised by libraries during a run are not printed: they are gathered, summarised in
 ``BatchResult.warnings`` (one line per kind, with its count) and written to ``out/radiomark.log``
 with one line per case (finding, flags) and per failure.
+
+A cohort may run in worker processes (``workers``): each loads the models once (through a
+picklable loader, in a fresh "spawn" process) and runs whole cases; results come back in study
+order with the same failures, resume and atomic outputs. Each worker uses cores ÷ workers threads,
+so the machine is busy without oversubscription. Ctrl-C lets the cases in progress finish (they
+are kept) and cancels the rest.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import re
 import shutil
 import warnings
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -226,15 +232,39 @@ def pseudonyms(names: list[str], out: Path) -> list[str]:
 #: The key of :func:`pseudonyms` in an output folder.
 PSEUDONYM_KEY = ".radiomark-pseudonym-key"
 
+#: How a run handles one case: ``run_case(study, case_id)`` writes ``out/case_id`` and returns its result.
+RunCase = Callable[[Study, str], CaseResult]
 
-def run_batch(studies: list[Study], out: Path, run_case: Callable[[Study, str], CaseResult], *, resume: bool = False,
-              pseudonymise: bool = False, progress: Callable[[int, int], None] | None = None) -> BatchResult:
+
+def available_cores() -> int:
+    """CPU cores this process may use (its affinity mask, else the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def default_workers() -> int:
+    """Worker processes of a cohort when none are asked for: ``RADIOMARK_WORKERS`` when set, else
+    one per core."""
+    given = os.environ.get("RADIOMARK_WORKERS", "")
+    if given:
+        if not given.isdigit() or int(given) < 1:
+            raise InputError(None, f"RADIOMARK_WORKERS must be a positive whole number, got {given!r}")
+        return int(given)
+    return available_cores()
+
+
+def run_batch(studies: list[Study], out: Path, run_case: RunCase, *, resume: bool = False,
+              pseudonymise: bool = False, progress: Callable[[int, int], None] | None = None,
+              workers: int = 1, loader: Callable[[], RunCase] | None = None) -> BatchResult:
     """``run_case(study, case_id)`` for every study (see the module docstring), then the cohort
     tables in ``out``. One run writes into ``out`` at a time; temporaries of killed runs are
     cleared first; an output folder inside an input (or the reverse) is refused. Ctrl-C stops after
     writing the cohort table of the cases done and raises :class:`BatchInterrupted`. With
     ``pseudonymise`` (``--anonymize``) case ids are :func:`pseudonyms` and failures name the case,
-    not the study's path."""
+    not the study's path. With ``workers`` > 1 and more than one study to run, the cases run in
+    that many processes, each building its own ``run_case`` with ``loader()`` (picklable)."""
     _refuse_output_inside_inputs(studies, out)
     try:
         with run_lock(out):
@@ -244,7 +274,8 @@ def run_batch(studies: list[Study], out: Path, run_case: Callable[[Study, str], 
                 warnings.simplefilter("default")
                 try:
                     batch = _run_locked(studies, pseudonyms(names, out) if pseudonymise else names, out,
-                                        _interruptible(run_case, out, interrupted), resume, pseudonymise, progress)
+                                        _interruptible(run_case, out, interrupted), resume, pseudonymise, progress,
+                                        (workers, loader) if loader is not None else (1, None), caught)
                 except BatchInterrupted as stopped:
                     stopped.batch = write_run_log(stopped.batch, caught, out, pseudonymise)
                     raise
@@ -318,41 +349,131 @@ def _interruptible(run_case: Callable[[Study, str], CaseResult], out: Path, inte
     return run
 
 
-def _run_locked(studies: list[Study], names: list[str], out: Path, run_case: Callable[[Study, str], CaseResult],
-                resume: bool, pseudonymise: bool, progress: Callable[[int, int], None] | None) -> BatchResult:
-    results: list[CaseResult] = []
-    failures: list[Failure] = []
-    resumed: list[str] = []
-    rows: list[dict[str, Any]] = []
+def _failure(error: Exception, study: Study, name: str, out: Path, pseudonymise: bool) -> tuple[Exception, Failure]:
+    """The error a failed case is reported with (a failed read or write as a one-line error; under
+    ``pseudonymise`` the case named, not the study's path, which may name the patient) and its
+    :class:`Failure` record."""
+    failure = _as_error(error, out) if isinstance(error, OSError) else error
+    if pseudonymise:
+        failure = InputError(name, failure.problem if isinstance(failure, InputError) else
+                             f"failed ({type(error).__name__})")
+    message = str(failure) if isinstance(failure, RadiomarkError) else f"{study.path}: internal error: {error!r}"
+    return failure, Failure(WITHHELD if pseudonymise else str(study.path), type(error).__name__, message)
+
+
+#: What a worker process keeps between cases: its ``run_case``, the output folder and ``pseudonymise``.
+_WORKER: dict[str, Any] = {}
+
+
+def _start_worker(loader: Callable[[], RunCase], threads: int, out: Path, pseudonymise: bool) -> None:
+    """Initialiser of a worker process: ``threads`` threads for ONNX Runtime, torch and SimpleITK,
+    Ctrl-C left to the parent (a case in progress finishes), then the models are loaded once."""
+    import signal
+
+    import SimpleITK as sitk
+
+    from radiomark.inference.onnx import set_threads
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    set_threads(threads)
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(threads)
+    _WORKER.update(run_case=loader(), out=out, pseudonymise=pseudonymise)
+
+
+def _worker_case(study: Study, name: str) -> tuple[CaseResult | Failure, list[tuple[str, type[Warning]]]]:
+    """One case in a worker: its result or its failure record (errors are not sent back: not every
+    exception can be pickled), and the library warnings it raised."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        try:
+            outcome: CaseResult | Failure = _WORKER["run_case"](study, name)
+        except Exception as error:  # noqa: BLE001  # in a cohort, one study's fault must not stop the others
+            outcome = _failure(error, study, name, _WORKER["out"], _WORKER["pseudonymise"])[1]
+    return outcome, [(str(w.message), w.category) for w in caught]
+
+
+def _run_in_workers(todo: Sequence[tuple[int, Study, str]], workers: int, loader: Callable[[], RunCase], out: Path,
+                    pseudonymise: bool, done: Callable[[int, CaseResult | Failure], None],
+                    caught: list[warnings.WarningMessage]) -> None:
+    """Run ``todo`` (index, study, case id) in ``workers`` spawned processes; ``done(index, outcome)``
+    as each case ends. Ctrl-C: the cases in progress finish and are reported, the rest are cancelled."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    threads = max(1, available_cores() // workers)
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker,
+                               initargs=(loader, threads, out, pseudonymise))
+    futures = {pool.submit(_worker_case, study, name): index for index, study, name in todo}
+    reported: set[int] = set()
+
+    def report(future: Any) -> None:
+        outcome, raised = future.result()
+        caught.extend(warnings.WarningMessage(message, category, "", 0) for message, category in raised)
+        reported.add(futures[future])
+        done(futures[future], outcome)
+
     try:
-        for index, (study, name) in enumerate(zip(studies, names, strict=True)):
-            done = out / name / "measurements.csv"
-            if resume and done.is_file():
-                with open(done, newline="") as stream:
-                    rows.extend(csv.DictReader(stream))
-                resumed.append(name)
-                continue
-            try:
-                written = run_case(study, name)
-                results.append(written)
-                rows.append(written.row())
-            except Exception as error:  # noqa: BLE001  # in a cohort, one study's fault must not stop the others
-                failure = _as_error(error, out) if isinstance(error, OSError) else error
-                if pseudonymise:  # the study's path may name the patient: name the case instead
-                    failure = InputError(name, failure.problem if isinstance(failure, InputError) else
-                                         f"failed ({type(error).__name__})")
-                if len(studies) == 1:  # a single study: a plain error, and nothing written
-                    if failure is error:
-                        raise
-                    raise failure from None
-                message = (str(failure) if isinstance(failure, RadiomarkError)
-                           else f"{study.path}: internal error: {error!r}")
-                failures.append(Failure(WITHHELD if pseudonymise else str(study.path), type(error).__name__,
-                                        message))
-            if progress is not None:
-                progress(index + 1, len(studies))
+        for future in as_completed(futures):
+            report(future)
     except KeyboardInterrupt:
-        cohort = write_cohort(rows, failures, out) if rows or failures else None
-        raise BatchInterrupted(BatchResult(results, failures, cohort, resumed)) from None
+        pool.shutdown(wait=True, cancel_futures=True)
+        for future, index in futures.items():
+            if index not in reported and future.done() and not future.cancelled() and future.exception() is None:
+                report(future)
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _run_locked(studies: list[Study], names: list[str], out: Path, run_case: RunCase, resume: bool,
+                pseudonymise: bool, progress: Callable[[int, int], None] | None,
+                parallel: tuple[int, Callable[[], RunCase] | None], caught: list[warnings.WarningMessage]
+                ) -> BatchResult:
+    slots: list[CaseResult | Failure | list[dict[str, Any]] | None] = [None] * len(studies)
+    resumed: list[str] = []
+    todo = []
+    for index, (study, name) in enumerate(zip(studies, names, strict=True)):
+        done = out / name / "measurements.csv"
+        if resume and done.is_file():
+            with open(done, newline="") as stream:
+                slots[index] = list(csv.DictReader(stream))
+            resumed.append(name)
+        else:
+            todo.append((index, study, name))
+    finished = [0]
+
+    def record(index: int, outcome: CaseResult | Failure) -> None:
+        slots[index] = outcome
+        finished[0] += 1
+        if progress is not None:
+            progress(len(resumed) + finished[0], len(studies))
+
+    workers, loader = parallel
+    try:
+        if min(workers, len(todo)) > 1 and loader is not None:
+            _run_in_workers(todo, min(workers, len(todo)), loader, out, pseudonymise, record, caught)
+        else:
+            for index, study, name in todo:
+                try:
+                    outcome: CaseResult | Failure = run_case(study, name)
+                except Exception as error:  # noqa: BLE001  # in a cohort, one study's fault must not stop the others
+                    failure, outcome = _failure(error, study, name, out, pseudonymise)
+                    if len(studies) == 1:  # a single study: a plain error, and nothing written
+                        if failure is error:
+                            raise
+                        raise failure from None
+                record(index, outcome)
+    except KeyboardInterrupt:
+        raise BatchInterrupted(_gathered(slots, resumed, out)) from None
+    return _gathered(slots, resumed, out)
+
+
+def _gathered(slots: Sequence[CaseResult | Failure | list[dict[str, Any]] | None], resumed: list[str], out: Path
+              ) -> BatchResult:
+    """Results and failures in study order, and the cohort table of every finished or resumed study
+    (``slots``: a result, a failure, or the resumed study's rows)."""
+    rows = [row for slot in slots if slot is not None and not isinstance(slot, Failure)
+            for row in (slot if isinstance(slot, list) else [slot.row()])]
+    failures = [slot for slot in slots if isinstance(slot, Failure)]
     cohort = write_cohort(rows, failures, out) if rows or failures else None
-    return BatchResult(results, failures, cohort, resumed)
+    return BatchResult([slot for slot in slots if isinstance(slot, CaseResult)], failures, cohort, resumed)

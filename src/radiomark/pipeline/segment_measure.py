@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from radiomark.case import CaseResult, Clinical
 from radiomark.decision import withhold
@@ -19,7 +20,7 @@ from radiomark.io.study import MissingEchoesError, StudyImages, read_study
 from radiomark.outputs.case_folder import write_case_outputs
 from radiomark.outputs.level_figure import write_level_figure
 from radiomark.outputs.options import OutputOptions
-from radiomark.pipeline.batch import Study, case_id
+from radiomark.pipeline.batch import RunCase, Study, case_id
 from radiomark.pipeline.steps import analyse, classify, postprocess
 from radiomark.quality import review
 from radiomark.recipes.schema import Recipe
@@ -113,6 +114,10 @@ class CaseContext:
                 missing = error
         raise missing
 
+    def runner(self, out: Path) -> RunCase:
+        """:meth:`run` into ``out``."""
+        return partial(self.run, out=out)
+
     def run(self, study: Study, name: str, out: Path) -> CaseResult:
         """Run ``study`` into ``out/name`` (see the module docstring)."""
         segmenter, images, level = self._images(study)
@@ -139,6 +144,35 @@ class CaseContext:
                             confidence=checked.confidence)
         return write_case_outputs(recipe, image, labels, result, out / name, model=str(segmenter.run_dir),
                                   options=self.outputs, figures=figures)
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What a process needs to run the cases of a run: the recipe, the model folders (the first is
+    the default, the others its variants), the backend, the output folder and the
+    :class:`CaseContext` values. Picklable: worker processes of a cohort load their own models
+    from it (:meth:`load`)."""
+
+    recipe: Recipe
+    model_dirs: tuple[Path, ...]
+    backend: str
+    out: Path
+    outputs: OutputOptions
+    values: dict[str, Any]
+
+    def context(self) -> CaseContext:
+        """The models loaded (see :meth:`Segmenter.load <radiomark.inference.predictor.Segmenter.load>`)
+        and the run's values."""
+        segmenter, *alternatives = [Segmenter.load(folder, recipe=self.recipe, backend=self.backend)
+                                    for folder in self.model_dirs]
+        classifier = (ImageClassifier.load(segmenter.run_dir, backend=self.backend)
+                      if segmenter.recipe.classifier is not None and ImageClassifier.exists(segmenter.run_dir)
+                      else None)
+        return CaseContext(segmenter, classifier, self.outputs, alternatives=tuple(alternatives), **self.values)
+
+    def load(self) -> RunCase:
+        """``run_case(study, case_id)`` writing into :attr:`out`, with freshly loaded models."""
+        return self.context().runner(self.out)
 
 
 def level_flags(result: LevelResult, recipe_level: str | None) -> list[str]:

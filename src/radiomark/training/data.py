@@ -148,4 +148,4 @@ def to_network_slice(case: Case, recipe: Recipe) -> dict[str, torch.Tensor]:
     spec = recipe.preprocessing
     image = network_slice(case.image, spec, keep_hu=spec.window is not None)[0]
     target = network_slice_target(case.labels, spec, sorted(recipe.labels))
-    return {"image": image, "label": target}
+    return {"image": torch.from_numpy(image), "label": torch.from_numpy(target)}

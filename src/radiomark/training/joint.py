@@ -36,6 +36,7 @@ from radiomark.errors import InputError
 from radiomark.inference.classifier import ImageClassifier
 from radiomark.inference.onnx import RECORD
 from radiomark.inference.predictor import Segmenter
+from radiomark.inference.torch_network import TorchNetwork
 from radiomark.io.study import read_study
 from radiomark.metrics import classification_scores
 from radiomark.recipes.schema import Classifier
@@ -79,13 +80,14 @@ def train_joint(samples: Sequence[LabelledImage], run_dir: str | os.PathLike[str
     grids = []
     for index, sample in enumerate(samples):
         image = read_study(sample.path, segmenter.recipe).image
-        grids.append(network_slice(image, segmenter.recipe.preprocessing)[0].half())
+        grids.append(torch.from_numpy(network_slice(image, segmenter.recipe.preprocessing)[0]).half())
         if progress is not None:
             progress("preparing joint inputs", index + 1, len(samples))
     inputs, targets = torch.stack(grids), torch.as_tensor(labels, dtype=torch.float32)
     set_determinism(spec.seed)
     lung_net, class_net = segmenter.networks[0], classifier.network
-    assert isinstance(lung_net, torch.nn.Module) and isinstance(class_net, torch.nn.Module)
+    assert isinstance(lung_net, TorchNetwork) and isinstance(class_net, TorchNetwork)  # backend="torch"
+    lung_net, class_net = lung_net.module, class_net.module
     teacher = copy.deepcopy(lung_net).eval()
     parameters = [*lung_net.parameters(), *class_net.parameters()]
     optimizer = torch.optim.AdamW(parameters, lr=spec.learning_rate / 10, weight_decay=spec.weight_decay)

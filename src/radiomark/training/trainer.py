@@ -25,7 +25,6 @@ import torch
 import yaml
 
 from radiomark.errors import InputError
-from radiomark.inference.predictor import whole_image_logits
 from radiomark.models.factory import build_network
 from radiomark.recipes.schema import Recipe
 from radiomark.training.checkpoint import resume_state, save_checkpoint, save_state
@@ -108,7 +107,7 @@ def _volume_transforms(recipe: Recipe) -> Any:
 def _transforms(recipe: Recipe, train: bool) -> Any:
     from monai.transforms import Compose, RandAdjustContrastd, RandAffined, RandFlipd, RandGaussianNoised
 
-    from radiomark.transforms.intensity import RandomWindowd
+    from radiomark.transforms.random_window import RandomWindowd
 
     if recipe.preprocessing.spatial_dims == 3:
         return _volume_transforms(recipe) if train else Compose([])
@@ -143,6 +142,19 @@ def _loader(samples: list[dict[str, torch.Tensor]], recipe: Recipe, train: bool,
     # 3D validation runs on whole volumes of different sizes: one at a time.
     batch_size = 1 if recipe.preprocessing.spatial_dims == 3 and not train else recipe.training.batch_size
     return DataLoader(dataset, batch_size=batch_size, shuffle=train, num_workers=0, generator=generator)
+
+
+def whole_image_logits(network: torch.nn.Module, recipe: Recipe, images: torch.Tensor) -> torch.Tensor:
+    """Logits of a validation batch on the network grid: the network on the whole image (2D), or
+    MONAI sliding-window inference over the recipe's patches with Gaussian weighting (3D; inference
+    uses the NumPy copy of that arithmetic in :mod:`radiomark.inference.sliding_window`)."""
+    spec = recipe.preprocessing
+    if spec.spatial_dims == 2:
+        return network(images)
+    from monai.inferers import sliding_window_inference
+
+    return torch.as_tensor(sliding_window_inference(images, spec.patch(), sw_batch_size=2, predictor=network,
+                                                    overlap=spec.sliding_window_overlap, mode="gaussian"))
 
 
 def _validate(model: torch.nn.Module, loader: Any, loss_fn: torch.nn.Module, recipe: Recipe,

@@ -1,53 +1,29 @@
-"""Intensities to [0, 1]: CT windowing (HU; fixed for inference, random for training) and
-per-image percentile scaling (X-ray, where stored values have no physical unit)."""
+"""Intensities to [0, 1]: CT windowing (HU) and per-image percentile scaling (X-ray, where stored
+values have no physical unit). NumPy only; the random window of training is in
+:mod:`radiomark.transforms.random_window`."""
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from monai.transforms import MapTransform, RandomizableTransform, ScaleIntensityRange, ScaleIntensityRangePercentiles
 
 from radiomark.recipes.schema import Preprocessing
 
 
+def scale_range(values: Any, low: float, high: float) -> Any:
+    """Map ``[low, high]`` linearly to [0, 1], clipping outside (MONAI's ``ScaleIntensityRange``
+    arithmetic, so NumPy arrays and torch tensors alike: inference imports no torch); a range of
+    zero width shifts ``low`` to 0 instead, as MONAI does."""
+    if high - low == 0:
+        return values - low
+    scaled = (values - low) / (high - low)
+    return scaled.clip(0.0, 1.0)
+
+
 def window(values: Any, level: float, width: float) -> Any:
     """Map HU in [level - width/2, level + width/2] linearly to [0, 1], clipping outside."""
-    return ScaleIntensityRange(a_min=level - width / 2, a_max=level + width / 2, b_min=0.0, b_max=1.0,
-                               clip=True)(values)
-
-
-class RandomWindowd(MapTransform, RandomizableTransform):
-    """Random window augmentation: per sample, level ~ U(level_range) and width ~ U(width_range) HU.
-
-    With probability ``1 - prob`` the fixed ``default`` (level, width) window is used instead, so
-    the output is always in [0, 1].
-    """
-
-    def __init__(self, keys: Sequence[Hashable], level_range: tuple[float, float],
-                 width_range: tuple[float, float], default: tuple[float, float], prob: float = 1.0) -> None:
-        MapTransform.__init__(self, keys)
-        RandomizableTransform.__init__(self, prob)
-        if level_range[0] > level_range[1] or not 0 < width_range[0] <= width_range[1]:
-            raise ValueError(f"invalid window ranges: level {level_range}, width {width_range}")
-        self.level_range, self.width_range, self.default = level_range, width_range, default
-        self.level, self.width = default
-
-    def randomize(self, data: Any = None) -> None:
-        super().randomize(None)
-        if self._do_transform:
-            self.level = float(self.R.uniform(*self.level_range))
-            self.width = float(self.R.uniform(*self.width_range))
-        else:
-            self.level, self.width = self.default
-
-    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
-        result = dict(data)
-        self.randomize()
-        for key in self.key_iterator(result):
-            result[key] = window(result[key], self.level, self.width)
-        return result
+    return scale_range(values, level - width / 2, level + width / 2)
 
 
 def as_unit_float(values: np.ndarray, level: float, width: float) -> np.ndarray:
@@ -61,7 +37,25 @@ def to_unit_interval(values: np.ndarray, preprocessing: Preprocessing) -> np.nda
     if preprocessing.window is not None:
         return as_unit_float(values, preprocessing.window.level, preprocessing.window.width)
     assert preprocessing.percentiles is not None  # the schema guarantees one of the two
-    low, high = preprocessing.percentiles
-    scaled = ScaleIntensityRangePercentiles(lower=low, upper=high, b_min=0.0, b_max=1.0, clip=True)(
-        np.array(values, dtype=np.float32))
-    return np.asarray(scaled, dtype=np.float32)
+    low, high = percentiles(values, preprocessing.percentiles)
+    return np.asarray(scale_range(np.asarray(values, dtype=np.float32), low, high), dtype=np.float32)
+
+
+def percentiles(values: np.ndarray, q: tuple[float, ...]) -> list[float]:
+    """``np.percentile(values, q)`` (linear interpolation between order statistics). Integer images
+    of at most 2^16 distinct levels (radiographs) take them from a histogram: the same numbers, 5×
+    faster on a 1955 × 1841 CR than partitioning it."""
+    values = np.asarray(values)
+    if values.dtype.kind not in "iub" or values.size == 0:
+        return [float(v) for v in np.percentile(values.astype(np.float64), q)]
+    low = int(values.min())
+    if int(values.max()) - low >= 1 << 16:
+        return [float(v) for v in np.percentile(values, q)]
+    counts = np.cumsum(np.bincount(values.ravel().astype(np.int64) - low))
+    result = []
+    for fraction in np.asarray(q, dtype=np.float64) / 100.0:
+        position = fraction * (values.size - 1)
+        below, above = int(np.floor(position)), int(np.ceil(position))
+        first, second = (int(np.searchsorted(counts, rank + 1)) + low for rank in (below, above))
+        result.append(float(first + (second - first) * (position - below)))
+    return result

@@ -10,7 +10,6 @@ augmentation maps it to [0, 1] later.
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from radiomark.image import Image, LabelMap
 from radiomark.recipes.schema import Preprocessing
@@ -22,24 +21,23 @@ AIR_HU = -1024.0
 
 
 def network_slice(image: Image, preprocessing: Preprocessing, keep_hu: bool = False
-                  ) -> tuple[torch.Tensor, tuple[bool, bool], tuple[int, int]]:
-    """``[1, rows, columns]`` on the network grid, with the flips and the fitted shape that bring
-    results back (:func:`radiomark.transforms.spatial.from_network_grid`)."""
+                  ) -> tuple[np.ndarray, tuple[bool, bool], tuple[int, int]]:
+    """``[1, rows, columns]`` float32 on the network grid, with the flips and the fitted shape that
+    bring results back (:func:`radiomark.transforms.spatial.from_network_grid`)."""
     size = preprocessing.network_size()
     flips, fitted = canonical_flips(image), fitted_shape(image, size)
     if keep_hu:
         values, pad_value = np.asarray(image.array, dtype=np.float32), AIR_HU
     else:
         values, pad_value = to_unit_interval(image.array, preprocessing), 0.0
-    tensor = torch.from_numpy(np.ascontiguousarray(flip(values, flips)))[None]
-    return torch.as_tensor(to_network_grid(tensor, fitted, size, mode="area", pad_value=pad_value)), flips, fitted
+    return to_network_grid(flip(values, flips)[None], fitted, size, mode="area", pad_value=pad_value), flips, fitted
 
 
-def network_slice_target(labels: LabelMap, preprocessing: Preprocessing, values: list[int]) -> torch.Tensor:
-    """One-hot ``[len(values), rows, columns]`` of a 2D label map on the same grid as
+def network_slice_target(labels: LabelMap, preprocessing: Preprocessing, values: list[int]) -> np.ndarray:
+    """One-hot ``[len(values), rows, columns]`` float32 of a 2D label map on the same grid as
     :func:`network_slice` of its image (nearest neighbour, padded with background)."""
     size = preprocessing.network_size()
     flips, fitted = canonical_flips(labels), fitted_shape(labels, size)
-    array = torch.as_tensor(np.ascontiguousarray(flip(np.asarray(labels.array, dtype=np.float32), flips)))[None]
-    on_grid = torch.as_tensor(to_network_grid(array, fitted, size, mode="nearest", pad_value=0))
-    return torch.cat([(on_grid == value).float() for value in values])
+    on_grid = to_network_grid(flip(np.asarray(labels.array, dtype=np.float32), flips)[None], fitted, size,
+                              mode="nearest", pad_value=0)
+    return np.concatenate([on_grid == value for value in values]).astype(np.float32)

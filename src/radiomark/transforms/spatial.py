@@ -8,8 +8,6 @@ never stretched (a non-square field of view or non-square pixels keep their true
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from radiomark.image import Image
@@ -41,19 +39,74 @@ def fitted_shape(image: Image, size: tuple[int, int]) -> tuple[int, int]:
     return tuple(max(1, min(s, int(round(e * scale)))) for s, e in zip(size, extent, strict=True))  # type: ignore[return-value]
 
 
-def to_network_grid(array: Any, fitted: tuple[int, int], size: tuple[int, int], mode: str, pad_value: float) -> Any:
-    """``[channels, rows, columns]`` resized to ``fitted`` then centre-padded with ``pad_value`` to ``size``."""
-    from monai.transforms import Resize, SpatialPad
+def _area_axis(array: np.ndarray, axis: int, size: int) -> np.ndarray:
+    """Area (box-average) resampling of one axis to ``size``: output ``i`` averages the input
+    cells ``floor(i·n/size)`` to ``ceil((i+1)·n/size)`` — PyTorch's adaptive average pooling, which
+    is MONAI's ``Resize(mode="area")`` (running sums in float64)."""
+    n = array.shape[axis]
+    index = np.arange(size)
+    start, end = index * n // size, ((index + 1) * n + size - 1) // size
+    sums = np.cumsum(array, axis=axis, dtype=np.float64)
+    shape = [size if a == axis else 1 for a in range(array.ndim)]
+    before = np.take(sums, np.maximum(start - 1, 0), axis=axis) * (start > 0).reshape(shape)
+    return (np.take(sums, end - 1, axis=axis) - before) / (end - start).reshape(shape)
 
-    resized = Resize(fitted, mode=mode)(array)
-    return SpatialPad(size, method="symmetric", mode="constant", value=pad_value)(resized)
+
+def _bilinear_axis(array: np.ndarray, axis: int, size: int) -> np.ndarray:
+    """Linear resampling of one axis to ``size`` with pixel centres aligned (``align_corners=False``,
+    source clamped at the first cell), as PyTorch's and MONAI's bilinear ``Resize`` (positions in
+    float32, as PyTorch computes them)."""
+    n = array.shape[axis]
+    scale = np.float32(n / size)
+    source = np.maximum(scale * (np.arange(size, dtype=np.float32) + np.float32(0.5)) - np.float32(0.5),
+                        np.float32(0.0))
+    low = np.floor(source).astype(np.intp)
+    weight = (source - low).astype(np.float32).reshape([size if a == axis else 1 for a in range(array.ndim)])
+    result = np.take(array, low, axis=axis)
+    step = np.take(array, np.minimum(low + 1, n - 1), axis=axis) - result
+    step *= weight
+    result += step
+    return result
 
 
-def from_network_grid(array: Any, fitted: tuple[int, int], shape: tuple[int, int]) -> Any:
+def _nearest_axis(array: np.ndarray, axis: int, size: int) -> np.ndarray:
+    """Nearest-neighbour resampling of one axis to ``size``: output ``i`` takes input
+    ``floor(i·n/size)`` computed in float32, exactly as PyTorch's (legacy) ``nearest`` mode."""
+    n = array.shape[axis]
+    source = np.floor(np.arange(size, dtype=np.float32) * np.float32(n / size)).astype(int)
+    return np.take(array, np.minimum(source, n - 1), axis=axis)
+
+
+_RESAMPLERS = {"area": _area_axis, "bilinear": _bilinear_axis, "nearest": _nearest_axis}
+
+
+def resize(array: np.ndarray, shape: tuple[int, int], mode: str) -> np.ndarray:
+    """``[channels, rows, columns]`` resampled to ``shape`` by ``mode`` (``area``, ``bilinear`` or
+    ``nearest``), float32.
+
+    The same arithmetic as MONAI's ``Resize`` (PyTorch interpolation, no anti-aliasing), in NumPy
+    so that inference needs no torch import (~3 s of start-up); ``tests/transforms/test_spatial.py``
+    checks the two agree within 1e-5.
+    """
+    resample = _RESAMPLERS[mode]
+    result = np.asarray(array, dtype=np.float32)
+    for axis, size in ((-2, shape[0]), (-1, shape[1])):
+        if result.shape[axis] != size:
+            result = resample(result, result.ndim + axis, size)
+    return np.asarray(result, dtype=np.float32)
+
+
+def to_network_grid(array: np.ndarray, fitted: tuple[int, int], size: tuple[int, int], mode: str,
+                    pad_value: float) -> np.ndarray:
+    """``[channels, rows, columns]`` resized to ``fitted`` then centre-padded with ``pad_value`` to
+    ``size`` (the extra row or column of an odd margin goes after, as MONAI's symmetric ``SpatialPad``)."""
+    resized = resize(array, fitted, mode)
+    margins = [(0, 0)] + [((s - f) // 2, s - f - (s - f) // 2) for s, f in zip(size, fitted, strict=True)]
+    return np.pad(resized, margins, mode="constant", constant_values=pad_value)
+
+
+def from_network_grid(array: np.ndarray, fitted: tuple[int, int], shape: tuple[int, int]) -> np.ndarray:
     """Inverse of :func:`to_network_grid`: crop the centred ``fitted`` region, resize (bilinear) to ``shape``."""
-    from monai.transforms import Resize
-
     size = array.shape[-2:]
     top, left = ((s - f) // 2 for s, f in zip(size, fitted, strict=True))
-    cropped = array[..., top:top + fitted[0], left:left + fitted[1]]
-    return Resize(shape, mode="bilinear")(cropped)
+    return resize(array[..., top:top + fitted[0], left:left + fitted[1]], shape, "bilinear")

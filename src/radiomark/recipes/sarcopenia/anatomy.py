@@ -540,5 +540,5 @@ class SyntheticL3Dataset(torch.utils.data.Dataset):
 
         image, labels, _ = synthetic_slice(self.seeds[index])
         spec = self.recipe.preprocessing  # type: ignore[attr-defined]
-        return {"image": network_slice(image, spec, keep_hu=True)[0],
-                "label": network_slice_target(labels, spec, [1, 2, 3])}
+        return {"image": torch.from_numpy(network_slice(image, spec, keep_hu=True)[0]),
+                "label": torch.from_numpy(network_slice_target(labels, spec, [1, 2, 3]))}
