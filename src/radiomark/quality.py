@@ -200,7 +200,12 @@ def _solidity(mask: np.ndarray) -> float | None:
     from scipy import ndimage
     from scipy.spatial import ConvexHull
 
-    pieces, count = ndimage.label(mask, structure=np.ones((3, 3)))
+    from radiomark.postprocess import bounding_box
+
+    box = bounding_box(mask)
+    if box is None:
+        return None
+    pieces, count = ndimage.label(mask[box], structure=np.ones((3, 3)))
     if not count:
         return None
     sizes = np.bincount(pieces.ravel())

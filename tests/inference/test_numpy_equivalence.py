@@ -103,3 +103,22 @@ def test_sigmoid_matches_torch():
 
     logits = np.linspace(-120, 120, 2001, dtype=np.float32)
     np.testing.assert_allclose(sigmoid(logits), torch.sigmoid(torch.from_numpy(logits)).numpy(), atol=1e-6)
+
+
+def test_postprocessing_in_a_box_matches_monai_away_from_the_border():
+    """A structure far from the image border (work is done in its bounding box)."""
+    from monai.transforms import FillHoles, KeepLargestConnectedComponent
+
+    from radiomark.image import LabelMap
+    from radiomark.postprocess import fill_holes, keep_largest_component
+
+    array = np.zeros((80, 90), dtype=np.int16)
+    array[20:40, 30:50], array[25:35, 35:45], array[30, 40] = 1, 0, 2  # a ring of 1 holding a 2
+    array[60:63, 70:72], array[50, 10:12] = 1, 2  # a smaller piece of 1, a larger one of 2 (no ties)
+    labels = LabelMap(array=array, spacing_mm=(1.0, 1.0), labels={1: "a", 2: "b"})
+    for ours, theirs in ((fill_holes, FillHoles(applied_labels=[1, 2])),
+                         (keep_largest_component, KeepLargestConnectedComponent(applied_labels=[1, 2],
+                                                                                independent=True))):
+        expected = np.asarray(theirs(array[None].copy()))[0]
+        assert not np.array_equal(expected, array)
+        np.testing.assert_array_equal(ours(labels).array, expected)
