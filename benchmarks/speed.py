@@ -245,14 +245,16 @@ def goals(results: dict) -> list[tuple[str, str, bool]]:
 def readme_table(results: dict) -> str:
     """The README's speed table."""
     now, before = results["current"], results["baseline"]
-    lines = ["| recipe | cold run, whole process | per study in a cohort | before (round 1) |", "|---|---|---|---|"]
+    lines = ["| recipe | cold run, whole process | per study in a cohort | "
+             f"before (commit {results['baseline_ref']}) |", "|---|---|---|---|"]
     for recipe in RECIPES:
         lines.append(f"| {recipe} | {now['cold'][recipe]['seconds']:.1f} s | "
                      f"{now['per_study_seconds'][recipe]:.2f} s | {before['cold'][recipe]['seconds']:.1f} s / "
                      f"{before['per_study_seconds'][recipe]:.2f} s |")
     best = max(now["cohort"], key=lambda row: row["studies_per_second"])
     lines += ["", f"{results['cohort_size']} studies: {best['seconds']:.0f} s with {best['workers']} workers "
-                  f"({best['studies_per_second'] / before['cohort'][0]['studies_per_second']:.1f}× round 1). "
+                  f"({best['studies_per_second'] / before['cohort'][0]['studies_per_second']:.1f}× the single "
+                  f"process before). "
                   f"{results['environment']['cpu_cores']}-core CPU, no GPU; "
                   "[benchmarks/results/speed.md](benchmarks/results/speed.md)."]
     return "\n".join(lines)
