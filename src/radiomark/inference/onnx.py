@@ -43,7 +43,7 @@ def onnx_runtime() -> Any:
     try:
         import onnxruntime
     except ImportError:
-        raise MissingDependencyError("ONNX Runtime is not installed: pip install 'radiomark[onnx]'") from None
+        raise MissingDependencyError("ONNX Runtime is not installed: pip install onnxruntime") from None
     return onnxruntime
 
 
