@@ -63,11 +63,13 @@ demo: $(STAMP)
 	  --out $(DEMO)/disc-herniation-run
 
 # Debian packages some tests use (the DICOM validator dciodvfy, a headless browser for the report test,
-# pdftotext for the privacy test of report.pdf).
+# pdftotext for the privacy test of report.pdf, a real PACS — Orthanc with its DICOMweb plugin — for the
+# DICOMweb round trip).
 # Installed when missing and possible (root with apt-get); otherwise those tests skip and say why.
-DEBIAN_PACKAGES := dicom3tools chromium chromium-driver poppler-utils
+DEBIAN_PACKAGES := dicom3tools chromium chromium-driver poppler-utils orthanc orthanc-dicomweb
 system-packages:
-	@if [ -x /usr/bin/dciodvfy ] && [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] && [ -x /usr/bin/pdftotext ]; then :; \
+	@if [ -x /usr/bin/dciodvfy ] && [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] && [ -x /usr/bin/pdftotext ] \
+	   && [ -x /usr/sbin/Orthanc ] && [ -f /usr/share/orthanc/plugins/libOrthancDicomWeb.so ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBIAN_PACKAGES) >/dev/null || \

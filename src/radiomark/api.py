@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -149,7 +150,8 @@ def run(recipe_name: str, input_path: str | os.PathLike[str], out: str | os.Path
         pdf: bool = False, anonymize: bool = False, keep_identifiers: tuple[str, ...] = (),
         recipe_file: str | os.PathLike[str] | None = None, series_uid: str | None = None,
         select: str | None = None, progress: Callable[[int, int], None] | None = None, level: str | None = None,
-        backend: str = "auto", workers: int | None = None) -> BatchResult:
+        backend: str = "auto", workers: int | None = None, studies: tuple[str, ...] = (), query: str | None = None,
+        send_to: str | None = None, pacs: Any = None) -> BatchResult:
     """Run a recipe on one study or a cohort folder; outputs go to ``out/<case>/`` and ``out/cohort.csv``.
 
     In a cohort, a study that fails is recorded in ``failures`` (and ``out/failures.csv``) and the
@@ -175,6 +177,14 @@ def run(recipe_name: str, input_path: str | os.PathLike[str], out: str | os.Path
     bundled models do; then torch and MONAI are never imported), ``torch`` or ``onnxruntime`` force
     one. ``workers``: processes for a cohort (default: one per core, at most one per study), each
     loading the models once; results, failures and resume are as with one.
+
+    ``input_path`` may be a DICOMweb server (``dicomweb://HOST:PORT/PATH``, see
+    :mod:`radiomark.io.dicomweb`): the ``studies`` (StudyInstanceUIDs) and those matching ``query``
+    (QIDO-RS, ``"ModalitiesInStudy=CT&StudyDate=20260101-"``) are fetched (WADO-RS) into a
+    temporary folder, run as files are and removed after. ``send_to``: a DICOMweb server that
+    receives every case's ``seg.dcm`` and ``sr.dcm`` (STOW-RS; implies ``dicom_sr``).
+    ``pacs``: login settings (:class:`radiomark.config.PacsSettings`; the environment's
+    ``RADIOMARK_PACS_USERNAME`` / ``_PASSWORD`` win).
     """
     from radiomark.case import Clinical
     from radiomark.outputs.anonymize import new_anonymizer
@@ -198,8 +208,10 @@ def run(recipe_name: str, input_path: str | os.PathLike[str], out: str | os.Path
     check_backend(backend)
     if workers is not None and workers < 1:
         raise InputError(None, f"--workers must be at least 1, got {workers}")
-    if not Path(input_path).exists():
+    source, target_server = _pacs_servers(input_path, studies, query, send_to, pacs)
+    if source is None and not Path(input_path).exists():
         raise InputError(input_path, "no such file or folder")
+    dicom_sr = dicom_sr or target_server is not None
     options = OutputOptions(dicom_seg, dicom_sr, pdf, new_anonymizer() if anonymize else None, keep_identifiers)
     from radiomark.inference.predictor import bundled_model_dirs
     from radiomark.pipeline.batch import default_workers, discover_studies, run_batch
@@ -214,18 +226,98 @@ def run(recipe_name: str, input_path: str | os.PathLike[str], out: str | os.Path
                     "level": level})
     context = plan.context()  # here too: a model that does not load fails once, before any worker starts
     recipe = context.segmenter.recipe
-    batch = run_batch(discover_studies(Path(input_path)), target, context.runner(target), resume=resume,
-                      pseudonymise=anonymize, progress=progress,
-                      workers=default_workers() if workers is None else workers, loader=plan.load)
-    arguments = {"recipe_name": recipe_name, "input_path": str(Path(input_path).resolve()), "sex": sex,
+    with _fetched(source, studies, query, pacs) as fetched:
+        batch = run_batch(discover_studies(fetched or Path(input_path)), target, context.runner(target),
+                          resume=resume, pseudonymise=anonymize, progress=progress,
+                          workers=default_workers() if workers is None else workers, loader=plan.load)
+        if target_server is not None:
+            _send_results(batch, target_server, pacs)
+        arguments = {"recipe_name": recipe_name,
+                     "input_path": source.url if source is not None else str(Path(input_path).resolve()), "sex": sex,
                  "height_m": height_m, "weight_kg": weight_kg, "slice_index": slice_index,
                  "model": None if model is None else str(Path(model).resolve()), "table": table,
                  "dicom_seg": dicom_seg, "dicom_sr": dicom_sr, "pixel_spacing_mm": pixel_spacing_mm, "pdf": pdf,
                  "anonymize": anonymize, "keep_identifiers": list(keep_identifiers),
                  "recipe_file": None if recipe_file is None else str(Path(recipe_file).resolve()),
-                 "series_uid": series_uid, "select": select, "level": level, "backend": backend}
-    write_run_record(target, arguments, recipe, context.segmenter.run_dir)
+                 "series_uid": series_uid, "select": select, "level": level, "backend": backend,
+                 "studies": list(studies), "query": query,
+                 "send_to": None if target_server is None else target_server.url}
+        write_run_record(target, arguments, recipe, context.segmenter.run_dir, fetched)
     return batch
+
+
+def _pacs_servers(input_path: str | os.PathLike[str], studies: tuple[str, ...], query: str | None,
+                  send_to: str | None, pacs: Any) -> tuple[Any, Any]:
+    """The DICOMweb servers of a run (source when ``input_path`` is a URL, target ``send_to``),
+    each checked; the study choice is checked against the source."""
+    from radiomark.io.dicomweb import DicomWebServer, check_study_uids, parse_query
+
+    ca_bundle = getattr(pacs, "ca_bundle", None)
+    source = None
+    if "://" in str(input_path):  # a URL, not a file
+        source = DicomWebServer.parse(str(input_path), ca_bundle)
+        if not studies and query is None:
+            raise InputError(None, f"{source.url}: name the studies to fetch with --study UID or --query FILTERS")
+        check_study_uids(studies)
+        if query is not None:
+            parse_query(query)
+    elif studies or query is not None:
+        raise InputError(None, "--study and --query choose studies on a DICOMweb server given as --from URL")
+    return source, None if send_to is None else DicomWebServer.parse(send_to, ca_bundle)
+
+
+@contextmanager
+def _fetched(source: Any, studies: tuple[str, ...], query: str | None, pacs: Any) -> Iterator[Path | None]:
+    """The studies of a DICOMweb source in a temporary folder for the run (removed after); None
+    for a run on files."""
+    if source is None:
+        yield None
+        return
+    import tempfile
+
+    from radiomark.io.dicomweb import client, credentials, fetch_studies, find_studies
+
+    connection = client(source, credentials(pacs))
+    wanted = list(dict.fromkeys([*studies, *(find_studies(connection, source, query) if query else [])]))
+    if not wanted:
+        raise InputError(source.url, f"no study matches --query {query!r}")
+    with tempfile.TemporaryDirectory(prefix="radiomark-dicomweb-") as folder:
+        fetch_studies(connection, source, wanted, Path(folder))
+        yield Path(folder)
+
+
+def fetch(source: str, out: str | os.PathLike[str], *, studies: tuple[str, ...] = (), query: str | None = None,
+          pacs: Any = None, progress: Callable[[int, int], None] | None = None) -> list[Path]:
+    """Fetch the ``studies`` and those matching ``query`` from the DICOMweb server ``source`` into
+    ``out/<StudyInstanceUID>/<series>/<instance>.dcm`` (the layout a DICOMweb run hashes in its
+    run.json); ``out`` must be new or empty. Returns the study folders."""
+    from radiomark.io.atomic import atomic_directory
+    from radiomark.io.dicomweb import client, credentials, fetch_studies, find_studies
+
+    server, _ = _pacs_servers(source, studies, query, None, pacs)
+    if server is None:
+        raise InputError(None, f"{source!r} is not a DICOMweb URL; write dicomweb://HOST:PORT/PATH")
+    target = Path(out)
+    if target.exists() and any(target.iterdir()):
+        raise InputError(target, "is not empty; fetch into a new folder")
+    connection = client(server, credentials(pacs))
+    wanted = list(dict.fromkeys([*studies, *(find_studies(connection, server, query) if query else [])]))
+    if not wanted:
+        raise InputError(server.url, f"no study matches --query {query!r}")
+    if target.exists():
+        target.rmdir()
+    with atomic_directory(target) as folder:
+        fetch_studies(connection, server, wanted, folder, progress)
+    return [target / uid for uid in wanted]
+
+
+def _send_results(batch: BatchResult, server: Any, pacs: Any) -> int:
+    """Store every case's seg.dcm and sr.dcm on ``server``; returns how many files were sent."""
+    from radiomark.io.dicomweb import client, credentials, send
+
+    files = [Path(result.outputs[name]) for result in batch.results for name in ("seg.dcm", "sr.dcm")
+             if name in result.outputs]
+    return send(client(server, credentials(pacs)), server, files)
 
 
 def reproduce(run_dir: str | os.PathLike[str], out: str | os.PathLike[str], *,
@@ -245,7 +337,10 @@ def reproduce(run_dir: str | os.PathLike[str], out: str | os.PathLike[str], *,
     if key.is_file() and not (Path(out) / PSEUDONYM_KEY).exists():  # the same pseudonyms, so cases pair up
         Path(out).mkdir(parents=True, exist_ok=True)
         shutil.copy2(key, Path(out) / PSEUDONYM_KEY)
-    arguments = dict(record["arguments"], keep_identifiers=tuple(record["arguments"]["keep_identifiers"]))
+    arguments = dict(record["arguments"], keep_identifiers=tuple(record["arguments"]["keep_identifiers"]),
+                     studies=tuple(record["arguments"].get("studies", ())), send_to=None)  # nothing goes back
+    if "://" not in arguments["input_path"]:  # a DICOMweb run's studies given again as files
+        arguments.update(studies=(), query=None)
     batch = run(out=out, progress=progress, **arguments)
     assert batch.cohort_csv is not None  # run writes it
     return {"run": str(run_dir), "reproduced": str(out), "cases": len(batch.results),

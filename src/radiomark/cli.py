@@ -119,6 +119,10 @@ def config_show() -> None:
     lines = ["[run]", f"tables = {{ {tables} }}" if tables else "tables = {}",
              *(f"{name} = {json.dumps(getattr(run, name))}" for name in ("dicom_seg", "dicom_sr", "pdf", "anonymize")),
              f"keep_identifiers = {json.dumps(list(run.keep_identifiers))}"]
+    pacs = config.pacs
+    lines += ["", "[pacs]", f"username = {json.dumps(pacs.username)}" if pacs.username else "# username: none",
+              "password = (set, not shown)" if pacs.password else "# password: none",
+              f"ca_bundle = {json.dumps(str(pacs.ca_bundle))}" if pacs.ca_bundle else "# ca_bundle: system"]
     console.print("\n".join(shown(line) for line in lines), highlight=False)
 
 
@@ -492,9 +496,10 @@ def _show_classification(scores: dict[str, float], title: str) -> None:
 @app.command()
 @handles_errors
 def run(recipe: Annotated[str, typer.Argument(help="Recipe to run (`radiomark recipes list`).")],
-        input_path: Annotated[Path, typer.Argument(metavar="INPUT",
-                                                   help="DICOM folder/file, NIfTI, or a folder of studies.")],
         out: Annotated[Path, typer.Option("--out", help="Output folder: OUT/<case>/ and OUT/cohort.csv.")],
+        input_path: Annotated[Path | None, typer.Argument(metavar="[INPUT]", help="DICOM folder/file, NIfTI, or a "
+                                                          "folder of studies (or --from a DICOMweb server).")
+                              ] = None,
         sex: SexOption = None, height: HeightOption = None, weight: WeightOption = None,
         slice_index: SliceOption = None, table: TableOption = None,
         model: Annotated[Path | None, typer.Option("--model", help="Run folder of a trained model "
@@ -538,6 +543,17 @@ def run(recipe: Annotated[str, typer.Argument(help="Recipe to run (`radiomark re
         workers: Annotated[int | None, typer.Option("--workers", help="Worker processes for a cohort, each "
                                                     "loading the models once.", show_default="one per core, "
                                                     "or RADIOMARK_WORKERS")] = None,
+        from_url: Annotated[str | None, typer.Option("--from", help="Fetch the studies from a DICOMweb server "
+                                                     "(dicomweb://HOST:PORT/PATH; dicomwebs:// or https:// for "
+                                                     "TLS) instead of INPUT; login from RADIOMARK_PACS_USERNAME / "
+                                                     "_PASSWORD or [pacs] in radiomark.toml.")] = None,
+        study: Annotated[list[str] | None, typer.Option("--study", help="--from: a StudyInstanceUID to fetch "
+                                                        "(repeatable).")] = None,
+        query: Annotated[str | None, typer.Option("--query", help="--from: fetch every study matching QIDO-RS "
+                                                  "filters, e.g. 'ModalitiesInStudy=CT&StudyDate=20260101-'.")
+                         ] = None,
+        to_url: Annotated[str | None, typer.Option("--to", help="Send each case's seg.dcm and sr.dcm to a "
+                                                   "DICOMweb server (STOW-RS; implies --dicom-sr).")] = None,
         ) -> None:
     """Segment, measure and decide; writes label map, measurements, CSV and overlay per case
     (disc-herniation: per-level herniation probability from the chosen T2 axial series)."""
@@ -545,6 +561,9 @@ def run(recipe: Annotated[str, typer.Argument(help="Recipe to run (`radiomark re
     from radiomark.config import load_config
 
     herniation = _is_herniation(_registered(recipe))
+    if (input_path is None) == (from_url is None):
+        raise InputError(None, "give INPUT (files) or --from URL (a DICOMweb server), one of the two")
+    source: Path | str = input_path if input_path is not None else str(from_url)
     if not herniation:  # site defaults where the command line is silent
         defaults = load_config(_CONFIG["path"])[0].run
         table = table or defaults.tables.get(recipe)
@@ -556,7 +575,8 @@ def run(recipe: Annotated[str, typer.Argument(help="Recipe to run (`radiomark re
     given = {"--height": height, "--weight": weight, "--slice": slice_index, "--level": level, "--table": table,
              "--dicom-seg": dicom_seg, "--dicom-sr": dicom_sr, "--spacing": spacing, "--pdf": pdf,
              "--anonymize": anonymize, "--keep-identifiers": keep_identifiers, "--recipe": recipe_file,
-             "--backend": None if backend == "auto" else backend, "--workers": workers}
+             "--backend": None if backend == "auto" else backend, "--workers": workers, "--from": from_url,
+             "--study": study, "--query": query, "--to": to_url}
     _refuse_options(recipe, given if herniation else {"--age": age, "--sac-width": sac_width,
                                                       "--canal-mask": canal_mask})
     from radiomark.pipeline.batch import BatchInterrupted
@@ -572,19 +592,20 @@ def run(recipe: Annotated[str, typer.Argument(help="Recipe to run (`radiomark re
             if herniation:
                 fusion_model = _required(model, "--model (no bundled disc-herniation model: no labelled herniation "
                                                 "data exists here)")
-                batch = api.run_herniation(input_path, out, fusion_model,
+                batch = api.run_herniation(source, out, fusion_model,
                                            age_years=age, sex=sex, sac_width=_sac_widths(sac_width),
                                            canal_mask=canal_mask, resume=resume, series_uid=series,
                                            select=select, progress=advance)
             else:
-                batch = api.run(recipe, input_path, out, sex=sex, height_m=height, weight_kg=weight,
+                batch = api.run(recipe, source, out, sex=sex, height_m=height, weight_kg=weight,
                                 slice_index=slice_index, model=model, table=table, resume=resume,
                                 dicom_seg=bool(dicom_seg), dicom_sr=bool(dicom_sr), pixel_spacing_mm=spacing,
                                 pdf=bool(pdf), anonymize=bool(anonymize),
                                 keep_identifiers=tuple(name.strip() for name in (keep_identifiers or "").split(",")
                                                        if name.strip()),
                                 recipe_file=recipe_file, series_uid=series, select=select, progress=advance,
-                                level=level, backend=backend, workers=workers)
+                                level=level, backend=backend, workers=workers, studies=tuple(study or ()),
+                                query=query, send_to=to_url, pacs=load_config(_CONFIG["path"])[0].pacs)
         except BatchInterrupted as stop:
             batch = stop.batch
             interrupted = True
@@ -612,6 +633,28 @@ def run(recipe: Annotated[str, typer.Argument(help="Recipe to run (`radiomark re
         raise typer.Exit(EXIT_INTERRUPTED)
     if batch.failures:
         raise typer.Exit(1 if batch.results else EXIT_INPUT_ERROR)
+
+
+@app.command()
+@handles_errors
+def fetch(url: Annotated[str, typer.Argument(help="DICOMweb server: dicomweb://HOST:PORT/PATH (dicomwebs:// or "
+                                                  "https:// for TLS).")],
+          out: Annotated[Path, typer.Option("--out", help="New folder: OUT/<StudyInstanceUID>/<series>/"
+                                                          "<instance>.dcm.")],
+          study: Annotated[list[str] | None, typer.Option("--study", help="A StudyInstanceUID (repeatable).")] = None,
+          query: Annotated[str | None, typer.Option("--query", help="QIDO-RS filters, e.g. "
+                                                    "'ModalitiesInStudy=CT&StudyDate=20260101-'.")] = None) -> None:
+    """Fetch studies from a DICOMweb server into a folder (what `run --from` reads; also the --input
+    that `reproduce` needs for a run that fetched its studies)."""
+    from radiomark import api
+    from radiomark.config import load_config
+
+    with _progress() as progress:
+        task = progress.add_task("fetching", total=None)
+        folders = api.fetch(url, out, studies=tuple(study or ()), query=query,
+                            pacs=load_config(_CONFIG["path"])[0].pacs,
+                            progress=lambda done, total: progress.update(task, completed=done, total=total))
+    console.print(f"{len(folders)} study(ies) in {shown(out)}")
 
 
 def _summarise_warnings(caught: list[str], out: Path) -> None:

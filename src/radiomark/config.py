@@ -11,7 +11,12 @@ The file is the first of: ``--config FILE``, ``$RADIOMARK_CONFIG``, ``./radiomar
     pdf = true
     keep_identifiers = ["patient_id", "study_date"]
 
-``radiomark config show`` prints the file found and the values in force.
+    [pacs]                      # DICOMweb login (radiomark.io.dicomweb); the environment's
+    username = "radiomark"      # RADIOMARK_PACS_USERNAME / _PASSWORD win
+    password = "..."            # only in a file its owner alone may read (chmod 600)
+    ca_bundle = "/etc/ssl/site-ca.pem"
+
+``radiomark config show`` prints the file found and the values in force (never a password).
 """
 
 from __future__ import annotations
@@ -40,12 +45,23 @@ class RunDefaults(BaseModel):
     keep_identifiers: tuple[str, ...] = ()
 
 
+class PacsSettings(BaseModel):
+    """Login and TLS trust for DICOMweb servers (``--from`` / ``--to``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    username: str | None = None
+    password: str | None = Field(None, repr=False)
+    ca_bundle: Path | None = Field(None, description="PEM file of the site's certificate authority")
+
+
 class Config(BaseModel):
     """A ``radiomark.toml``."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     run: RunDefaults = Field(default_factory=RunDefaults)
+    pacs: PacsSettings = Field(default_factory=PacsSettings)
 
 
 def config_path(given: Path | None = None) -> Path | None:
@@ -65,9 +81,13 @@ def load_config(given: Path | None = None) -> tuple[Config, Path | None]:
     if path is None:
         return Config(), None
     try:
-        return Config.model_validate(tomllib.loads(path.read_text(encoding="utf-8"))), path
+        config = Config.model_validate(tomllib.loads(path.read_text(encoding="utf-8")))
     except tomllib.TOMLDecodeError as error:
         raise InputError(path, f"not valid TOML: {error}") from None
     except ValidationError as error:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
         raise InputError(path, problems) from None
+    if config.pacs.password is not None and path.stat().st_mode & 0o077:
+        raise InputError(path, "holds a [pacs] password but others may read it; chmod 600 it (or use "
+                               "RADIOMARK_PACS_PASSWORD)")
+    return config, path

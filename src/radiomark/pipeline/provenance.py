@@ -58,13 +58,15 @@ def _versions() -> dict[str, str]:
     return versions
 
 
-def write_run_record(out: Path, arguments: Mapping[str, Any], recipe: Recipe, model_dir: Path) -> Path:
+def write_run_record(out: Path, arguments: Mapping[str, Any], recipe: Recipe, model_dir: Path,
+                     fetched: Path | None = None) -> Path:
     """``out/run.json`` of a finished run: ``arguments`` are those of :func:`radiomark.api.run`
     (JSON values; ``input_path`` among them), ``recipe`` the recipe it ran with and ``model_dir``
-    the model folder."""
+    the model folder. ``fetched``: where the studies of a DICOMweb ``input_path`` were written
+    (their files are hashed; reproducing needs them given again with ``--input``)."""
     recipe_text = json.dumps(recipe.model_dump(mode="json"), sort_keys=True)
     private = bool(arguments.get("anonymize"))
-    inputs = file_hashes(Path(arguments["input_path"]))
+    inputs = file_hashes(fetched if fetched is not None else Path(arguments["input_path"]))
     document = {
         "schema": RUN_SCHEMA, "written": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": sys.argv if Path(sys.argv[0]).name == "radiomark" and not private else None,
@@ -73,7 +75,8 @@ def write_run_record(out: Path, arguments: Mapping[str, Any], recipe: Recipe, mo
         "recipe": {"name": recipe.name, "sha256": hashlib.sha256(recipe_text.encode()).hexdigest()},
         "model": {"folder": str(model_dir.resolve()), "files": file_hashes(model_dir, _NOT_MODEL)},
         "inputs": ({"path": WITHHELD, "sha256": sorted(inputs.values())} if private else
-                   {"path": str(Path(arguments["input_path"]).resolve()), "files": inputs}),
+                   {"path": arguments["input_path"] if fetched is not None else
+                    str(Path(arguments["input_path"]).resolve()), "files": inputs}),
     }
     path = out / RUN_RECORD
     path.write_text(json.dumps(document, indent=2))
@@ -92,6 +95,9 @@ def read_run_record(run_dir: Path, input_path: Path | None = None) -> dict[str, 
     inputs = record["inputs"]
     if input_path is None and inputs["path"] == WITHHELD:
         raise InputError(path, "the run was anonymised and does not name its input: give it with --input")
+    if input_path is None and "://" in inputs["path"]:
+        raise InputError(path, f"the run fetched its studies from {inputs['path']}: give them with --input (a "
+                               "folder written by `radiomark fetch` with the same --study / --query)")
     where = Path(input_path if input_path is not None else inputs["path"])
     if not where.exists():
         raise InputError(where, "the run's inputs are gone")

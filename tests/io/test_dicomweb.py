@@ -1,0 +1,134 @@
+"""The DICOMweb round trip against a real PACS: Orthanc (Debian, with its DICOMweb plugin) on
+127.0.0.1, with a login. Studies go in by STOW-RS, radiomark finds them (QIDO-RS), fetches them
+(WADO-RS), runs, and sends the SEG and SR back; they reference the source series and read back
+with highdicom."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pydicom
+import pytest
+from typer.testing import CliRunner
+
+from radiomark.cli import app
+from radiomark.io.dicomweb import Credentials, DicomWebServer, client, send
+from tests.helpers import require_debian_packages, tiny_phantoms
+
+pytest.importorskip("dicomweb_client", reason="dicomweb-client is in the test extras")
+
+ORTHANC = "/usr/sbin/Orthanc"
+PLUGIN = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so"
+LOGIN = Credentials("radiomark", "s3cret-test")
+runner = CliRunner()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh Orthanc on 127.0.0.1 (login required); yields its DICOMweb URL (dicomweb://…)."""
+    require_debian_packages({ORTHANC: "orthanc", PLUGIN: "orthanc-dicomweb"})
+    import requests
+
+    folder = tmp_path_factory.mktemp("orthanc")
+    http, dicom = _free_port(), _free_port()
+    config = {"Name": "radiomark-test", "StorageDirectory": str(folder / "db"), "IndexDirectory": str(folder / "db"),
+              "HttpPort": http, "DicomPort": dicom, "RemoteAccessAllowed": False, "AuthenticationEnabled": True,
+              "RegisteredUsers": {LOGIN.username: LOGIN.password}, "Plugins": [PLUGIN],
+              "DicomWeb": {"Enable": True, "Root": "/dicom-web/"}}
+    (folder / "orthanc.json").write_text(json.dumps(config))
+    with open(folder / "orthanc.log", "w") as log:
+        process = subprocess.Popen([ORTHANC, str(folder / "orthanc.json")], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        for _ in range(100):
+            try:
+                if requests.get(f"http://127.0.0.1:{http}/system", auth=(LOGIN.username, LOGIN.password),
+                                timeout=1).ok:
+                    break
+            except requests.ConnectionError:
+                pass
+            if process.poll() is not None:
+                pytest.fail(f"Orthanc exited: {(folder / 'orthanc.log').read_text()[-1500:]}")
+            time.sleep(0.2)
+        else:
+            pytest.fail("Orthanc did not answer within 20 s")
+        yield f"dicomweb://127.0.0.1:{http}/dicom-web"
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def _upload(url: str, study: Path) -> str:
+    """STOW-RS every file of ``study``; its StudyInstanceUID."""
+    server = DicomWebServer.parse(url)
+    files = sorted(study.rglob("*.dcm"))
+    send(client(server, LOGIN), server, files)
+    return str(pydicom.dcmread(files[0]).StudyInstanceUID)
+
+
+def test_run_from_and_to_a_pacs(tmp_path, orthanc, tiny_sarcopenia, monkeypatch):
+    import highdicom as hd
+
+    _, model = tiny_sarcopenia
+    studies = tiny_phantoms(tmp_path / "in", range(400, 402), fmt="dicom")
+    uids = [_upload(orthanc, studies / name) for name in ("sarcopenia-0400", "sarcopenia-0401")]
+    monkeypatch.setenv("RADIOMARK_PACS_USERNAME", LOGIN.username)
+    monkeypatch.setenv("RADIOMARK_PACS_PASSWORD", LOGIN.password)
+    result = runner.invoke(app, ["run", "sarcopenia", "--from", orthanc, "--query", "ModalitiesInStudy=CT",
+                                 "--to", orthanc, "--model", str(model), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert LOGIN.password not in (tmp_path / "out" / "run.json").read_text() + result.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir() if p.is_dir()) == sorted(uids)
+    server = DicomWebServer.parse(orthanc)
+    connection = client(server, LOGIN)
+    for uid in uids:
+        series = connection.search_for_series(study_instance_uid=uid)
+        modalities = sorted(s["00080060"]["Value"][0] for s in series)
+        assert modalities == ["CT", "SEG", "SR"], modalities
+        source_series = next(s["0020000E"]["Value"][0] for s in series if s["00080060"]["Value"][0] == "CT")
+        by_modality = {ds.Modality: ds for ds in connection.retrieve_study(uid)}
+        seg = hd.seg.Segmentation.from_dataset(by_modality["SEG"])
+        assert seg.ReferencedSeriesSequence[0].SeriesInstanceUID == source_series
+        assert len(seg.SegmentSequence) == 3
+        report = hd.sr.Comprehensive3DSR.from_dataset(by_modality["SR"])
+        evidence = {reference.ReferencedSOPInstanceUID for study in report.CurrentRequestedProcedureEvidenceSequence
+                    for series in study.ReferencedSeriesSequence for reference in series.ReferencedSOPSequence}
+        assert seg.SOPInstanceUID in evidence and by_modality["CT"].SOPInstanceUID in evidence
+    record = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert record["arguments"]["input_path"].endswith("/dicom-web") and record["inputs"]["files"]
+    fetched = tmp_path / "fetched"
+    result = runner.invoke(app, ["fetch", orthanc, "--study", uids[0], "--study", uids[1], "--out", str(fetched)])
+    assert result.exit_code == 0, result.output
+    assert len(list((fetched / uids[0]).rglob("*.dcm"))) == 1  # the CT slice; radiomark's SEG and SR stay behind
+    result = runner.invoke(app, ["reproduce", str(tmp_path / "out"), "--out", str(tmp_path / "again")])
+    assert result.exit_code == 2 and "give them with --input" in result.output, result.output
+    result = runner.invoke(app, ["reproduce", str(tmp_path / "out"), "--out", str(tmp_path / "again"),
+                                 "--input", str(fetched)])
+    assert result.exit_code == 0 and "reproduced" in result.output.lower(), result.output
+
+
+def test_pacs_errors_are_one_line_and_name_the_server(tmp_path, orthanc, monkeypatch):
+    monkeypatch.setenv("RADIOMARK_PACS_USERNAME", LOGIN.username)
+    monkeypatch.setenv("RADIOMARK_PACS_PASSWORD", "wrong")
+    result = runner.invoke(app, ["run", "sarcopenia", "--from", orthanc, "--study", "1.2.3", "--out",
+                                 str(tmp_path / "out")])
+    assert result.exit_code == 2 and "refused the credentials (HTTP 401)" in result.output, result.output
+    assert "wrong" not in result.output and not (tmp_path / "out").exists()
+    for arguments, message in ((["--from", "dicomweb://user:pw@127.0.0.1:1/dicom-web", "--study", "1.2"],
+                                "may not carry credentials"),
+                               (["--from", orthanc], "name the studies to fetch"),
+                               (["--from", orthanc, "--study", "../etc"], "is not a StudyInstanceUID"),
+                               (["--from", orthanc, "--query", "CT"], "KEY=VALUE"),
+                               (["--from", "ftp://host/x", "--study", "1.2"], "is not a DICOMweb URL")):
+        result = runner.invoke(app, ["run", "sarcopenia", *arguments, "--out", str(tmp_path / "out")])
+        assert result.exit_code == 2 and message in result.output, (arguments, result.output)
