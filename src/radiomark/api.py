@@ -151,7 +151,8 @@ def run(recipe_name: str, input_path: str | os.PathLike[str], out: str | os.Path
         recipe_file: str | os.PathLike[str] | None = None, series_uid: str | None = None,
         select: str | None = None, progress: Callable[[int, int], None] | None = None, level: str | None = None,
         backend: str = "auto", workers: int | None = None, studies: tuple[str, ...] = (), query: str | None = None,
-        send_to: str | None = None, pacs: Any = None) -> BatchResult:
+        send_to: str | None = None, pacs: Any = None, engine: str = "local", cluster: str | None = None
+        ) -> BatchResult:
     """Run a recipe on one study or a cohort folder; outputs go to ``out/<case>/`` and ``out/cohort.csv``.
 
     In a cohort, a study that fails is recorded in ``failures`` (and ``out/failures.csv``) and the
@@ -184,7 +185,9 @@ def run(recipe_name: str, input_path: str | os.PathLike[str], out: str | os.Path
     temporary folder, run as files are and removed after. ``send_to``: a DICOMweb server that
     receives every case's ``seg.dcm`` and ``sr.dcm`` (STOW-RS; implies ``dicom_sr``).
     ``pacs``: login settings (:class:`radiomark.config.PacsSettings`; the environment's
-    ``RADIOMARK_PACS_USERNAME`` / ``_PASSWORD`` win).
+    ``RADIOMARK_PACS_USERNAME`` / ``_PASSWORD`` win). ``engine="dask"`` runs one task per study on
+    the Dask scheduler at ``cluster`` (``tcp://HOST:PORT``), or on a local Dask cluster of
+    ``workers`` processes started for the run (:class:`radiomark.pipeline.batch.Engine`).
     """
     from radiomark.case import Clinical
     from radiomark.outputs.anonymize import new_anonymizer
@@ -208,13 +211,16 @@ def run(recipe_name: str, input_path: str | os.PathLike[str], out: str | os.Path
     check_backend(backend)
     if workers is not None and workers < 1:
         raise InputError(None, f"--workers must be at least 1, got {workers}")
+    from radiomark.pipeline.batch import Engine, default_workers
+
+    where = Engine(engine, default_workers() if workers is None else workers, cluster)
     source, target_server = _pacs_servers(input_path, studies, query, send_to, pacs)
     if source is None and not Path(input_path).exists():
         raise InputError(input_path, "no such file or folder")
     dicom_sr = dicom_sr or target_server is not None
     options = OutputOptions(dicom_seg, dicom_sr, pdf, new_anonymizer() if anonymize else None, keep_identifiers)
     from radiomark.inference.predictor import bundled_model_dirs
-    from radiomark.pipeline.batch import default_workers, discover_studies, run_batch
+    from radiomark.pipeline.batch import discover_studies, run_batch
     from radiomark.pipeline.provenance import write_run_record
     from radiomark.pipeline.segment_measure import RunPlan
 
@@ -228,8 +234,7 @@ def run(recipe_name: str, input_path: str | os.PathLike[str], out: str | os.Path
     recipe = context.segmenter.recipe
     with _fetched(source, studies, query, pacs) as fetched:
         batch = run_batch(discover_studies(fetched or Path(input_path)), target, context.runner(target),
-                          resume=resume, pseudonymise=anonymize, progress=progress,
-                          workers=default_workers() if workers is None else workers, loader=plan.load)
+                          resume=resume, pseudonymise=anonymize, progress=progress, engine=where, loader=plan.load)
         if target_server is not None:
             _send_results(batch, target_server, pacs)
         arguments = {"recipe_name": recipe_name,

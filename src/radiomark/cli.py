@@ -554,6 +554,12 @@ def run(recipe: Annotated[str, typer.Argument(help="Recipe to run (`radiomark re
                          ] = None,
         to_url: Annotated[str | None, typer.Option("--to", help="Send each case's seg.dcm and sr.dcm to a "
                                                    "DICOMweb server (STOW-RS; implies --dicom-sr).")] = None,
+        engine: Annotated[str, typer.Option("--engine", help="Where a cohort's cases run: local (worker "
+                                            "processes) or dask (one task per study on a Dask cluster).")
+                          ] = "local",
+        cluster: Annotated[str | None, typer.Option("--cluster", help="--engine dask: the scheduler's address "
+                                                    "(tcp://HOST:PORT).", show_default="a local cluster of "
+                                                    "--workers processes")] = None,
         ) -> None:
     """Segment, measure and decide; writes label map, measurements, CSV and overlay per case
     (disc-herniation: per-level herniation probability from the chosen T2 axial series)."""
@@ -576,7 +582,8 @@ def run(recipe: Annotated[str, typer.Argument(help="Recipe to run (`radiomark re
              "--dicom-seg": dicom_seg, "--dicom-sr": dicom_sr, "--spacing": spacing, "--pdf": pdf,
              "--anonymize": anonymize, "--keep-identifiers": keep_identifiers, "--recipe": recipe_file,
              "--backend": None if backend == "auto" else backend, "--workers": workers, "--from": from_url,
-             "--study": study, "--query": query, "--to": to_url}
+             "--study": study, "--query": query, "--to": to_url,
+             "--engine": None if engine == "local" else engine, "--cluster": cluster}
     _refuse_options(recipe, given if herniation else {"--age": age, "--sac-width": sac_width,
                                                       "--canal-mask": canal_mask})
     from radiomark.pipeline.batch import BatchInterrupted
@@ -605,7 +612,8 @@ def run(recipe: Annotated[str, typer.Argument(help="Recipe to run (`radiomark re
                                                        if name.strip()),
                                 recipe_file=recipe_file, series_uid=series, select=select, progress=advance,
                                 level=level, backend=backend, workers=workers, studies=tuple(study or ()),
-                                query=query, send_to=to_url, pacs=load_config(_CONFIG["path"])[0].pacs)
+                                query=query, send_to=to_url, pacs=load_config(_CONFIG["path"])[0].pacs,
+                                engine=engine, cluster=cluster)
         except BatchInterrupted as stop:
             batch = stop.batch
             interrupted = True

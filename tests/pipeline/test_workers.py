@@ -45,3 +45,32 @@ def test_workers_must_be_positive(tmp_path, monkeypatch):
 
     with pytest.raises(InputError, match="RADIOMARK_WORKERS must be a positive whole number"):
         default_workers()
+
+
+def test_a_dask_cluster_gives_what_one_process_gives(tmp_path, tiny_sarcopenia):
+    """One task per study on a Dask cluster started here (two worker processes on 127.0.0.1),
+    then on a local cluster radiomark starts itself."""
+    distributed = pytest.importorskip("distributed", reason="Dask is in the test extras")
+    _, model = tiny_sarcopenia
+    cohort = tiny_phantoms(tmp_path / "cohort", range(310, 314), fmt="dicom")
+    broken = cohort / "sarcopenia-0311" / "dicom" / "ct_l3" / "IM0001.dcm"
+    broken.write_bytes(broken.read_bytes()[:2000])
+    one = api.run("sarcopenia", cohort, tmp_path / "one", model=model, workers=1)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as cluster:
+        on_cluster = api.run("sarcopenia", cohort, tmp_path / "dask", model=model, engine="dask",
+                             cluster=cluster.scheduler_address)
+    assert [r.case_id for r in on_cluster.results] == [r.case_id for r in one.results]
+    assert _table(tmp_path / "dask" / "cohort.csv") == _table(tmp_path / "one" / "cohort.csv")
+    assert [f.error for f in on_cluster.failures] == ["DicomError"]
+    assert _table(tmp_path / "dask" / "failures.csv") == _table(tmp_path / "one" / "failures.csv")
+    started = api.run("sarcopenia", cohort, tmp_path / "own", model=model, engine="dask", workers=2)
+    assert _table(tmp_path / "own" / "cohort.csv") == _table(tmp_path / "one" / "cohort.csv")
+    assert len(started.failures) == 1
+
+
+def test_engine_and_cluster_are_checked_first(tmp_path):
+    with pytest.raises(InputError, match="unknown --engine 'ray'"):
+        api.run("sarcopenia", tmp_path, tmp_path / "out", engine="ray")
+    with pytest.raises(InputError, match="--cluster is the address of a Dask scheduler"):
+        api.run("sarcopenia", tmp_path, tmp_path / "out", cluster="tcp://127.0.0.1:1")

@@ -257,14 +257,15 @@ def default_workers() -> int:
 
 def run_batch(studies: list[Study], out: Path, run_case: RunCase, *, resume: bool = False,
               pseudonymise: bool = False, progress: Callable[[int, int], None] | None = None,
-              workers: int = 1, loader: Callable[[], RunCase] | None = None) -> BatchResult:
+              engine: Engine | None = None, loader: Callable[[], RunCase] | None = None) -> BatchResult:
     """``run_case(study, case_id)`` for every study (see the module docstring), then the cohort
     tables in ``out``. One run writes into ``out`` at a time; temporaries of killed runs are
     cleared first; an output folder inside an input (or the reverse) is refused. Ctrl-C stops after
     writing the cohort table of the cases done and raises :class:`BatchInterrupted`. With
     ``pseudonymise`` (``--anonymize``) case ids are :func:`pseudonyms` and failures name the case,
-    not the study's path. With ``workers`` > 1 and more than one study to run, the cases run in
-    that many processes, each building its own ``run_case`` with ``loader()`` (picklable)."""
+    not the study's path. With an ``engine`` of more than one worker (and more than one study to
+    run) or a Dask one, the cases run there, each worker building its own ``run_case`` with
+    ``loader()`` (picklable) once."""
     _refuse_output_inside_inputs(studies, out)
     try:
         with run_lock(out):
@@ -275,7 +276,7 @@ def run_batch(studies: list[Study], out: Path, run_case: RunCase, *, resume: boo
                 try:
                     batch = _run_locked(studies, pseudonyms(names, out) if pseudonymise else names, out,
                                         _interruptible(run_case, out, interrupted), resume, pseudonymise, progress,
-                                        (workers, loader) if loader is not None else (1, None), caught)
+                                        (engine or Engine(), loader), caught)
                 except BatchInterrupted as stopped:
                     stopped.batch = write_run_log(stopped.batch, caught, out, pseudonymise)
                     raise
@@ -361,73 +362,147 @@ def _failure(error: Exception, study: Study, name: str, out: Path, pseudonymise:
     return failure, Failure(WITHHELD if pseudonymise else str(study.path), type(error).__name__, message)
 
 
-#: What a worker process keeps between cases: its ``run_case``, the output folder and ``pseudonymise``.
+@dataclass(frozen=True)
+class WorkerSetup:
+    """What a worker needs before its first case: the picklable ``loader`` of ``run_case``, its
+    thread count (None: the libraries' default), the output folder, ``pseudonymise``, and a
+    ``key`` naming this run (a worker that served another run loads again)."""
+
+    loader: Callable[[], RunCase]
+    threads: int | None
+    out: Path
+    pseudonymise: bool
+    key: str
+
+
+#: What a worker process keeps between cases: its setup's key and ``run_case``.
 _WORKER: dict[str, Any] = {}
 
 
-def _start_worker(loader: Callable[[], RunCase], threads: int, out: Path, pseudonymise: bool) -> None:
-    """Initialiser of a worker process: ``threads`` threads for ONNX Runtime, torch and SimpleITK,
-    Ctrl-C left to the parent (a case in progress finishes), then the models are loaded once."""
+def _prepare_worker(setup: WorkerSetup) -> None:
+    """Before a worker's first case of a run: threads for ONNX Runtime, torch and SimpleITK, Ctrl-C
+    left to the parent (a case in progress finishes; only where the case runs on the process's main
+    thread), then the models, loaded once."""
     import signal
+    import threading
 
     import SimpleITK as sitk
 
     from radiomark.inference.onnx import set_threads
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    set_threads(threads)
-    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(threads)
-    _WORKER.update(run_case=loader(), out=out, pseudonymise=pseudonymise)
+    if _WORKER.get("key") == setup.key:
+        return
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if setup.threads is not None:
+        set_threads(setup.threads)
+        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(setup.threads)
+    _WORKER.update(key=setup.key, run_case=setup.loader())
 
 
-def _worker_case(study: Study, name: str) -> tuple[CaseResult | Failure, list[tuple[str, type[Warning]]]]:
+def _worker_case(setup: WorkerSetup, study: Study, name: str
+                 ) -> tuple[CaseResult | Failure, list[tuple[str, type[Warning]]]]:
     """One case in a worker: its result or its failure record (errors are not sent back: not every
     exception can be pickled), and the library warnings it raised."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("default")
         try:
+            _prepare_worker(setup)
             outcome: CaseResult | Failure = _WORKER["run_case"](study, name)
         except Exception as error:  # noqa: BLE001  # in a cohort, one study's fault must not stop the others
-            outcome = _failure(error, study, name, _WORKER["out"], _WORKER["pseudonymise"])[1]
+            outcome = _failure(error, study, name, setup.out, setup.pseudonymise)[1]
     return outcome, [(str(w.message), w.category) for w in caught]
 
 
-def _run_in_workers(todo: Sequence[tuple[int, Study, str]], workers: int, loader: Callable[[], RunCase], out: Path,
+@dataclass(frozen=True)
+class Engine:
+    """Where the cases of a cohort run: ``local`` worker processes (``workers`` of them), or a
+    ``dask`` cluster — the scheduler at ``cluster``, or a local one started for the run with
+    ``workers`` worker processes (``pip install 'radiomark[cluster]'``)."""
+
+    name: str = "local"
+    workers: int = 1
+    cluster: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.name not in ("local", "dask"):
+            raise InputError(None, f"unknown --engine {self.name!r}; use local or dask")
+        if self.cluster is not None and self.name != "dask":
+            raise InputError(None, "--cluster is the address of a Dask scheduler: give it with --engine dask")
+
+    def parallel(self, studies: int) -> bool:
+        """Whether ``studies`` cases run in workers (a Dask engine always does)."""
+        return self.name == "dask" or min(self.workers, studies) > 1
+
+    @contextmanager
+    def executor(self, studies: int) -> Iterator[tuple[Any, int | None]]:
+        """A ``concurrent.futures`` executor for the run and the threads each worker may use."""
+        if self.name == "local":
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            workers = min(self.workers, studies)
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+                yield pool, max(1, available_cores() // workers)
+            return
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise InputError(None, "--engine dask needs Dask: pip install 'radiomark[cluster]'") from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Dask's start-up notices (ports, dashboards) are not the run's
+            if self.cluster is not None:
+                try:
+                    client = Client(self.cluster, timeout="20s")
+                except OSError as error:
+                    raise InputError(None, f"cannot reach the Dask scheduler {self.cluster} ({error})") from None
+                with client:
+                    yield client.get_executor(), None
+                return
+            with LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                              dashboard_address=None) as local, Client(local) as client:
+                yield client.get_executor(), max(1, available_cores() // self.workers)
+
+
+def _run_in_workers(todo: Sequence[tuple[int, Study, str]], engine: Engine, loader: Callable[[], RunCase], out: Path,
                     pseudonymise: bool, done: Callable[[int, CaseResult | Failure], None],
                     caught: list[warnings.WarningMessage]) -> None:
-    """Run ``todo`` (index, study, case id) in ``workers`` spawned processes; ``done(index, outcome)``
-    as each case ends. Ctrl-C: the cases in progress finish and are reported, the rest are cancelled."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    """Run ``todo`` (index, study, case id) on ``engine``; ``done(index, outcome)`` as each case
+    ends. Ctrl-C: the cases in progress finish and are reported, the rest are cancelled."""
+    import pickle
+    from concurrent.futures import as_completed
+    from hashlib import sha256
 
-    threads = max(1, available_cores() // workers)
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker,
-                               initargs=(loader, threads, out, pseudonymise))
-    futures = {pool.submit(_worker_case, study, name): index for index, study, name in todo}
-    reported: set[int] = set()
+    with engine.executor(len(todo)) as (pool, threads):
+        setup = WorkerSetup(loader, threads, out, pseudonymise, sha256(pickle.dumps(loader)).hexdigest())
+        futures = {pool.submit(_worker_case, setup, study, name): index for index, study, name in todo}
+        reported: set[int] = set()
 
-    def report(future: Any) -> None:
-        outcome, raised = future.result()
-        caught.extend(warnings.WarningMessage(message, category, "", 0) for message, category in raised)
-        reported.add(futures[future])
-        done(futures[future], outcome)
+        def report(future: Any) -> None:
+            outcome, raised = future.result()
+            caught.extend(warnings.WarningMessage(message, category, "", 0) for message, category in raised)
+            reported.add(futures[future])
+            done(futures[future], outcome)
 
-    try:
-        for future in as_completed(futures):
-            report(future)
-    except KeyboardInterrupt:
-        pool.shutdown(wait=True, cancel_futures=True)
-        for future, index in futures.items():
-            if index not in reported and future.done() and not future.cancelled() and future.exception() is None:
+        try:
+            for future in as_completed(futures):
                 report(future)
-        raise
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        except KeyboardInterrupt:
+            for future in futures:
+                future.cancel()
+            for future, index in futures.items():
+                if index not in reported and not future.cancelled():
+                    try:
+                        future.result()
+                    except Exception:  # noqa: BLE001,S112  # a case that did not finish is not reported
+                        continue
+                    report(future)
+            raise
 
 
 def _run_locked(studies: list[Study], names: list[str], out: Path, run_case: RunCase, resume: bool,
                 pseudonymise: bool, progress: Callable[[int, int], None] | None,
-                parallel: tuple[int, Callable[[], RunCase] | None], caught: list[warnings.WarningMessage]
+                parallel: tuple[Engine, Callable[[], RunCase] | None], caught: list[warnings.WarningMessage]
                 ) -> BatchResult:
     slots: list[CaseResult | Failure | list[dict[str, Any]] | None] = [None] * len(studies)
     resumed: list[str] = []
@@ -448,10 +523,10 @@ def _run_locked(studies: list[Study], names: list[str], out: Path, run_case: Run
         if progress is not None:
             progress(len(resumed) + finished[0], len(studies))
 
-    workers, loader = parallel
+    engine, loader = parallel
     try:
-        if min(workers, len(todo)) > 1 and loader is not None:
-            _run_in_workers(todo, min(workers, len(todo)), loader, out, pseudonymise, record, caught)
+        if loader is not None and engine.parallel(len(todo)) and todo:
+            _run_in_workers(todo, engine, loader, out, pseudonymise, record, caught)
         else:
             for index, study, name in todo:
                 try:
