@@ -29,7 +29,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("recipe packages", ("radiomark.recipes.brain_gwr", "radiomark.recipes.disc_herniation",
                          "radiomark.recipes.neonatal_rds", "radiomark.recipes.nigra", "radiomark.recipes.sarcopenia")),
     ("api", ("radiomark.api",)),
-    ("cli", ("radiomark.cli",)),
+    ("cli", ("radiomark.cli", "radiomark.__main__")),
 ]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 import sys
 import warnings
@@ -413,10 +414,27 @@ def train(recipe: Annotated[str, typer.Argument(help="Recipe name or a recipe YA
           synthetic: Annotated[int, typer.Option(
               "--synthetic", min=0, help="Also train on this many samples the recipe makes itself (sarcopenia: "
                                          "procedural L3 anatomy); --data becomes optional.")] = 0,
+          nproc_per_node: Annotated[int, typer.Option("--nproc-per-node", min=1, help="Segmenter: train in this "
+                                                      "many processes per machine with DDP (torchrun; gloo on "
+                                                      "CPUs, NCCL on GPUs).")] = 1,
+          nnodes: Annotated[int, typer.Option("--nnodes", min=1, help="Machines training together (each runs the "
+                                              "same command with its --node-rank).")] = 1,
+          rdzv_endpoint: Annotated[str | None, typer.Option("--rdzv-endpoint", help="HOST:PORT where the machines "
+                                                            "meet (one of them; needed with --nnodes > 1).")] = None,
+          node_rank: Annotated[int | None, typer.Option("--node-rank", min=0, help="This machine's number "
+                                                        "(0 .. nnodes - 1).")] = None,
           ) -> None:
     """Train a recipe's segmentation model or image classifier with patient-level validation
     (disc-herniation: the fusion model from --index and --labels)."""
     from radiomark import api
+
+    if (nproc_per_node > 1 or nnodes > 1) and "RANK" not in os.environ:  # not yet under torchrun
+        if _is_herniation(recipe) or stage is not Stage.SEGMENT:
+            raise InputError(None, "--nproc-per-node / --nnodes train the segmenter (stage segment) only")
+        from radiomark.training.distributed import launch
+
+        raise typer.Exit(launch(_without_launch_options(sys.argv[1:]), nproc_per_node, nnodes, rdzv_endpoint,
+                                node_rank))
 
     if _is_herniation(recipe):
         if folds != 1 or validation_patients:
@@ -446,6 +464,8 @@ def train(recipe: Annotated[str, typer.Argument(help="Recipe name or a recipe YA
                             patient_pattern=patient_pattern,
                             validation_patients=tuple(p.strip() for p in validation_patients.split(",") if p.strip()),
                             progress=_described(progress, task))
+    if os.environ.get("RANK", "0") != "0":  # a DDP process other than the first: the first reports
+        return
     if stage is not Stage.SEGMENT:
         _show_classification(summary["validation"], f"held-out validation ({len(summary['validation_patients'])} "
                                                     f"patients, best epoch {summary['best_epoch']})")
@@ -465,6 +485,23 @@ def train(recipe: Annotated[str, typer.Argument(help="Recipe name or a recipe YA
         table.add_row(shown(name), dice_text, f"{summary['mean_validation_iou'][name]:.3f}")
     console.print(table)
     console.print(f"model, metrics.json and training_curve.png in {shown(out)}")
+
+
+_LAUNCH_OPTIONS = ("--nproc-per-node", "--nnodes", "--rdzv-endpoint", "--node-rank")
+
+
+def _without_launch_options(arguments: list[str]) -> list[str]:
+    """The command line without the options that only say how torchrun starts it."""
+    kept: list[str] = []
+    skip = False
+    for argument in arguments:
+        if skip:
+            skip = False
+        elif argument in _LAUNCH_OPTIONS:
+            skip = True
+        elif not argument.startswith(tuple(f"{option}=" for option in _LAUNCH_OPTIONS)):
+            kept.append(argument)
+    return kept
 
 
 def _show_agreement(agreement: dict[str, Any], out: Path) -> None:

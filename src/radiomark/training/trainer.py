@@ -16,6 +16,7 @@ import json
 import math
 import os
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ import yaml
 from radiomark.errors import InputError
 from radiomark.models.factory import build_network
 from radiomark.recipes.schema import Recipe
+from radiomark.training import distributed
 from radiomark.training.checkpoint import resume_state, save_checkpoint, save_state
 from radiomark.training.data import Case, to_network_input
 from radiomark.training.loop import Selection, TrainingProgress, run_epochs
@@ -135,12 +137,18 @@ def _transforms(recipe: Recipe, train: bool) -> Any:
 
 
 def _loader(samples: list[dict[str, torch.Tensor]], recipe: Recipe, train: bool, seed: int) -> Any:
+    """Batches of ``samples`` (training: shuffled with ``seed``; under DDP this process's share,
+    ``batch_size / processes`` at a time, see :mod:`radiomark.training.distributed`)."""
     from monai.data import DataLoader, Dataset
 
     dataset = Dataset(samples, transform=_transforms(recipe, train))
     generator = torch.Generator().manual_seed(seed)
     # 3D validation runs on whole volumes of different sizes: one at a time.
     batch_size = 1 if recipe.preprocessing.spatial_dims == 3 and not train else recipe.training.batch_size
+    sampler = distributed.shard(dataset, seed) if train else None
+    if sampler is not None:
+        return DataLoader(dataset, batch_size=max(1, batch_size // distributed.world_size()), sampler=sampler,
+                          num_workers=0)
     return DataLoader(dataset, batch_size=batch_size, shuffle=train, num_workers=0, generator=generator)
 
 
@@ -188,6 +196,8 @@ def train_fold(recipe: Recipe, train_samples: list[dict[str, torch.Tensor]],
     set_determinism(seed)
     names = [recipe.labels[value] for value in sorted(recipe.labels)]
     model = build_network(recipe)
+    trained = distributed.wrap(model)  # DDP under torchrun; ``model`` itself otherwise
+    main = distributed.is_main()
     optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.training.learning_rate,
                                   weight_decay=recipe.training.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
@@ -199,7 +209,7 @@ def train_fold(recipe: Recipe, train_samples: list[dict[str, torch.Tensor]],
         losses = []
         for batch in _loader(train_samples, recipe, train=True, seed=seed + epoch):
             optimizer.zero_grad()
-            loss = loss_fn(model(batch["image"]), batch["label"])
+            loss = loss_fn(trained(batch["image"]), batch["label"])
             loss.backward()
             optimizer.step()
             losses.append(loss.item())
@@ -213,10 +223,10 @@ def train_fold(recipe: Recipe, train_samples: list[dict[str, torch.Tensor]],
         validated = f", val Dice {EpochRecord(**record).mean_dice:.3f}" if record["dice"] else ""
         return f"{fold_dir.name} epoch {record['epoch']}: loss {record['train_loss']:.3f}{validated}"
 
-    with SummaryWriter(str(fold_dir / "tensorboard")) as writer:
+    with SummaryWriter(str(fold_dir / "tensorboard")) if main else nullcontext() as writer:
 
         def log(record: dict[str, Any]) -> None:
-            if record["dice"]:
+            if record["dice"] and writer is not None:
                 epoch = record["epoch"]
                 writer.add_scalars("loss", {"train": record["train_loss"],
                                             "validation": record["validation_loss"]}, epoch)
@@ -224,12 +234,19 @@ def train_fold(recipe: Recipe, train_samples: list[dict[str, torch.Tensor]],
                     writer.add_scalars(f"validation/{name}", {"dice": record["dice"][name],
                                                               "iou": record["iou"][name]}, epoch)
 
-        history = run_epochs(fold_dir / "history.json", epochs, resume_state(fold_dir, model, optimizer, scheduler),
-                             step, MEAN_DICE, lambda: save_checkpoint(model.state_dict(), fold_dir / "best.pt"),
+        history = run_epochs(fold_dir / "history.json" if main else None, epochs,
+                             resume_state(fold_dir, model, optimizer, scheduler), step, MEAN_DICE,
+                             lambda: save_checkpoint(model.state_dict(), fold_dir / "best.pt") if main else None,
                              describe,
-                             save_state=lambda records: save_state(fold_dir, model, optimizer, scheduler, records),
-                             after_epoch=log, progress=progress)
+                             save_state=(lambda records: save_state(fold_dir, model, optimizer, scheduler, records))
+                             if main else None,
+                             after_epoch=log, progress=progress if main else None)
+    _RANKS_IDENTICAL[fold_dir.name] = distributed.ranks_identical(model)
     return [EpochRecord(**record) for record in history]
+
+
+#: Per fold of the last training: whether every DDP process ended with the same weights.
+_RANKS_IDENTICAL: dict[str, bool] = {}
 
 
 def _plot_curves(histories: Sequence[list[EpochRecord]], path: Path) -> None:
@@ -265,9 +282,10 @@ def train(recipe: Recipe, cases: Sequence[Case], out_dir: str | os.PathLike[str]
     out.mkdir(parents=True, exist_ok=True)
     epochs = epochs or recipe.training.epochs
     recipe, record = plan(recipe, [case.image for case in cases])
-    if record:
-        (out / "plan.json").write_text(json.dumps(record, indent=2))
-    (out / "recipe.yaml").write_text(yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False))
+    if distributed.is_main():  # under torchrun the first process writes
+        if record:
+            (out / "plan.json").write_text(json.dumps(record, indent=2))
+        (out / "recipe.yaml").write_text(yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False))
     samples = [to_network_input(case, recipe) for case in cases]
     return train_samples(recipe, [*samples, *synthetic], [*(case.patient_id for case in cases),
                                                           *(f"synthetic-{k}" for k in range(len(synthetic)))],
@@ -284,8 +302,9 @@ def train_samples(recipe: Recipe, samples: Sequence[dict[str, torch.Tensor]], pa
     for fold, (train_index, validation_index) in enumerate(
             patient_splits(patients, folds, recipe.training.validation_fraction, recipe.training.seed,
                            validation_patients)):
-        history = train_fold(recipe, [samples[i] for i in train_index], [samples[i] for i in validation_index],
-                             out / f"fold_{fold}", epochs, progress)
+        with distributed.process_group():
+            history = train_fold(recipe, [samples[i] for i in train_index], [samples[i] for i in validation_index],
+                                 out / f"fold_{fold}", epochs, progress)
         histories.append(history)
         best = EpochRecord(**MEAN_DICE.best([asdict(r) for r in history]))
         foreground = float(np.mean([float(samples[i]["label"].sum()) / samples[i]["label"][0].numel()
@@ -307,6 +326,11 @@ def train_samples(recipe: Recipe, samples: Sequence[dict[str, torch.Tensor]], pa
                                        for n in names} if len(summary_folds) > 1 else None),
                "note": "validation figures are on held-out patients, on the network grid"
                        + (" (whole volumes, sliding window)" if recipe.preprocessing.spatial_dims == 3 else "")}
-    (out / "metrics.json").write_text(json.dumps(summary, indent=2))
-    _plot_curves(histories, out / "training_curve.png")
+    if distributed.world_size() > 1:
+        summary["distributed"] = {"world_size": distributed.world_size(),
+                                  "ranks_identical": all(_RANKS_IDENTICAL.get(f"fold_{f['fold']}", False)
+                                                         for f in summary_folds)}
+    if distributed.is_main():
+        (out / "metrics.json").write_text(json.dumps(summary, indent=2))
+        _plot_curves(histories, out / "training_curve.png")
     return summary
