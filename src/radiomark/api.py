@@ -251,24 +251,57 @@ def run(recipe_name: str, input_path: str | os.PathLike[str], out: str | os.Path
     return batch
 
 
+def _pacs_node(text: str, pacs: Any) -> Any:
+    """A DICOM node (``dicom://AET@HOST:PORT``, :mod:`radiomark.io.dimse`) or a DICOMweb server
+    (:mod:`radiomark.io.dicomweb`)."""
+    if text.startswith("dicom://"):
+        from radiomark.io.dimse import DicomNode
+
+        return DicomNode.parse(text, getattr(pacs, "ae_title", None))
+    from radiomark.io.dicomweb import DicomWebServer
+
+    return DicomWebServer.parse(text, getattr(pacs, "ca_bundle", None))
+
+
 def _pacs_servers(input_path: str | os.PathLike[str], studies: tuple[str, ...], query: str | None,
                   send_to: str | None, pacs: Any) -> tuple[Any, Any]:
-    """The DICOMweb servers of a run (source when ``input_path`` is a URL, target ``send_to``),
-    each checked; the study choice is checked against the source."""
-    from radiomark.io.dicomweb import DicomWebServer, check_study_uids, parse_query
+    """The PACS nodes of a run (source when ``input_path`` is a URL, target ``send_to``), each
+    checked; the study choice is checked against the source."""
+    from radiomark.io.dicomweb import check_study_uids, parse_query
 
-    ca_bundle = getattr(pacs, "ca_bundle", None)
     source = None
     if "://" in str(input_path):  # a URL, not a file
-        source = DicomWebServer.parse(str(input_path), ca_bundle)
+        source = _pacs_node(str(input_path), pacs)
         if not studies and query is None:
             raise InputError(None, f"{source.url}: name the studies to fetch with --study UID or --query FILTERS")
         check_study_uids(studies)
         if query is not None:
             parse_query(query)
     elif studies or query is not None:
-        raise InputError(None, "--study and --query choose studies on a DICOMweb server given as --from URL")
-    return source, None if send_to is None else DicomWebServer.parse(send_to, ca_bundle)
+        raise InputError(None, "--study and --query choose studies on a PACS given as --from URL")
+    return source, None if send_to is None else _pacs_node(send_to, pacs)
+
+
+def _retrieve(source: Any, studies: tuple[str, ...], query: str | None, pacs: Any, folder: Path,
+              progress: Callable[[int, int], None] | None = None) -> list[Path]:
+    """The ``studies`` and those matching ``query`` fetched from ``source`` into ``folder``."""
+    from radiomark.io import dicomweb, dimse
+
+    if isinstance(source, dimse.DicomNode):
+        wanted = list(dict.fromkeys([*studies, *(dimse.find_studies(source, query) if query else [])]))
+        if not wanted:
+            raise InputError(source.url, f"no study matches --query {query!r}")
+        fetched = []
+        for index, uid in enumerate(wanted):
+            fetched.append(dimse.fetch_study(source, uid, folder))
+            if progress is not None:
+                progress(index + 1, len(wanted))
+        return fetched
+    connection = dicomweb.client(source, dicomweb.credentials(pacs))
+    wanted = list(dict.fromkeys([*studies, *(dicomweb.find_studies(connection, source, query) if query else [])]))
+    if not wanted:
+        raise InputError(source.url, f"no study matches --query {query!r}")
+    return dicomweb.fetch_studies(connection, source, wanted, folder, progress)
 
 
 @contextmanager
@@ -280,14 +313,8 @@ def _fetched(source: Any, studies: tuple[str, ...], query: str | None, pacs: Any
         return
     import tempfile
 
-    from radiomark.io.dicomweb import client, credentials, fetch_studies, find_studies
-
-    connection = client(source, credentials(pacs))
-    wanted = list(dict.fromkeys([*studies, *(find_studies(connection, source, query) if query else [])]))
-    if not wanted:
-        raise InputError(source.url, f"no study matches --query {query!r}")
-    with tempfile.TemporaryDirectory(prefix="radiomark-dicomweb-") as folder:
-        fetch_studies(connection, source, wanted, Path(folder))
+    with tempfile.TemporaryDirectory(prefix="radiomark-pacs-") as folder:
+        _retrieve(source, studies, query, pacs, Path(folder))
         yield Path(folder)
 
 
@@ -297,32 +324,31 @@ def fetch(source: str, out: str | os.PathLike[str], *, studies: tuple[str, ...] 
     ``out/<StudyInstanceUID>/<series>/<instance>.dcm`` (the layout a DICOMweb run hashes in its
     run.json); ``out`` must be new or empty. Returns the study folders."""
     from radiomark.io.atomic import atomic_directory
-    from radiomark.io.dicomweb import client, credentials, fetch_studies, find_studies
 
     server, _ = _pacs_servers(source, studies, query, None, pacs)
     if server is None:
-        raise InputError(None, f"{source!r} is not a DICOMweb URL; write dicomweb://HOST:PORT/PATH")
+        raise InputError(None, f"{source!r} is not a PACS URL; write dicomweb://HOST:PORT/PATH or "
+                               "dicom://AET@HOST:PORT")
     target = Path(out)
     if target.exists() and any(target.iterdir()):
         raise InputError(target, "is not empty; fetch into a new folder")
-    connection = client(server, credentials(pacs))
-    wanted = list(dict.fromkeys([*studies, *(find_studies(connection, server, query) if query else [])]))
-    if not wanted:
-        raise InputError(server.url, f"no study matches --query {query!r}")
     if target.exists():
         target.rmdir()
     with atomic_directory(target) as folder:
-        fetch_studies(connection, server, wanted, folder, progress)
-    return [target / uid for uid in wanted]
+        fetched = _retrieve(server, studies, query, pacs, folder, progress)
+    return [target / study.name for study in fetched]
 
 
 def _send_results(batch: BatchResult, server: Any, pacs: Any) -> int:
-    """Store every case's seg.dcm and sr.dcm on ``server``; returns how many files were sent."""
-    from radiomark.io.dicomweb import client, credentials, send
+    """Store every case's seg.dcm and sr.dcm on ``server`` (STOW-RS or C-STORE); returns how many
+    files were sent."""
+    from radiomark.io import dicomweb, dimse
 
     files = [Path(result.outputs[name]) for result in batch.results for name in ("seg.dcm", "sr.dcm")
              if name in result.outputs]
-    return send(client(server, credentials(pacs)), server, files)
+    if isinstance(server, dimse.DicomNode):
+        return dimse.send(server, files)
+    return dicomweb.send(dicomweb.client(server, dicomweb.credentials(pacs)), server, files)
 
 
 def reproduce(run_dir: str | os.PathLike[str], out: str | os.PathLike[str], *,

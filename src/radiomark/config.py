@@ -53,6 +53,7 @@ class PacsSettings(BaseModel):
     username: str | None = None
     password: str | None = Field(None, repr=False)
     ca_bundle: Path | None = Field(None, description="PEM file of the site's certificate authority")
+    ae_title: str | None = Field(None, description="radiomark's AE title for DICOM networking (default RADIOMARK)")
 
 
 class Config(BaseModel):

@@ -36,7 +36,8 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A fresh Orthanc on 127.0.0.1 (login required); yields its DICOMweb URL (dicomweb://…)."""
+    """A fresh Orthanc on 127.0.0.1 (login required over HTTP; radiomark's AE title registered for
+    DIMSE); yields its DICOMweb URL (dicomweb://…); its DICOM node is :func:`_node` of it."""
     require_debian_packages({ORTHANC: "orthanc", PLUGIN: "orthanc-dicomweb"})
     import requests
 
@@ -45,7 +46,8 @@ def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     config = {"Name": "radiomark-test", "StorageDirectory": str(folder / "db"), "IndexDirectory": str(folder / "db"),
               "HttpPort": http, "DicomPort": dicom, "RemoteAccessAllowed": False, "AuthenticationEnabled": True,
               "RegisteredUsers": {LOGIN.username: LOGIN.password}, "Plugins": [PLUGIN],
-              "DicomWeb": {"Enable": True, "Root": "/dicom-web/"}}
+              "DicomWeb": {"Enable": True, "Root": "/dicom-web/"}, "DicomAet": "ORTHANC",
+              "DicomModalities": {"radiomark": ["RADIOMARK", "127.0.0.1", 104]}}
     (folder / "orthanc.json").write_text(json.dumps(config))
     with open(folder / "orthanc.log", "w") as log:
         process = subprocess.Popen([ORTHANC, str(folder / "orthanc.json")], stdout=log, stderr=subprocess.STDOUT)
@@ -62,10 +64,19 @@ def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             time.sleep(0.2)
         else:
             pytest.fail("Orthanc did not answer within 20 s")
+        _DICOM_PORTS[f"dicomweb://127.0.0.1:{http}/dicom-web"] = dicom
         yield f"dicomweb://127.0.0.1:{http}/dicom-web"
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+_DICOM_PORTS: dict[str, int] = {}
+
+
+def _node(url: str) -> str:
+    """The DICOM node (dicom://AET@HOST:PORT) of the Orthanc serving ``url``."""
+    return f"dicom://ORTHANC@127.0.0.1:{_DICOM_PORTS[url]}"
 
 
 def _upload(url: str, study: Path) -> str:
@@ -131,4 +142,30 @@ def test_pacs_errors_are_one_line_and_name_the_server(tmp_path, orthanc, monkeyp
                                (["--from", orthanc, "--query", "CT"], "KEY=VALUE"),
                                (["--from", "ftp://host/x", "--study", "1.2"], "is not a DICOMweb URL")):
         result = runner.invoke(app, ["run", "sarcopenia", *arguments, "--out", str(tmp_path / "out")])
+        assert result.exit_code == 2 and message in result.output, (arguments, result.output)
+
+
+def test_run_from_and_to_a_dicom_node(tmp_path, orthanc, tiny_sarcopenia):
+    """DIMSE: C-FIND and C-GET in, C-STORE out, against the same Orthanc's DICOM port."""
+    import highdicom as hd
+
+    _, model = tiny_sarcopenia
+    studies = tiny_phantoms(tmp_path / "in", range(410, 411), fmt="dicom")
+    uid = _upload(orthanc, studies / "sarcopenia-0410")
+    node = _node(orthanc)
+    result = runner.invoke(app, ["run", "sarcopenia", "--from", node, "--query", f"StudyInstanceUID={uid}",
+                                 "--to", node, "--model", str(model), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    fetched = tmp_path / "fetched"
+    result = runner.invoke(app, ["fetch", node, "--study", uid, "--out", str(fetched)])
+    assert result.exit_code == 0, result.output
+    assert len(list((fetched / uid).rglob("*.dcm"))) == 1  # the CT; radiomark's SEG and SR stay behind
+    server = DicomWebServer.parse(orthanc)
+    by_modality = {ds.Modality: ds for ds in client(server, LOGIN).retrieve_study(uid)}
+    assert sorted(by_modality) == ["CT", "SEG", "SR"]
+    seg = hd.seg.Segmentation.from_dataset(by_modality["SEG"])
+    assert seg.ReferencedSeriesSequence[0].SeriesInstanceUID == by_modality["CT"].SeriesInstanceUID
+    for arguments, message in ((["--from", "dicom://127.0.0.1:1", "--study", "1.2"], "dicom://AET@HOST:PORT"),
+                               (["--from", "dicom://NOBODY@127.0.0.1:1", "--study", "1.2"], "no association")):
+        result = runner.invoke(app, ["run", "sarcopenia", *arguments, "--out", str(tmp_path / "bad")])
         assert result.exit_code == 2 and message in result.output, (arguments, result.output)
