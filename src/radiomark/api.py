@@ -179,11 +179,12 @@ def run(recipe_name: str, input_path: str | os.PathLike[str], out: str | os.Path
     one. ``workers``: processes for a cohort (default: one per core, at most one per study), each
     loading the models once; results, failures and resume are as with one.
 
-    ``input_path`` may be a DICOMweb server (``dicomweb://HOST:PORT/PATH``, see
-    :mod:`radiomark.io.dicomweb`): the ``studies`` (StudyInstanceUIDs) and those matching ``query``
-    (QIDO-RS, ``"ModalitiesInStudy=CT&StudyDate=20260101-"``) are fetched (WADO-RS) into a
-    temporary folder, run as files are and removed after. ``send_to``: a DICOMweb server that
-    receives every case's ``seg.dcm`` and ``sr.dcm`` (STOW-RS; implies ``dicom_sr``).
+    ``input_path`` may be a PACS — a DICOMweb server (``dicomweb://HOST:PORT/PATH``, see
+    :mod:`radiomark.io.dicomweb`) or a DICOM node (``dicom://AET@HOST:PORT``, see
+    :mod:`radiomark.io.dimse`): the ``studies`` (StudyInstanceUIDs) and those matching ``query``
+    (``"ModalitiesInStudy=CT&StudyDate=20260101-"``, QIDO-RS or C-FIND) are fetched (WADO-RS or
+    C-GET) into a temporary folder, run as files are and removed after. ``send_to``: a PACS that
+    receives every case's ``seg.dcm`` and ``sr.dcm`` (STOW-RS or C-STORE; implies ``dicom_sr``).
     ``pacs``: login settings (:class:`radiomark.config.PacsSettings`; the environment's
     ``RADIOMARK_PACS_USERNAME`` / ``_PASSWORD`` win). ``engine="dask"`` runs one task per study on
     the Dask scheduler at ``cluster`` (``tcp://HOST:PORT``), or on a local Dask cluster of
@@ -284,30 +285,33 @@ def _pacs_servers(input_path: str | os.PathLike[str], studies: tuple[str, ...], 
 
 def _retrieve(source: Any, studies: tuple[str, ...], query: str | None, pacs: Any, folder: Path,
               progress: Callable[[int, int], None] | None = None) -> list[Path]:
-    """The ``studies`` and those matching ``query`` fetched from ``source`` into ``folder``."""
+    """The ``studies`` and those matching ``query`` fetched from ``source`` (a DICOM node: C-FIND,
+    C-GET; a DICOMweb server: QIDO-RS, WADO-RS) into ``folder/<StudyInstanceUID>/``, in order."""
+    from functools import partial
+
     from radiomark.io import dicomweb, dimse
 
     if isinstance(source, dimse.DicomNode):
-        wanted = list(dict.fromkeys([*studies, *(dimse.find_studies(source, query) if query else [])]))
-        if not wanted:
-            raise InputError(source.url, f"no study matches --query {query!r}")
-        fetched = []
-        for index, uid in enumerate(wanted):
-            fetched.append(dimse.fetch_study(source, uid, folder))
-            if progress is not None:
-                progress(index + 1, len(wanted))
-        return fetched
-    connection = dicomweb.client(source, dicomweb.credentials(pacs))
-    wanted = list(dict.fromkeys([*studies, *(dicomweb.find_studies(connection, source, query) if query else [])]))
+        find, fetch_one = partial(dimse.find_studies, source), partial(dimse.fetch_study, source)
+    else:
+        connection = dicomweb.client(source, dicomweb.credentials(pacs))
+        find = partial(dicomweb.find_studies, connection, source)
+        fetch_one = partial(dicomweb.fetch_study, connection, source)
+    wanted = list(dict.fromkeys([*studies, *(find(query) if query else [])]))
     if not wanted:
         raise InputError(source.url, f"no study matches --query {query!r}")
-    return dicomweb.fetch_studies(connection, source, wanted, folder, progress)
+    fetched = []
+    for index, uid in enumerate(wanted):
+        fetched.append(fetch_one(uid, folder))
+        if progress is not None:
+            progress(index + 1, len(wanted))
+    return fetched
 
 
 @contextmanager
 def _fetched(source: Any, studies: tuple[str, ...], query: str | None, pacs: Any) -> Iterator[Path | None]:
-    """The studies of a DICOMweb source in a temporary folder for the run (removed after); None
-    for a run on files."""
+    """The studies of a PACS source in a temporary folder for the run (removed after); None for a
+    run on files."""
     if source is None:
         yield None
         return
@@ -320,9 +324,9 @@ def _fetched(source: Any, studies: tuple[str, ...], query: str | None, pacs: Any
 
 def fetch(source: str, out: str | os.PathLike[str], *, studies: tuple[str, ...] = (), query: str | None = None,
           pacs: Any = None, progress: Callable[[int, int], None] | None = None) -> list[Path]:
-    """Fetch the ``studies`` and those matching ``query`` from the DICOMweb server ``source`` into
-    ``out/<StudyInstanceUID>/<series>/<instance>.dcm`` (the layout a DICOMweb run hashes in its
-    run.json); ``out`` must be new or empty. Returns the study folders."""
+    """Fetch the ``studies`` and those matching ``query`` from the PACS ``source`` (DICOMweb server
+    or DICOM node) into ``out/<StudyInstanceUID>/<series>/<instance>.dcm`` (the layout a PACS run
+    hashes in its run.json); ``out`` must be new or empty. Returns the study folders."""
     from radiomark.io.atomic import atomic_directory
 
     server, _ = _pacs_servers(source, studies, query, None, pacs)
@@ -332,9 +336,7 @@ def fetch(source: str, out: str | os.PathLike[str], *, studies: tuple[str, ...] 
     target = Path(out)
     if target.exists() and any(target.iterdir()):
         raise InputError(target, "is not empty; fetch into a new folder")
-    if target.exists():
-        target.rmdir()
-    with atomic_directory(target) as folder:
+    with atomic_directory(target) as folder:  # an empty folder there is replaced only on success
         fetched = _retrieve(server, studies, query, pacs, folder, progress)
     return [target / study.name for study in fetched]
 

@@ -580,17 +580,19 @@ def run(recipe: Annotated[str, typer.Argument(help="Recipe to run (`radiomark re
         workers: Annotated[int | None, typer.Option("--workers", help="Worker processes for a cohort, each "
                                                     "loading the models once.", show_default="one per core, "
                                                     "or RADIOMARK_WORKERS")] = None,
-        from_url: Annotated[str | None, typer.Option("--from", help="Fetch the studies from a DICOMweb server "
-                                                     "(dicomweb://HOST:PORT/PATH; dicomwebs:// or https:// for "
-                                                     "TLS) instead of INPUT; login from RADIOMARK_PACS_USERNAME / "
-                                                     "_PASSWORD or [pacs] in radiomark.toml.")] = None,
+        from_url: Annotated[str | None, typer.Option("--from", help="Fetch the studies from a PACS instead of "
+                                                     "INPUT: a DICOMweb server (dicomweb://HOST:PORT/PATH; "
+                                                     "dicomwebs:// or https:// for TLS; login from "
+                                                     "RADIOMARK_PACS_USERNAME / _PASSWORD or [pacs] in "
+                                                     "radiomark.toml) or a DICOM node (dicom://AET@HOST:PORT).")
+                            ] = None,
         study: Annotated[list[str] | None, typer.Option("--study", help="--from: a StudyInstanceUID to fetch "
                                                         "(repeatable).")] = None,
-        query: Annotated[str | None, typer.Option("--query", help="--from: fetch every study matching QIDO-RS "
-                                                  "filters, e.g. 'ModalitiesInStudy=CT&StudyDate=20260101-'.")
-                         ] = None,
-        to_url: Annotated[str | None, typer.Option("--to", help="Send each case's seg.dcm and sr.dcm to a "
-                                                   "DICOMweb server (STOW-RS; implies --dicom-sr).")] = None,
+        query: Annotated[str | None, typer.Option("--query", help="--from: fetch every study matching these "
+                                                  "filters (QIDO-RS or C-FIND), e.g. "
+                                                  "'ModalitiesInStudy=CT&StudyDate=20260101-'.")] = None,
+        to_url: Annotated[str | None, typer.Option("--to", help="Send each case's seg.dcm and sr.dcm to a PACS "
+                                                   "(as --from; STOW-RS or C-STORE; implies --dicom-sr).")] = None,
         engine: Annotated[str, typer.Option("--engine", help="Where a cohort's cases run: local (worker "
                                             "processes) or dask (one task per study on a Dask cluster).")
                           ] = "local",
@@ -605,10 +607,12 @@ def run(recipe: Annotated[str, typer.Argument(help="Recipe to run (`radiomark re
 
     herniation = _is_herniation(_registered(recipe))
     if (input_path is None) == (from_url is None):
-        raise InputError(None, "give INPUT (files) or --from URL (a DICOMweb server), one of the two")
+        raise InputError(None, "give INPUT (files) or --from URL (a PACS), one of the two")
     source: Path | str = input_path if input_path is not None else str(from_url)
+    pacs = None
     if not herniation:  # site defaults where the command line is silent
-        defaults = load_config(_CONFIG["path"])[0].run
+        config = load_config(_CONFIG["path"])[0]
+        defaults, pacs = config.run, config.pacs
         table = table or defaults.tables.get(recipe)
         dicom_seg, dicom_sr, pdf, anonymize = (defaults.dicom_seg if dicom_seg is None else dicom_seg,
                                                defaults.dicom_sr if dicom_sr is None else dicom_sr,
@@ -649,7 +653,7 @@ def run(recipe: Annotated[str, typer.Argument(help="Recipe to run (`radiomark re
                                                        if name.strip()),
                                 recipe_file=recipe_file, series_uid=series, select=select, progress=advance,
                                 level=level, backend=backend, workers=workers, studies=tuple(study or ()),
-                                query=query, send_to=to_url, pacs=load_config(_CONFIG["path"])[0].pacs,
+                                query=query, send_to=to_url, pacs=pacs,
                                 engine=engine, cluster=cluster)
         except BatchInterrupted as stop:
             batch = stop.batch
@@ -682,15 +686,15 @@ def run(recipe: Annotated[str, typer.Argument(help="Recipe to run (`radiomark re
 
 @app.command()
 @handles_errors
-def fetch(url: Annotated[str, typer.Argument(help="DICOMweb server: dicomweb://HOST:PORT/PATH (dicomwebs:// or "
-                                                  "https:// for TLS).")],
+def fetch(url: Annotated[str, typer.Argument(help="A DICOMweb server (dicomweb://HOST:PORT/PATH; dicomwebs:// or "
+                                                  "https:// for TLS) or a DICOM node (dicom://AET@HOST:PORT).")],
           out: Annotated[Path, typer.Option("--out", help="New folder: OUT/<StudyInstanceUID>/<series>/"
                                                           "<instance>.dcm.")],
           study: Annotated[list[str] | None, typer.Option("--study", help="A StudyInstanceUID (repeatable).")] = None,
-          query: Annotated[str | None, typer.Option("--query", help="QIDO-RS filters, e.g. "
+          query: Annotated[str | None, typer.Option("--query", help="QIDO-RS or C-FIND filters, e.g. "
                                                     "'ModalitiesInStudy=CT&StudyDate=20260101-'.")] = None) -> None:
-    """Fetch studies from a DICOMweb server into a folder (what `run --from` reads; also the --input
-    that `reproduce` needs for a run that fetched its studies)."""
+    """Fetch studies from a PACS into a folder (what `run --from` reads; also the --input that
+    `reproduce` needs for a run that fetched its studies)."""
     from radiomark import api
     from radiomark.config import load_config
 

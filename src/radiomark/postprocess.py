@@ -1,6 +1,6 @@
 """Clean-up of predicted label maps: HU gating, sides of bilateral structures from the midline,
 largest component, hole filling and small-component removal, each per structure (SciPy; the
-connectivity of MONAI's transforms, checked against them in ``tests/test_postprocess.py``)."""
+connectivity of MONAI's transforms, checked against them in ``tests/inference/test_numpy_equivalence.py``)."""
 
 from __future__ import annotations
 
@@ -58,6 +58,18 @@ def bounding_box(mask: np.ndarray, margin: int = 0) -> tuple[slice, ...] | None:
     return tuple(box)
 
 
+def largest_component(mask: np.ndarray, structure: np.ndarray | None = None) -> np.ndarray:
+    """The largest connected piece of ``mask`` (connectivity ``structure``; SciPy's default, faces
+    only, when None) as a boolean mask; of pieces of equal size the first in raster order; empty
+    when ``mask`` is."""
+    components, count = ndimage.label(mask, structure=structure)
+    if count == 0:
+        return np.zeros(mask.shape, dtype=bool)
+    sizes = np.bincount(components.ravel())
+    sizes[0] = 0
+    return components == int(np.argmax(sizes))
+
+
 def keep_largest_component(labels: LabelMap) -> LabelMap:
     """Keep only the largest connected component of each structure (full connectivity), as MONAI's
     ``KeepLargestConnectedComponent(independent=True)`` does, without its torch import (of pieces of
@@ -68,11 +80,8 @@ def keep_largest_component(labels: LabelMap) -> LabelMap:
         box = bounding_box(array == value)
         if box is None:
             continue
-        components, count = ndimage.label(array[box] == value, structure=structure)
-        if count > 1:
-            sizes = np.bincount(components.ravel())
-            sizes[0] = 0
-            array[box][(components > 0) & (components != int(np.argmax(sizes)))] = 0
+        mask = array[box] == value
+        array[box][mask & ~largest_component(mask, structure)] = 0
     return LabelMap.like(labels, array, labels.labels)
 
 

@@ -3,7 +3,7 @@
 The same windows, weights and padding as MONAI's ``sliding_window_inference(mode="gaussian",
 sigma_scale=0.125)`` — windows every ``int(patch · (1 − overlap))`` voxels, the last one moved
 back to end at the border, an image smaller than the patch centre-padded with 0 — without torch,
-so that a study runs on ONNX Runtime with no torch import. ``tests/inference/test_sliding_window.py``
+so that a study runs on ONNX Runtime with no torch import. ``tests/inference/test_numpy_equivalence.py``
 checks the two agree within 1e-4.
 """
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -155,19 +155,12 @@ def find_studies(connection: Any, server: DicomWebServer, query: str) -> list[st
 
 def fetch_study(connection: Any, server: DicomWebServer, uid: str, folder: Path) -> Path:
     """Retrieve study ``uid`` (WADO-RS) into ``folder/<uid>/<series>/<instance>.dcm``; returns the
-    study folder. radiomark's own SEG and SR (``--to`` of an earlier run) are left on the server:
-    they are results, not inputs, and a study fetched again reads as it did the first time."""
+    study folder (radiomark's own SEG and SR stay on the server, see :func:`save_fetched`)."""
     target = folder / uid
     count = 0
     try:
         for dataset in connection.iter_study(uid):
-            if dataset.get("Manufacturer") == "radiomark" and dataset.get("Modality") in ("SEG", "SR"):
-                continue
-            series = str(dataset.get("SeriesInstanceUID", "series"))
-            path = target / _component(series) / f"{_component(str(dataset.SOPInstanceUID))}.dcm"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            dataset.save_as(path, enforce_file_format=True)
-            count += 1
+            count += save_fetched(dataset, target)
     except InputError:
         raise
     except Exception as error:  # noqa: BLE001
@@ -175,6 +168,19 @@ def fetch_study(connection: Any, server: DicomWebServer, uid: str, folder: Path)
     if not count:
         raise InputError(server.url, f"study {uid} has no instances on this server")
     return target
+
+
+def save_fetched(dataset: Any, study: Path) -> bool:
+    """Write one fetched instance (DICOMweb or DIMSE) as ``study/<series>/<instance>.dcm``; whether
+    it was written. radiomark's own SEG and SR (``--to`` of an earlier run) are not: they are
+    results, not inputs, and a study fetched again reads as it did the first time."""
+    if dataset.get("Manufacturer") == "radiomark" and dataset.get("Modality") in ("SEG", "SR"):
+        return False
+    path = study / _component(str(dataset.get("SeriesInstanceUID", "series"))) / \
+        f"{_component(str(dataset.SOPInstanceUID))}.dcm"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    dataset.save_as(path, enforce_file_format=True)
+    return True
 
 
 def _component(uid: str) -> str:
@@ -197,14 +203,3 @@ def send(connection: Any, server: DicomWebServer, paths: Sequence[Path]) -> int:
     if failed:
         raise InputError(server.url, f"the server refused {len(failed)} of {len(paths)} result file(s)")
     return len(datasets)
-
-
-def fetch_studies(connection: Any, server: DicomWebServer, uids: Sequence[str], folder: Path,
-                  progress: Callable[[int, int], None] | None = None) -> list[Path]:
-    """:func:`fetch_study` for each of ``uids``, in order."""
-    studies = []
-    for index, uid in enumerate(uids):
-        studies.append(fetch_study(connection, server, uid, folder))
-        if progress is not None:
-            progress(index + 1, len(uids))
-    return studies

@@ -109,26 +109,21 @@ def _context(sop_class: str) -> Any:
 
 def fetch_study(node: DicomNode, uid: str, folder: Path) -> Path:
     """Retrieve study ``uid`` with C-GET into ``folder/<uid>/<series>/<instance>.dcm`` (radiomark's
-    own SEG and SR are left behind, as with DICOMweb); returns the study folder."""
+    own SEG and SR stay on the node, see :func:`radiomark.io.dicomweb.save_fetched`); returns the
+    study folder."""
     from pydicom import Dataset
     from pynetdicom import StoragePresentationContexts, build_role, evt
     from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelGet  # type: ignore[attr-defined]
 
-    from radiomark.io.dicomweb import _component
+    from radiomark.io.dicomweb import save_fetched
 
     target = folder / uid
-    written: list[Path] = []
+    written = [0]
 
     def store(event: Any) -> int:
         dataset = event.dataset
         dataset.file_meta = event.file_meta
-        if dataset.get("Manufacturer") == "radiomark" and dataset.get("Modality") in ("SEG", "SR"):
-            return 0x0000
-        path = target / _component(str(dataset.get("SeriesInstanceUID", "series"))) / \
-            f"{_component(str(dataset.SOPInstanceUID))}.dcm"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        dataset.save_as(path, enforce_file_format=True)
-        written.append(path)
+        written[0] += save_fetched(dataset, target)
         return 0x0000
 
     storage = list(StoragePresentationContexts)[:127]  # one association holds 128 contexts
@@ -145,7 +140,7 @@ def fetch_study(node: DicomNode, uid: str, folder: Path) -> Path:
                 raise InputError(node.url, f"C-GET of study {uid} failed (status 0x{code & 0xFFFF:04X})")
     finally:
         association.release()
-    if not written:
+    if not written[0]:
         raise InputError(node.url, f"study {uid} has no instances on this node")
     return target
 

@@ -186,8 +186,9 @@ def _validate(model: torch.nn.Module, loader: Any, loss_fn: torch.nn.Module, rec
 
 def train_fold(recipe: Recipe, train_samples: list[dict[str, torch.Tensor]],
                validation_samples: list[dict[str, torch.Tensor]], fold_dir: Path, epochs: int,
-               progress: TrainingProgress | None = None) -> list[EpochRecord]:
-    """Train one fold into ``fold_dir``, resuming from ``last.pt`` when it exists."""
+               progress: TrainingProgress | None = None) -> tuple[list[EpochRecord], bool]:
+    """Train one fold into ``fold_dir``, resuming from ``last.pt`` when it exists; returns its
+    history and whether every DDP process ended with the same weights (True on one process)."""
     from monai.utils import set_determinism
     from torch.utils.tensorboard import SummaryWriter
 
@@ -241,12 +242,7 @@ def train_fold(recipe: Recipe, train_samples: list[dict[str, torch.Tensor]],
                              save_state=(lambda records: save_state(fold_dir, model, optimizer, scheduler, records))
                              if main else None,
                              after_epoch=log, progress=progress if main else None)
-    _RANKS_IDENTICAL[fold_dir.name] = distributed.ranks_identical(model)
-    return [EpochRecord(**record) for record in history]
-
-
-#: Per fold of the last training: whether every DDP process ended with the same weights.
-_RANKS_IDENTICAL: dict[str, bool] = {}
+    return [EpochRecord(**record) for record in history], distributed.ranks_identical(model)
 
 
 def _plot_curves(histories: Sequence[list[EpochRecord]], path: Path) -> None:
@@ -299,12 +295,15 @@ def train_samples(recipe: Recipe, samples: Sequence[dict[str, torch.Tensor]], pa
     which already holds the recipe as trained; returns the metrics summary."""
     histories: list[Any] = []
     summary_folds: list[dict[str, Any]] = []
+    ranks_identical = True
     for fold, (train_index, validation_index) in enumerate(
             patient_splits(patients, folds, recipe.training.validation_fraction, recipe.training.seed,
                            validation_patients)):
         with distributed.process_group():
-            history = train_fold(recipe, [samples[i] for i in train_index], [samples[i] for i in validation_index],
-                                 out / f"fold_{fold}", epochs, progress)
+            history, identical = train_fold(recipe, [samples[i] for i in train_index],
+                                            [samples[i] for i in validation_index], out / f"fold_{fold}", epochs,
+                                            progress)
+        ranks_identical = ranks_identical and identical
         histories.append(history)
         best = EpochRecord(**MEAN_DICE.best([asdict(r) for r in history]))
         foreground = float(np.mean([float(samples[i]["label"].sum()) / samples[i]["label"][0].numel()
@@ -327,9 +326,7 @@ def train_samples(recipe: Recipe, samples: Sequence[dict[str, torch.Tensor]], pa
                "note": "validation figures are on held-out patients, on the network grid"
                        + (" (whole volumes, sliding window)" if recipe.preprocessing.spatial_dims == 3 else "")}
     if distributed.world_size() > 1:
-        summary["distributed"] = {"world_size": distributed.world_size(),
-                                  "ranks_identical": all(_RANKS_IDENTICAL.get(f"fold_{f['fold']}", False)
-                                                         for f in summary_folds)}
+        summary["distributed"] = {"world_size": distributed.world_size(), "ranks_identical": ranks_identical}
     if distributed.is_main():
         (out / "metrics.json").write_text(json.dumps(summary, indent=2))
         _plot_curves(histories, out / "training_curve.png")
