@@ -12,7 +12,7 @@ HEAD_TEMPLATE := ../shared/data/ct-head-template
 # A real abdominal CT volume (TotalSegmentator's example) beside the repository: L3 is found automatically.
 ABDOMEN_CT := ../shared/data/ct-abdomen-totalseg
 
-.PHONY: demo test docs install clean system-packages default-model default-model-neonatal-rds default-model-neonatal-rds-segmenter default-model-nigra default-model-brain-gwr
+.PHONY: demo test docs install clean system-packages viewer default-model default-model-neonatal-rds default-model-neonatal-rds-segmenter default-model-nigra default-model-brain-gwr
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -76,7 +76,21 @@ system-packages:
 	  echo "could not install $(DEBIAN_PACKAGES): the tests that need them will skip"; \
 	else echo "not root or no apt-get: $(DEBIAN_PACKAGES) not installed; the tests that need them will skip"; fi
 
-test: $(STAMP) system-packages
+# The OHIF viewer (the released static build of @ohif/app from npm) for the viewer test; npm comes from
+# Debian when missing and possible. Without it that test skips and says why.
+OHIF_VERSION := 3.12.10
+OHIF := build/ohif/$(OHIF_VERSION)
+viewer:
+	@if [ -f $(OHIF)/dist/index.html ]; then :; \
+	elif ! command -v npm >/dev/null && ! { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; }; then \
+	  echo "npm not found and not installable: the OHIF viewer test will skip"; \
+	else rm -rf $(OHIF) && mkdir -p $(OHIF) && \
+	  (cd $(OHIF) && npm pack --silent @ohif/app@$(OHIF_VERSION) >/dev/null && \
+	   tar xzf ohif-app-$(OHIF_VERSION).tgz --strip-components=1 package/dist && rm ohif-app-$(OHIF_VERSION).tgz) || \
+	  echo "could not fetch @ohif/app@$(OHIF_VERSION) from npm: the OHIF viewer test will skip"; fi
+
+test: $(STAMP) system-packages viewer
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy
 	$(BIN)/python -m pytest

@@ -10,6 +10,9 @@ import pytest
 from radiomark import api
 from tests.helpers import tiny_phantoms, tiny_recipe
 
+#: The real-PACS fixture (``orthanc``) for every test that asks for it.
+pytest_plugins = ["tests.io.orthanc"]
+
 # Cohorts run in one process unless a test asks for workers: tests patch the run path in-process,
 # and a spawned worker per cohort test would cost seconds each.
 os.environ.setdefault("RADIOMARK_WORKERS", "1")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -339,6 +340,65 @@ def fetch(source: str, out: str | os.PathLike[str], *, studies: tuple[str, ...] 
     with atomic_directory(target) as folder:  # an empty folder there is replaced only on success
         fetched = _retrieve(server, studies, query, pacs, folder, progress)
     return [target / study.name for study in fetched]
+
+
+@dataclass
+class Service:
+    """A running ``serve``: the storage SCP and the router (:mod:`radiomark.pipeline.router`)."""
+
+    router: Any
+    listener: Any
+    status_url: str
+
+    def stop(self) -> None:
+        """Stop listening, let the study running finish; queued studies stay in the spool for next time."""
+        self.listener.stop()
+        self.router.stop()
+
+
+def serve(recipe_name: str, out: str | os.PathLike[str], *, ae_title: str = "RADIOMARK", host: str = "127.0.0.1",
+          port: int = 11112, http_port: int = 8080, send_to: str | None = None, settle_s: float = 10.0,
+          queue_size: int = 8, retries: int = 2, retry_wait_s: float = 10.0,
+          model: str | os.PathLike[str] | None = None, backend: str = "auto", pacs: Any = None) -> Service:
+    """Start the DICOM router (returns at once; :meth:`Service.stop` ends it): a storage SCP
+    ``ae_title`` on ``host:port`` takes studies in; each complete study (no new instance for
+    ``settle_s`` s) runs through ``recipe_name`` with a DICOM SEG and SR into
+    ``out/results/<StudyInstanceUID>/``, sent to ``send_to`` (a PACS, as :func:`run`'s) when given;
+    failures are retried ``retries`` times ``retry_wait_s`` s apart, then moved to
+    ``out/dead-letter/``; at most ``queue_size`` studies wait (more are refused with C-STORE status
+    0xA700 until there is room); ``http://host:http_port/status`` answers JSON."""
+    from radiomark.io.storage_scp import StorageServer
+    from radiomark.pipeline.router import Router, RouterSettings
+
+    _chosen_recipe(recipe_name, None)  # an unknown recipe, or disc-herniation (not a segmentation recipe), fails now
+    if send_to is not None:
+        _pacs_node(send_to, pacs)  # a bad --to fails now, not at the first study
+    if queue_size < 1 or retries < 0 or settle_s <= 0:
+        raise InputError(None, "serve needs queue size >= 1, retries >= 0 and a settle time > 0 s")
+    target = Path(out)
+    results = target / "results"
+
+    def process(study: Path, uid: str) -> None:
+        shutil.rmtree(results / uid, ignore_errors=True)  # a study sent again replaces its results
+        batch = run(recipe_name, study, results / uid, model=model, dicom_seg=True, dicom_sr=True,
+                    backend=backend, workers=1, send_to=send_to, pacs=pacs)
+        if batch.failures:
+            raise InputError(study, batch.failures[0].message)
+
+    description = {"recipe": recipe_name, "dicom": f"{ae_title}@{host}:{port}", "send_to": send_to,
+                   "results": str(results)}
+    router = Router(target, process, RouterSettings(settle_s, queue_size, retries, retry_wait_s), description)
+    listener = StorageServer(router.spool, ae_title, host, port, router.admit, router.received)
+    try:
+        listener.start()
+    except OSError as error:
+        raise InputError(None, f"cannot listen for DICOM on {host}:{port} ({error})") from None
+    try:
+        router.start(host, http_port)
+    except OSError as error:
+        listener.stop()
+        raise InputError(None, f"cannot serve the status on {host}:{http_port} ({error})") from None
+    return Service(router, listener, f"http://{host}:{http_port}/status")
 
 
 def _send_results(batch: BatchResult, server: Any, pacs: Any) -> int:

@@ -706,6 +706,70 @@ def fetch(url: Annotated[str, typer.Argument(help="A DICOMweb server (dicomweb:/
     console.print(f"{len(folders)} study(ies) in {shown(out)}")
 
 
+@app.command()
+@handles_errors
+def serve(recipe: Annotated[str, typer.Argument(help="Recipe to run on each study that arrives.")],
+          out: Annotated[Path, typer.Option("--out", help="Folder: OUT/spool (arriving), OUT/results/<study>, "
+                                                          "OUT/dead-letter/<study>.")],
+          port: Annotated[int, typer.Option("--port", help="DICOM port of the storage SCP.")] = 11112,
+          ae_title: Annotated[str, typer.Option("--ae-title", help="AE title of the storage SCP.")] = "RADIOMARK",
+          host: Annotated[str, typer.Option("--host", help="Address to listen on (0.0.0.0: every interface).")
+                          ] = "127.0.0.1",
+          http_port: Annotated[int, typer.Option("--http-port", help="Port of the JSON status "
+                                                 "(GET /status, /health).")] = 8080,
+          to_url: Annotated[str | None, typer.Option("--to", help="Send each study's seg.dcm and sr.dcm to a PACS "
+                                                     "(dicomweb://HOST:PORT/PATH or dicom://AET@HOST:PORT).")
+                            ] = None,
+          settle: Annotated[float, typer.Option("--settle", help="Seconds without a new instance after which a "
+                                                "study counts as complete.")] = 10.0,
+          queue: Annotated[int, typer.Option("--queue", help="Studies that may wait; beyond, senders are asked "
+                                             "to retry later (C-STORE 0xA700).")] = 8,
+          retries: Annotated[int, typer.Option("--retries", help="Runs again of a failed study before it goes "
+                                               "to the dead-letter folder.")] = 2,
+          model: Annotated[Path | None, typer.Option("--model", help="Run folder of a trained model "
+                                                     "(default: the bundled model).")] = None,
+          backend: Annotated[str, typer.Option("--backend", help="auto, onnxruntime or torch (as for run).")
+                             ] = "auto") -> None:
+    """Run as a DICOM router: a storage SCP takes studies in, each complete study runs through RECIPE
+    (DICOM SEG and SR), results go back with --to; failures are retried, then kept in a dead-letter
+    folder. One line per event on the terminal and in OUT/serve.log. Stops on Ctrl-C or SIGTERM
+    after the study in progress."""
+    import logging
+    import signal
+    import threading
+
+    from radiomark import api
+    from radiomark.config import load_config
+
+    out.mkdir(parents=True, exist_ok=True)
+    handlers: list[logging.Handler] = [logging.FileHandler(out / "serve.log", encoding="utf-8")]
+    if not _VERBOSITY["quiet"]:
+        handlers.append(logging.StreamHandler())
+    for handler in handlers:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    for name in ("radiomark.pipeline.router", "radiomark.io.storage_scp"):
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.INFO)
+        for handler in handlers:
+            logger.addHandler(handler)
+    service = api.serve(recipe, out, ae_title=ae_title, host=host, port=port, http_port=http_port,
+                        send_to=to_url, settle_s=settle, queue_size=queue, retries=retries, model=model,
+                        backend=backend, pacs=load_config(_CONFIG["path"])[0].pacs)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    console.print(f"radiomark serve {recipe}: DICOM {shown(ae_title)}@{host}:{port}, status {service.status_url}"
+                  f"{', results to ' + shown(to_url) if to_url else ''}; Ctrl-C stops")
+    try:
+        while not stop.wait(1.0):
+            pass
+    except KeyboardInterrupt:
+        pass
+    console.print("stopping: the study in progress finishes; queued studies stay in the spool for next time")
+    service.stop()
+    counts = service.router.status()["counts"]
+    console.print(", ".join(f"{count} {state}" for state, count in sorted(counts.items())) or "no study received")
+
+
 def _summarise_warnings(caught: list[str], out: Path) -> None:
     """Library warnings of a run: one line each with -v, none with -q, else one line in all."""
     if not caught or _VERBOSITY["quiet"]:

@@ -6,85 +6,18 @@ with highdicom."""
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import time
-from collections.abc import Iterator
-from pathlib import Path
 
-import pydicom
 import pytest
 from typer.testing import CliRunner
 
 from radiomark.cli import app
-from radiomark.io.dicomweb import Credentials, DicomWebServer, client, send
-from tests.helpers import require_debian_packages, tiny_phantoms
+from radiomark.io.dicomweb import DicomWebServer, client
+from tests.helpers import tiny_phantoms
+from tests.io.orthanc import LOGIN, dicom_node, upload
 
 pytest.importorskip("dicomweb_client", reason="dicomweb-client is in the test extras")
 
-ORTHANC = "/usr/sbin/Orthanc"
-PLUGIN = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so"
-LOGIN = Credentials("radiomark", "s3cret-test")
 runner = CliRunner()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A fresh Orthanc on 127.0.0.1 (login required over HTTP; radiomark's AE title registered for
-    DIMSE); yields its DICOMweb URL (dicomweb://…); its DICOM node is :func:`_node` of it."""
-    require_debian_packages({ORTHANC: "orthanc", PLUGIN: "orthanc-dicomweb"})
-    import requests
-
-    folder = tmp_path_factory.mktemp("orthanc")
-    http, dicom = _free_port(), _free_port()
-    config = {"Name": "radiomark-test", "StorageDirectory": str(folder / "db"), "IndexDirectory": str(folder / "db"),
-              "HttpPort": http, "DicomPort": dicom, "RemoteAccessAllowed": False, "AuthenticationEnabled": True,
-              "RegisteredUsers": {LOGIN.username: LOGIN.password}, "Plugins": [PLUGIN],
-              "DicomWeb": {"Enable": True, "Root": "/dicom-web/"}, "DicomAet": "ORTHANC",
-              "DicomModalities": {"radiomark": ["RADIOMARK", "127.0.0.1", 104]}}
-    (folder / "orthanc.json").write_text(json.dumps(config))
-    with open(folder / "orthanc.log", "w") as log:
-        process = subprocess.Popen([ORTHANC, str(folder / "orthanc.json")], stdout=log, stderr=subprocess.STDOUT)
-    try:
-        for _ in range(100):
-            try:
-                if requests.get(f"http://127.0.0.1:{http}/system", auth=(LOGIN.username, LOGIN.password),
-                                timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            if process.poll() is not None:
-                pytest.fail(f"Orthanc exited: {(folder / 'orthanc.log').read_text()[-1500:]}")
-            time.sleep(0.2)
-        else:
-            pytest.fail("Orthanc did not answer within 20 s")
-        _DICOM_PORTS[f"dicomweb://127.0.0.1:{http}/dicom-web"] = dicom
-        yield f"dicomweb://127.0.0.1:{http}/dicom-web"
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-
-
-_DICOM_PORTS: dict[str, int] = {}
-
-
-def _node(url: str) -> str:
-    """The DICOM node (dicom://AET@HOST:PORT) of the Orthanc serving ``url``."""
-    return f"dicom://ORTHANC@127.0.0.1:{_DICOM_PORTS[url]}"
-
-
-def _upload(url: str, study: Path) -> str:
-    """STOW-RS every file of ``study``; its StudyInstanceUID."""
-    server = DicomWebServer.parse(url)
-    files = sorted(study.rglob("*.dcm"))
-    send(client(server, LOGIN), server, files)
-    return str(pydicom.dcmread(files[0]).StudyInstanceUID)
 
 
 def test_run_from_and_to_a_pacs(tmp_path, orthanc, tiny_sarcopenia, monkeypatch):
@@ -92,7 +25,7 @@ def test_run_from_and_to_a_pacs(tmp_path, orthanc, tiny_sarcopenia, monkeypatch)
 
     _, model = tiny_sarcopenia
     studies = tiny_phantoms(tmp_path / "in", range(400, 402), fmt="dicom")
-    uids = [_upload(orthanc, studies / name) for name in ("sarcopenia-0400", "sarcopenia-0401")]
+    uids = [upload(orthanc, sorted((studies / name).rglob('*.dcm'))) for name in ("sarcopenia-0400", "sarcopenia-0401")]
     monkeypatch.setenv("RADIOMARK_PACS_USERNAME", LOGIN.username)
     monkeypatch.setenv("RADIOMARK_PACS_PASSWORD", LOGIN.password)
     result = runner.invoke(app, ["run", "sarcopenia", "--from", orthanc, "--query", "ModalitiesInStudy=CT",
@@ -151,8 +84,8 @@ def test_run_from_and_to_a_dicom_node(tmp_path, orthanc, tiny_sarcopenia):
 
     _, model = tiny_sarcopenia
     studies = tiny_phantoms(tmp_path / "in", range(410, 411), fmt="dicom")
-    uid = _upload(orthanc, studies / "sarcopenia-0410")
-    node = _node(orthanc)
+    uid = upload(orthanc, sorted((studies / "sarcopenia-0410").rglob("*.dcm")))
+    node = dicom_node(orthanc)
     result = runner.invoke(app, ["run", "sarcopenia", "--from", node, "--query", f"StudyInstanceUID={uid}",
                                  "--to", node, "--model", str(model), "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output

@@ -74,15 +74,30 @@ def test_sr_measurements_carry_units_and_point_at_their_segments(tmp_path):
     segments, reported = {}, {}
     segment_of_frame = [frames.SegmentIdentificationSequence[0].ReferencedSegmentNumber
                         for frames in seg.PerFrameFunctionalGroupsSequence]
+    labels = read_nifti(case / "labels.nii.gz").array
+    outlines = {}
     for group in sr.content.get_planar_roi_measurement_groups():
         frame = group.referenced_segmentation_frame
+        if frame is None:  # the key-image outline of a group, under the same tracking identifier
+            outlines[(str(group.tracking_identifier), group.tracking_uid)] = group.roi.value
+            continue
         assert frame.referenced_sop_instance_uid == seg.SOPInstanceUID
-        segments[str(group.tracking_identifier)] = [segment_of_frame[n - 1] for n in frame.referenced_frame_numbers]
+        segments[(str(group.tracking_identifier), group.tracking_uid)] = [segment_of_frame[n - 1]
+                                                                         for n in frame.referenced_frame_numbers]
         reported |= {m.name.meaning: (m.value, m.unit.value) for m in group.get_measurements()}
-    assert segments == {"skeletal_muscle": [1], "subcutaneous_fat": [2], "visceral_fat": [3]}
+    assert {name: numbers for (name, _), numbers in segments.items()} == {
+        "skeletal_muscle": [1], "subcutaneous_fat": [2], "visceral_fat": [3]}
+    assert set(segments) <= set(outlines)
+    for (name, _), value in segments.items():  # each outline runs along the edge of its structure
+        points = outlines[(name, _)]
+        assert len(points) > 8 and np.array_equal(points[0], points[-1])
+        inside = np.argwhere(labels == value[0])[:, ::-1] + 0.5  # (column, row) pixel centres
+        distance = np.min(np.linalg.norm(points[:, None, :] - inside[None, :, :], axis=2), axis=1)
+        assert distance.max() <= 1.0, name
     expected = result.measurements
     assert reported["skeletal muscle area"] == pytest.approx((expected["skeletal_muscle_area"].value, "cm2"))
     assert reported["skeletal muscle index"][1] == "cm2/m2"
     assert reported["skeletal muscle mean attenuation"][1] == "[hnsf'U]"
+    assert len(outlines) == 4  # and the whole-slice group's: the border of the image
     (whole,) = sr.content.get_image_measurement_groups()
     assert [m.name.meaning for m in whole.get_measurements()] == ["vat sat ratio"]

@@ -120,7 +120,7 @@ def write_case_outputs(recipe: Recipe, image: Image, labels: LabelMap, result: C
         if options.dicom_sr:
             write_dicom_sr(result.measurements, sr_codes(result.measurements, biomarkers_module(recipe).SR_CODES),
                            folder / "seg.dcm", labels.metadata["files"], segment_numbers(labels.labels),
-                           folder / "sr.dcm", algorithm=f"radiomark {recipe.name}")
+                           np.asarray(labels.array), folder / "sr.dcm", algorithm=f"radiomark {recipe.name}")
         if options.anonymizer is not None and options.dicom_seg:
             anonymize_files([folder / name for name in ("seg.dcm", "sr.dcm") if (folder / name).exists()],
                             options.anonymizer)

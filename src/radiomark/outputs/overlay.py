@@ -49,7 +49,8 @@ def _rgb(colour: str) -> tuple[int, int, int]:
     return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
 
 
-def _colour(value: int) -> tuple[int, int, int]:
+def label_colour(value: int) -> tuple[int, int, int]:
+    """The (red, green, blue) 0–255 colour of label ``value`` in overlays, the DICOM SEG and the viewer."""
     return _rgb(COLOURS[(value - 1) % len(COLOURS)])
 
 
@@ -65,7 +66,7 @@ def _draw_panel(grey: np.ndarray, label_array: np.ndarray, size: tuple[int, int]
     rgb = np.repeat(values[..., None], 3, axis=2)
     lookup = np.zeros((max(int(placed.max()), 0) + 1, 3), dtype=np.float32)
     for value in range(1, len(lookup)):
-        lookup[value] = _colour(value)
+        lookup[value] = label_colour(value)
     inside = placed > 0
     rgb[inside] = (1 - ALPHA) * rgb[inside] + ALPHA * lookup[placed[inside]]
     return Picture.fromarray(np.round(rgb).astype(np.uint8), mode="RGB")
@@ -115,7 +116,7 @@ def save_overlay(grey: np.ndarray, image: Image, labels: LabelMap, path: str | o
             draw.text((left + width / 2, top - caption_height), caption, fill="black", font=text_font, anchor="ma")
     for value, name, left, line_index in entries:
         y = legend_top + line_index * (_TEXT_SIZE + 8)
-        draw.rectangle((left, y, left + _TEXT_SIZE, y + _TEXT_SIZE), fill=_colour(value))
+        draw.rectangle((left, y, left + _TEXT_SIZE, y + _TEXT_SIZE), fill=label_colour(value))
         draw.text((left + _TEXT_SIZE + 6, y), name, fill="black", font=text_font)
     with atomic_file(path) as temporary:
         canvas.save(temporary, format="PNG", compress_level=1)  # 3× faster than the default level, ~18 % larger

@@ -36,6 +36,7 @@ def write_dicom_seg(labels: LabelMap, path: str | os.PathLike[str],
     from pydicom.uid import generate_uid
 
     from radiomark.io.dicom import read_dataset
+    from radiomark.outputs.overlay import label_colour
 
     files = list(labels.metadata.get("files") or [])
     planes = 1 if labels.ndim == 2 else labels.shape[0]
@@ -52,7 +53,8 @@ def write_dicom_seg(labels: LabelMap, path: str | os.PathLike[str],
         hd.seg.SegmentDescription(
             segment_number=value, segment_label=name.replace("_", " "),
             segmented_property_category=_code(codes[name][0]), segmented_property_type=_code(codes[name][1]),
-            algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC, algorithm_identification=algorithm_id)
+            algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC, algorithm_identification=algorithm_id,
+            display_color=hd.color.CIELabColor.from_rgb(*label_colour(value)))
         for value, name in sorted(labels.labels.items())]
     array = np.asarray(labels.array, dtype=np.uint8).reshape(planes, *labels.shape[-2:])
     # A source with an empty SliceThickness (type 2) would give a SEG without it, which highdicom

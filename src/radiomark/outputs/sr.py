@@ -1,5 +1,9 @@
 """DICOM Structured Report output: a TID 1500 measurement report (highdicom) whose measurements are
-coded, carry UCUM units, and point at the segment of the DICOM SEG they were measured on."""
+coded, carry UCUM units, and point at the segment of the DICOM SEG they were measured on.
+
+Every measurement group also has an outline on a key image (a second planar group with the same
+tracking identifier): viewers that draw SR measurements, OHIF among them, need coordinates and
+stop on a group that has none."""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from radiomark import __version__
 from radiomark.biomarkers.measurement import Measurement
@@ -16,6 +22,8 @@ from radiomark.io.atomic import atomic_file
 #: radiomark's own coding scheme for measurements that have no standard code (DICOM PS3.16 8.2
 #: allows private schemes whose designator starts with "99").
 PRIVATE_SCHEME = "99RADIOMARK"
+#: CodeMeaning of UCUM units whose code reads badly where viewers show the meaning (DICOM PS3.16 CID 7181).
+UNIT_MEANINGS = {"[hnsf'U]": "Hounsfield unit", "1": "no units"}
 #: The most characters a DICOM Code Value (SH) holds.
 CODE_VALUE_LENGTH = 16
 
@@ -51,7 +59,7 @@ def _measurement(measurement: Measurement, code: str) -> Any:
     import highdicom as hd
 
     name = _concept(code, PRIVATE_SCHEME, measurement.name.replace("_", " "))
-    unit = _concept(str(measurement.unit), "UCUM", str(measurement.unit))
+    unit = _concept(str(measurement.unit), "UCUM", UNIT_MEANINGS.get(str(measurement.unit), str(measurement.unit)))
     return hd.sr.Measurement(name=name, value=measurement.value, unit=unit)
 
 
@@ -68,7 +76,8 @@ def _procedure(modality: str) -> Any:
 
 def write_dicom_sr(measurements: Mapping[str, Measurement], code_values: Mapping[str, str],
                    segmentation_path: str | os.PathLike[str], source_files: Sequence[str],
-                   segment_numbers: Mapping[str, int], path: str | os.PathLike[str], algorithm: str) -> Path:
+                   segment_numbers: Mapping[str, int], label_array: np.ndarray, path: str | os.PathLike[str],
+                   algorithm: str) -> Path:
     """Write the measurements as a Comprehensive 3D SR next to their DICOM SEG.
 
     ``code_values``: each measurement's code value (:func:`sr_codes`). ``source_files`` are the images the
@@ -79,6 +88,9 @@ def write_dicom_sr(measurements: Mapping[str, Measurement], code_values: Mapping
     others (ratios, measures over several structures) form a group of their own. A volumetric
     group names the source series once instead of every source image again (the evidence lists
     the images; listing them per structure took 1 s of a 160-slice head CT's SR).
+
+    ``label_array`` holds the label values of the SEG, one plane per source file in the same order
+    (rows × columns each): it gives each group's key-image outline (:func:`_key_outline`).
     """
     import highdicom as hd
     import pydicom
@@ -93,14 +105,23 @@ def write_dicom_sr(measurements: Mapping[str, Measurement], code_values: Mapping
     evidence = [segmentation, *(read_dataset(Path(f), stop_before_pixels=True) for f in source_files[:1]),
                 *(pydicom.dcmread(f, stop_before_pixels=True, specific_tags=_REFERENCE_TAGS)
                   for f in source_files[1:])]
+    planes = np.asarray(label_array).reshape(len(source_files), *np.shape(label_array)[-2:])
     groups: list[Any] = []
     by_structure: dict[str | None, list[Measurement]] = {}
     for measurement in measurements.values():
         by_structure.setdefault(measurement.structure, []).append(measurement)
     try:
         for structure, members in by_structure.items():
-            tracking = hd.sr.TrackingIdentifier(uid=generate_uid(), identifier=structure or "whole slice")
+            tracking_uid, identifier = generate_uid(), structure or "whole slice"
+            tracking = hd.sr.TrackingIdentifier(uid=tracking_uid, identifier=identifier)
             items = [_measurement(m, code_values[m.name]) for m in members]
+            plane, points = _key_outline(planes, segment_numbers.get(structure or "", 0))
+            source = evidence[1 + plane]
+            groups.append(hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
+                tracking_identifier=hd.sr.TrackingIdentifier(uid=tracking_uid, identifier=identifier),
+                referenced_region=hd.sr.ImageRegion(
+                    graphic_type=hd.sr.GraphicTypeValues.POLYLINE, graphic_data=points,
+                    source_image=hd.sr.SourceImageForRegion(source.SOPClassUID, source.SOPInstanceUID))))
             if structure is None:
                 groups.append(hd.sr.MeasurementsAndQualitativeEvaluations(tracking_identifier=tracking,
                                                                           measurements=items))
@@ -133,6 +154,26 @@ def write_dicom_sr(measurements: Mapping[str, Measurement], code_values: Mapping
     with atomic_file(path) as temporary:
         document.save_as(temporary)
     return Path(path)
+
+
+def _key_outline(planes: np.ndarray, value: int) -> tuple[int, np.ndarray]:
+    """(plane index, closed polyline) outlining label ``value`` on the plane where it is largest:
+    the longest boundary of its pixels, as (column, row) image coordinates with (0, 0) the outer
+    corner of the first pixel (DICOM SCOORD). Value 0 (measures over several structures) outlines
+    every labelled pixel; with nothing labelled, the border of the middle plane."""
+    from skimage.measure import find_contours
+
+    inside = planes == value if value else planes > 0
+    counts = np.count_nonzero(inside, axis=(1, 2))
+    if not counts.any():
+        rows, columns = planes.shape[1:]
+        corners = [(0, 0), (columns, 0), (columns, rows), (0, rows), (0, 0)]
+        return len(planes) // 2, np.asarray(corners, dtype=np.float32)
+    plane = int(np.argmax(counts))
+    longest = max(find_contours(np.pad(inside[plane], 1).astype(np.float32), 0.5), key=len)
+    # find_contours gives (row, column) in pixel-centre indices of the padded mask; SCOORD puts the
+    # centre of pixel (r, c) at (c + 0.5, r + 0.5): minus the pad of 1, plus half a pixel.
+    return plane, np.round(longest[:, ::-1] - 0.5, 2).astype(np.float32)
 
 
 #: What the SR's evidence needs of each source image but the first.

@@ -87,7 +87,9 @@ def head_ct_case(case_id: str, seed: int, rng: np.random.Generator, image: Image
     """A head CT case: a random patient (sex, age) and the CT series stored as DICOM would be."""
     study = make_study(case_id, patient_sex="M" if rng.random() < 0.6 else "F",
                        patient_age_years=int(rng.integers(30, 85)))
-    spec = DicomSeriesSpec("CT", description, 2, intercept=-1024.0, extra={"KVP": "120", "BodyPartExamined": "HEAD"})
+    # A brain window, as scanners store one: viewers open the series in it.
+    spec = DicomSeriesSpec("CT", description, 2, intercept=-1024.0, extra={
+        "KVP": "120", "BodyPartExamined": "HEAD", "WindowCenter": "40", "WindowWidth": "80"})
     return PhantomCase("brain-gwr", case_id, seed, study, (PhantomSeries("ct_head", image, spec),),
                        labels, truth, clinical, data_kind)
 

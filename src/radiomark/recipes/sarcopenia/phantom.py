@@ -114,7 +114,8 @@ def generate(seed: int, size: int = 256, noise_hu: float = 10.0) -> PhantomCase:
     study = make_study(case_id, patient_sex=sex, patient_age_years=int(rng.integers(40, 85)), patient_height_m=height_m,
                       patient_weight_kg=weight_kg)
     spec = DicomSeriesSpec("CT", "Abdomen L3 3.0 B30f", 2, intercept=-1024.0,
-                           extra={"KVP": "120", "BodyPartExamined": "ABDOMEN"})
+                           extra={"KVP": "120", "BodyPartExamined": "ABDOMEN", "WindowCenter": "40",
+                                  "WindowWidth": "400"})  # soft tissue, as scanners store it
     return PhantomCase("sarcopenia", case_id, seed, study, (PhantomSeries("ct_l3", image, spec),),
                        labels, truth, {"sex": sex, "height_m": height_m, "weight_kg": weight_kg})
 
