@@ -63,10 +63,15 @@ VARIANTS = {
     "baseline (none)": {},
     "+ median filter": {"median_filter_radius": 2},
     "+ median + rotation rule": {"median_filter_radius": 2, "rotation_rule": {"area_fraction": 0.3}},
-    "+ median + rotation + largest component + hole filling (recipe default)": {
+    "+ median + rotation + largest component + hole filling": {
         "median_filter_radius": 2, "rotation_rule": {"area_fraction": 0.3}, "largest_component": True,
         "fill_holes": True},
+    "+ test-time zoom 0.92 / 1.08 (recipe default)": {
+        "test_time_scales": [0.92, 1.08], "median_filter_radius": 2, "rotation_rule": {"area_fraction": 0.3},
+        "largest_component": True, "fill_holes": True},
 }
+#: The corruption table's second configuration of the model: the recipe default without test-time zoom.
+WITHOUT_ZOOM = "this model, no test-time zoom"
 
 
 def jsrt_split(work: Path) -> tuple[Path, Path]:
@@ -164,7 +169,8 @@ def corrupted_cases(test: Path, out: Path, kind: str) -> Path:
 
 def corruption_table(models: dict[str, Path], test: Path, scratch: Path) -> dict:
     """Per corruption kind (and clean), per model: mean / left-lung Dice and the share of lungs
-    below Dice 0.80 on the corrupted test films."""
+    below Dice 0.80 on the corrupted test films. A model named :data:`WITHOUT_ZOOM` runs the
+    recipe without its test-time zoom."""
     import csv
 
     from radiomark.evaluation import evaluate
@@ -176,8 +182,11 @@ def corruption_table(models: dict[str, Path], test: Path, scratch: Path) -> dict
         table[kind] = {}
         for name, model in models.items():
             out = scratch / f"eval-{kind}-{name}"
-            summary = evaluate(Segmenter.load(model, load_recipe("neonatal-rds")), cases, out,
-                               f"JSRT test split, {kind} (semi-synthetic)")
+            recipe = load_recipe("neonatal-rds")
+            if name == WITHOUT_ZOOM:
+                recipe = recipe.model_copy(update={"postprocessing": recipe.postprocessing.model_copy(
+                    update={"test_time_scales": ()})})
+            summary = evaluate(Segmenter.load(model, recipe), cases, out, f"JSRT test split, {kind} (semi-synthetic)")
             with (out / "per_case.csv").open(newline="") as stream:
                 rows = list(csv.DictReader(stream))
             dice = [float(row[f"{side}_dice"]) for row in rows for side in ("right_lung", "left_lung")]
@@ -260,7 +269,7 @@ def timing(model: Path, test: Path, repeats: int) -> dict:
 
     from radiomark.io import read_image
 
-    segmenter = Segmenter.load(model)
+    segmenter = Segmenter.load(model, load_recipe("neonatal-rds"))  # the recipe's post-processing, as run uses
     image = read_nifti(sorted(test.iterdir())[0] / "image.nii.gz")
     segmenter.segment(image)  # warm-up
     model_ms = []
@@ -299,6 +308,9 @@ def main() -> None:
     parser.add_argument("--reuse-pneumoniamnist", action="store_true",
                         help="take the PneumoniaMNIST section (it trains its own classifier, independent of the "
                              "bundled model) from the previous results file instead of retraining it")
+    parser.add_argument("--reuse-earlier", action="store_true",
+                        help="without --compare-model: carry the earlier model's corruption figures over from the "
+                             "previous results file (that model is not kept in the repository)")
     parser.add_argument("--repeats", type=int, default=10, help="timing repeats")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args()
@@ -314,9 +326,17 @@ def main() -> None:
         rotated = rotated_cases(test, scratch / "rotated")
         results["jsrt_rotated"] = segmentation_variants(model, rotated, scratch / "jsrt-rotated",
                                                         "JSRT test split rotated 90° clockwise")
-        models = {"this model": model, **({"earlier model": args.compare_model} if args.compare_model else {})}
+        models = {"this model": model, WITHOUT_ZOOM: model,
+                  **({"earlier model": args.compare_model} if args.compare_model else {})}
         results["corruptions"] = corruption_table(models, test, scratch)
         previous = args.out / "neonatal_rds.json"
+        if args.reuse_earlier and not args.compare_model and previous.is_file():
+            earlier = json.loads(previous.read_text())
+            for kind, row in earlier["corruptions"].items():
+                if "earlier model" in row:
+                    results["corruptions"][kind]["earlier model"] = row["earlier model"]
+            results["earlier_model_note"] = ("earlier model: the segmenter bundled before issue 18, scored at commit "
+                                             f"{earlier['environment']['git_commit'][:10]} (figures carried over)")
         if args.reuse_pneumoniamnist and previous.is_file():
             earlier = json.loads(previous.read_text())
             commit = earlier["environment"]["git_commit"][:10]
@@ -359,6 +379,8 @@ def markdown(results: dict) -> str:
             cells = [f"{row[n]['mean_dice']:.4f} | {row[n]['left_dice']:.4f} | {100 * row[n]['lungs_below_0_80']:.1f} %"
                      for n in names]
             lines.append(f"| {kind} | " + " | ".join(cells) + " |")
+        if "earlier_model_note" in results:
+            lines += ["", results["earlier_model_note"] + "."]
         first = names[0]
         clean = results["corruptions"]["clean"][first]["confidence"]
         threshold = float(np.percentile(clean, 1))

@@ -156,8 +156,9 @@ def train_nm(work: Path, subjects: list[Path], copies: int, epochs: int) -> Path
     return work / "run"
 
 
-def real_leave_one_out(work: Path, epochs: int) -> dict[str, Any]:
-    """The single-contrast variant trained on NM phantoms + one subject, scored on the other."""
+def real_leave_one_out(work: Path, epochs: int, only: set[str] | None = None) -> dict[str, Any]:
+    """The single-contrast variant trained on NM phantoms + one subject, scored on the other
+    (``only``: the folds of these left-out subjects, e.g. ``kcl-sub-002``)."""
     from radiomark.recipes.nigra.dataset import import_kcl
 
     source = DATA / "mri-neuromelanin-kcl"
@@ -166,6 +167,8 @@ def real_leave_one_out(work: Path, epochs: int) -> dict[str, Any]:
     subjects = import_kcl(source, work / "kcl")
     results = {}
     for held in subjects:
+        if only and held.name not in only:
+            continue
         other = next(s for s in subjects if s != held)
         fold = work / f"loso-nm-{held.name}"
         run = train_nm(fold, [other], REAL_COPIES, epochs)
@@ -181,7 +184,8 @@ def real_leave_one_out(work: Path, epochs: int) -> dict[str, Any]:
                            "unit": stats["unit"]}
                     for name, stats in summary["agreement"].items() if stats["n"]}
         results[held.name] = {"trained_on": f"{REAL_PHANTOMS} NM phantoms + {other.name} x{REAL_COPIES}",
-                              "epochs": epochs, "dice": summary["dice"], "measures": measures}
+                              "epochs": epochs, "dice": summary["dice"], "measures": measures,
+                              "commit": environment()["git_commit"][:10]}
     return results
 
 
@@ -232,16 +236,19 @@ def markdown(results: dict[str, Any]) -> str:
                              f"{stats['pearson_r']:.3f} | {stats['icc_a1']:.3f} |")
             else:
                 lines.append(f"| {name} | 0 ({stats['missing']} missing) | | | | | |")
-    real = results.get("real")
-    if real and "skipped" not in real:
-        lines += ["", "## Real NM MRI, leave one subject out (single-image variant; atlas-derived masks)", "",
-                  "| left out | trained on | SN right Dice | SN left Dice | crus right Dice | crus left Dice |",
-                  "|---|---|---|---|---|---|"]
+    for key, title in (("real_nm", "NM-contrast protocol (the bundled nigra-nm model's held-out estimate)"),
+                       ("real", "earlier protocol (multi-echo phantoms' first echo)")):
+        real = results.get(key)
+        if not real or "skipped" in real:
+            continue
+        lines += ["", f"## Real NM MRI, leave one subject out, {title}; atlas-derived masks", "",
+                  "| left out | trained on | SN right Dice | SN left Dice | crus right Dice | crus left Dice | run |",
+                  "|---|---|---|---|---|---|---|"]
         for subject, fold in real.items():
             dice = fold["dice"]
             lines.append(f"| {subject} | {fold['trained_on']} | {dice['substantia_nigra_right']:.3f} | "
                          f"{dice['substantia_nigra_left']:.3f} | {dice['crus_cerebri_right']:.3f} | "
-                         f"{dice['crus_cerebri_left']:.3f} |")
+                         f"{dice['crus_cerebri_left']:.3f} | {fold.get('source', fold.get('commit', ''))} |")
         lines += ["", "| left out | measure | on predicted mask | on reference mask | difference % |",
                   "|---|---|---|---|---|"]
         for subject, fold in real.items():
@@ -277,6 +284,11 @@ def main() -> None:
     parser.add_argument("--train-nm-model", action="store_true",
                         help="train the bundled single-contrast model (NM phantoms + both KCL volunteers)")
     parser.add_argument("--skip-real", action="store_true")
+    parser.add_argument("--real-subjects", default=None,
+                        help="only the leave-one-out folds of these left-out subjects (comma-separated, e.g. "
+                             "kcl-sub-002); the other folds' results are kept from the previous results file")
+    parser.add_argument("--only-real", action="store_true", help="skip the phantom evaluation and the timing "
+                                                                  "(kept from the previous results file)")
     parser.add_argument("--compare-vnet", action="store_true")
     parser.add_argument("--epochs", type=int, default=40, help="epochs of the real-data and VNet comparison runs")
     args = parser.parse_args()
@@ -291,11 +303,14 @@ def main() -> None:
     output = ROOT / "benchmarks" / "results" / "nigra.json"
     results: dict[str, Any] = json.loads(output.read_text()) if output.is_file() else {}
     results["environment"] = environment()
-    results["phantom"] = api.evaluate("nigra", phantoms(args.work / "held-out", HELD_OUT_SEEDS),
-                                      args.work / "phantom-eval", model=model, data_kind=PHANTOM_KIND)
-    results["timing"] = timing(model, args.work)
+    if not args.only_real:
+        results["phantom"] = api.evaluate("nigra", phantoms(args.work / "held-out", HELD_OUT_SEEDS),
+                                          args.work / "phantom-eval", model=model, data_kind=PHANTOM_KIND)
+        results["timing"] = timing(model, args.work)
     if not args.skip_real:
-        results["real"] = real_leave_one_out(args.work, args.epochs)
+        only = set(args.real_subjects.split(",")) if args.real_subjects else None
+        folds = real_leave_one_out(args.work, args.epochs, only)
+        results["real_nm"] = {**results.get("real_nm", {}), **folds} if only and "skipped" not in folds else folds
     if args.compare_vnet:
         results["vnet_vs_dynunet"] = compare_vnet(args.work, args.epochs)
     output.write_text(json.dumps(results, indent=2))

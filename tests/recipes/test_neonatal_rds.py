@@ -52,7 +52,9 @@ def _bright(batch: np.ndarray) -> np.ndarray:
 
 
 def _segmenter(fraction: float, **postprocessing: object) -> Segmenter:
-    recipe = RECIPE.model_copy(update={"postprocessing": RECIPE.postprocessing.model_copy(update=postprocessing)})
+    """The recipe's segmenter around :func:`_bright`, without test-time zoom unless asked."""
+    update = {"test_time_scales": (), **postprocessing}
+    recipe = RECIPE.model_copy(update={"postprocessing": RECIPE.postprocessing.model_copy(update=update)})
     return Segmenter(recipe, (_bright,), Path("."), fraction)
 
 
@@ -66,6 +68,22 @@ def test_rotation_rule_fires_only_below_the_area_threshold() -> None:
     # A pointwise network gives the same map rotated and back: averaging changes nothing.
     np.testing.assert_array_equal(_segmenter(0.9).segment(image).labels.array, kept.labels.array)
     assert not _segmenter(0.9, rotation_rule=None).segment(image).rotation_fired
+
+
+def test_test_time_zoom_maps_each_prediction_back_onto_the_network_grid() -> None:
+    array = np.zeros((256, 256))  # the network grid's size
+    array[20:70, 30:90] = 100.0  # off centre: a zoom not mapped back would move it by 15-30 pixels
+    image = Image(array, (1.0, 1.0))
+    plain = _segmenter(0.01, median_filter_radius=0).segment(image)  # 0.01: the rotation rule stays off
+    for scales in ((1.3,), (0.7,), (0.92, 1.08)):
+        zoomed = _segmenter(0.01, median_filter_radius=0, test_time_scales=scales).segment(image)
+        # A pointwise network, zoomed and back, gives the same mask up to the edge pixels that
+        # bilinear resampling blurs (one pixel deep at most).
+        difference = np.count_nonzero(plain.labels.array != zoomed.labels.array)
+        assert difference <= 2 * (50 + 60), (scales, difference)
+        assert not np.allclose(plain.probabilities, zoomed.probabilities)  # the zoomed predictions count
+    with pytest.raises(ValueError, match="greater than 0.5"):
+        RECIPE.postprocessing.model_validate({"test_time_scales": [0.2]})
 
 
 def test_median_filter_removes_speckle() -> None:

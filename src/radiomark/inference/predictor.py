@@ -18,7 +18,7 @@ from radiomark.inference.sliding_window import sliding_window_logits
 from radiomark.recipes import read_recipe
 from radiomark.recipes.schema import Recipe
 from radiomark.transforms.network_input import network_slice
-from radiomark.transforms.spatial import flip, from_network_grid
+from radiomark.transforms.spatial import flip, from_network_grid, resize
 
 #: A network as inference calls it: a float32 batch ``[n, channels, *spatial]`` in, logits out
 #: (:class:`~radiomark.inference.onnx.OnnxNetwork`, or
@@ -72,6 +72,19 @@ def _train_foreground_fraction(run_dir: Path) -> float | None:
     return float(np.mean(values)) if values else None
 
 
+def _centred(array: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The centre ``shape`` of ``[channels, rows, columns]``, cropped or padded (edges replicated)."""
+    for axis, size in ((1, shape[0]), (2, shape[1])):
+        extra = array.shape[axis] - size
+        if extra > 0:
+            array = np.take(array, range(extra // 2, extra // 2 + size), axis=axis)
+        elif extra < 0:
+            widths = [(0, 0)] * array.ndim
+            widths[axis] = (-extra // 2, -extra - (-extra // 2))
+            array = np.pad(array, widths, mode="edge")
+    return array
+
+
 @dataclass(frozen=True)
 class Segmenter:
     """The recipe and the fold networks of a run folder; their sigmoid outputs are averaged."""
@@ -120,6 +133,22 @@ class Segmenter:
         ``[1, channels, ...]``, averaged over the folds."""
         return np.stack([sigmoid(whole_image_logits(net, self.recipe, network_input))[0]
                          for net in self.networks]).mean(axis=0, dtype=np.float32)
+
+    def _test_time_zoomed(self, network_input: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+        """``probabilities`` averaged with those of the 2D ``network_input`` zoomed about its centre by
+        each of the recipe's ``test_time_scales`` (bilinear; edges replicated where it shrinks),
+        each zoomed back onto the network grid."""
+        scales = self.recipe.postprocessing.test_time_scales
+        if not scales:
+            return probabilities
+        rows, columns = network_input.shape[-2:]
+        predictions = [probabilities]
+        for scale in scales:
+            size = (max(2, round(rows * scale)), max(2, round(columns * scale)))
+            zoomed = _centred(resize(network_input[0], size, "bilinear"), (rows, columns))[None]
+            back = _centred(self.network_probabilities(zoomed), size)
+            predictions.append(resize(back, (rows, columns), "bilinear"))
+        return np.stack(predictions).mean(axis=0, dtype=np.float32)
 
     def _rotation_rule(self, network_input: np.ndarray, probabilities: np.ndarray) -> tuple[np.ndarray, bool]:
         """Average with the predictions of the input rotated ±90° when the foreground is too small."""
@@ -187,7 +216,8 @@ class Segmenter:
             raise GeometryError(image.metadata.get("source"), f"this model segments 2D slices, got {image.shape}")
         network_input, flips, fitted = network_slice(image, self.recipe.preprocessing)
         network_input = network_input[None]
-        probabilities, rotated = self._rotation_rule(network_input, self.network_probabilities(network_input))
+        probabilities = self._test_time_zoomed(network_input, self.network_probabilities(network_input))
+        probabilities, rotated = self._rotation_rule(network_input, probabilities)
         probabilities = self._median_filter(probabilities)
         shape = (image.shape[0], image.shape[1])
         back = np.ascontiguousarray(flip(from_network_grid(probabilities, fitted, shape), flips))

@@ -6,7 +6,7 @@ for cut-offs (the unit of the measurement the rule names).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -170,13 +170,18 @@ class RotationRule(_Strict):
 
 
 class Postprocessing(_Strict):
-    """Clean-up of predictions, each step switchable. On the network grid: the rotation rule, then
-    a median filter of the probabilities (``median_filter_radius`` pixels; a median commutes with
+    """Clean-up of predictions, each step switchable. On the network grid: test-time zoom
+    (``test_time_scales``), the rotation rule, then a median filter of the probabilities
+    (``median_filter_radius`` pixels; a median commutes with
     the 0.5 threshold, so this equals filtering the predicted mask). On the image grid: HU gating
     per structure, sides of bilateral structures from their position (``midline_sides``), the
     largest connected component per structure, hole filling, then small-component removal."""
 
     rotation_rule: RotationRule | None = None
+    test_time_scales: tuple[Annotated[float, Field(gt=0.5, lt=2.0)], ...] = Field(
+        (), description="2D test-time augmentation: the network input is also predicted zoomed about its centre by "
+                        "each factor, and the probabilities, zoomed back, averaged (no flips: labels may be "
+                        "left/right)")
     median_filter_radius: int = Field(0, ge=0)
     hu_gating: dict[str, tuple[float, float]] = Field(default_factory=dict)
     midline_sides: tuple[tuple[str, str], ...] = Field(
