@@ -14,6 +14,7 @@ from radiomark.errors import InputError, did_you_mean
 from radiomark.image import Image
 from radiomark.io import read_image, write_image
 from radiomark.io.dicom import ProgressCallback, scan_dicom
+from radiomark.io.dimse import AE_TITLE
 from radiomark.io.nifti import is_nifti_path
 from radiomark.io.raster import is_raster_path
 from radiomark.phantoms import PhantomCase, PhantomFormat, write_case
@@ -356,7 +357,7 @@ class Service:
         self.router.stop()
 
 
-def serve(recipe_name: str, out: str | os.PathLike[str], *, ae_title: str = "RADIOMARK", host: str = "127.0.0.1",
+def serve(recipe_name: str, out: str | os.PathLike[str], *, ae_title: str = AE_TITLE, host: str = "127.0.0.1",
           port: int = 11112, http_port: int = 8080, send_to: str | None = None, settle_s: float = 10.0,
           queue_size: int = 8, retries: int = 2, retry_wait_s: float = 10.0,
           model: str | os.PathLike[str] | None = None, backend: str = "auto", pacs: Any = None) -> Service:

@@ -24,6 +24,7 @@ from rich.table import Table
 
 from radiomark import __version__
 from radiomark.errors import InputError, RadiomarkError
+from radiomark.io.dimse import AE_TITLE
 from radiomark.recipes import Stage
 
 app = typer.Typer(help="Medical images in, quantitative imaging biomarkers out.", no_args_is_help=True,
@@ -712,7 +713,7 @@ def serve(recipe: Annotated[str, typer.Argument(help="Recipe to run on each stud
           out: Annotated[Path, typer.Option("--out", help="Folder: OUT/spool (arriving), OUT/results/<study>, "
                                                           "OUT/dead-letter/<study>.")],
           port: Annotated[int, typer.Option("--port", help="DICOM port of the storage SCP.")] = 11112,
-          ae_title: Annotated[str, typer.Option("--ae-title", help="AE title of the storage SCP.")] = "RADIOMARK",
+          ae_title: Annotated[str, typer.Option("--ae-title", help="AE title of the storage SCP.")] = AE_TITLE,
           host: Annotated[str, typer.Option("--host", help="Address to listen on (0.0.0.0: every interface).")
                           ] = "127.0.0.1",
           http_port: Annotated[int, typer.Option("--http-port", help="Port of the JSON status "
